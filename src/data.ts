@@ -1,0 +1,152 @@
+/**
+ * Converting what callers pass (nested arrays or flat typed arrays) into the flat float32
+ * row-major matrices the backends take, with every value checked.
+ */
+import { describe, rangeError, typeError } from './errors.js';
+import type { Loss } from './spec.js';
+
+/** A batch of rows: `number[][]`, or a flat row-major typed array whose row count is inferred from its length. */
+export type MatrixInput = readonly (readonly number[])[] | Float32Array | Float64Array;
+/**
+ * Targets: rows like `MatrixInput`; a flat array of n values when there is one output;
+ * or n class indices (any integer array) with the 'cross-entropy' loss.
+ */
+export type TargetInput = MatrixInput | readonly number[] | Int32Array | Uint8Array | Uint16Array | Uint32Array | Int8Array | Int16Array;
+
+export interface Matrix {
+  readonly data: Float32Array;
+  readonly rows: number;
+  readonly cols: number;
+}
+
+type NumericArray = ArrayLike<number> & { readonly length: number };
+
+function isNumericTypedArray(value: unknown): value is NumericArray {
+  return ArrayBuffer.isView(value) && !(value instanceof DataView) &&
+    !(value instanceof BigInt64Array) && !(value instanceof BigUint64Array);
+}
+
+function checkFinite(name: string, data: NumericArray, cols: number): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (!Number.isFinite(v)) {
+      throw rangeError(`${name}[${Math.floor(i / cols)}][${i % cols}]`, 'a finite number', v);
+    }
+  }
+}
+
+function flattenRows(name: string, rows: readonly (readonly number[])[], cols: number): Float32Array {
+  const data = new Float32Array(rows.length * cols);
+  rows.forEach((row, r) => {
+    if (!Array.isArray(row)) throw typeError(`${name}[${r}]`, `an array of ${cols} numbers`, row);
+    if (row.length !== cols) throw rangeError(`${name}[${r}]`, `an array of ${cols} numbers`, row);
+    for (let c = 0; c < cols; c++) {
+      const v = row[c];
+      if (typeof v !== 'number') throw typeError(`${name}[${r}][${c}]`, 'a number', v);
+      if (!Number.isFinite(v)) throw rangeError(`${name}[${r}][${c}]`, 'a finite number', v);
+      data[r * cols + c] = v;
+    }
+  });
+  return data;
+}
+
+/** True when the caller used nested arrays (results then come back as nested arrays). */
+export function isNested(value: unknown): value is readonly (readonly number[])[] {
+  return Array.isArray(value) && (value.length === 0 || Array.isArray(value[0]));
+}
+
+/**
+ * Reads a matrix of `cols` columns. A Float32Array is used as is (not copied); anything
+ * else is converted. Every value must be finite; at least one row is required.
+ */
+export function toMatrix(name: string, value: unknown, cols: number): Matrix {
+  let data: Float32Array;
+  if (isNested(value)) {
+    data = flattenRows(name, value, cols);
+  } else if (value instanceof Float32Array || value instanceof Float64Array) {
+    if (value.length % cols !== 0) {
+      throw rangeError(name, `a flat array whose length is a multiple of ${cols} (rows × ${cols} columns)`, value);
+    }
+    checkFinite(name, value, cols);
+    data = value instanceof Float32Array ? value : Float32Array.from(value);
+  } else {
+    throw typeError(name, `an array of rows (number[][]) or a flat Float32Array with ${cols} values per row`, value);
+  }
+  if (data.length === 0) throw rangeError(name, 'a matrix with at least one row', value);
+  return { data, rows: data.length / cols, cols };
+}
+
+/**
+ * Reads the targets of `rows` samples for a model with `outputs` outputs and the given loss,
+ * into dense rows (class indices become one-hot rows).
+ */
+export function toTargets(name: string, value: unknown, rows: number, outputs: number, loss: Loss): Matrix {
+  const expected = `${rows} rows of ${outputs} targets` + (loss === 'cross-entropy' ? ` or ${rows} class indices` : '');
+  let data: Float32Array;
+  if (isNested(value)) {
+    if (value.length !== rows) throw new RangeError(`${name} must have ${rows} rows to match x, got ${value.length}`);
+    data = flattenRows(name, value, outputs);
+  } else if (Array.isArray(value) || isNumericTypedArray(value)) {
+    const flat = value as NumericArray;
+    if (flat.length === rows * outputs) {
+      for (let i = 0; i < flat.length; i++) {
+        if (typeof flat[i] !== 'number') throw typeError(`${name}[${i}]`, 'a number', flat[i]);
+      }
+      checkFinite(name, flat, outputs);
+      data = flat instanceof Float32Array ? flat : Float32Array.from(flat);
+    } else if (loss === 'cross-entropy' && flat.length === rows) {
+      data = oneHot(name, flat, outputs);
+    } else {
+      throw new RangeError(`${name} must hold ${expected} (${rows * outputs} values), got ${describe(value)}`);
+    }
+  } else {
+    throw typeError(name, `${expected}, as number[][] or a flat array`, value);
+  }
+  checkTargetRange(name, data, outputs, loss);
+  return { data, rows, cols: outputs };
+}
+
+function oneHot(name: string, indices: NumericArray, classes: number): Float32Array {
+  const data = new Float32Array(indices.length * classes);
+  for (let i = 0; i < indices.length; i++) {
+    const k = indices[i]!;
+    if (!Number.isInteger(k) || k < 0 || k >= classes) {
+      throw rangeError(`${name}[${i}]`, `a class index, an integer between 0 and ${classes - 1}`, k);
+    }
+    data[i * classes + k] = 1;
+  }
+  return data;
+}
+
+/** Cross-entropy targets are distributions over the classes; binary cross-entropy targets lie in [0, 1]. */
+function checkTargetRange(name: string, data: Float32Array, cols: number, loss: Loss): void {
+  if (loss === 'binary-cross-entropy') {
+    for (let i = 0; i < data.length; i++) {
+      if (data[i]! < 0 || data[i]! > 1) {
+        throw rangeError(`${name}[${Math.floor(i / cols)}][${i % cols}]`, 'a probability in [0, 1] for binary-cross-entropy', data[i]);
+      }
+    }
+  } else if (loss === 'cross-entropy') {
+    for (let r = 0; r < data.length / cols; r++) {
+      let sum = 0;
+      for (let c = 0; c < cols; c++) {
+        const v = data[r * cols + c]!;
+        if (v < 0) throw rangeError(`${name}[${r}][${c}]`, 'a non-negative probability for cross-entropy', v);
+        sum += v;
+      }
+      if (Math.abs(sum - 1) > 1e-3) {
+        throw new RangeError(
+          `${name}[${r}] must be a one-hot row or a distribution summing to 1 for cross-entropy, got a row summing to ${sum}`,
+        );
+      }
+    }
+  }
+}
+
+/** Turns a flat n×cols result into what the caller gave: nested rows, or the flat array itself. */
+export function shapeLike(nested: boolean, data: Float32Array, cols: number): Float32Array | number[][] {
+  if (!nested) return data;
+  const rows: number[][] = [];
+  for (let r = 0; r < data.length / cols; r++) rows.push(Array.from(data.subarray(r * cols, (r + 1) * cols)));
+  return rows;
+}

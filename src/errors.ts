@@ -1,0 +1,92 @@
+/**
+ * Argument checking shared by the whole API. Every message names the argument, what was
+ * expected and what was received, e.g.
+ * `x must be a Float32Array of length n*inputs = 6272, got 6270`.
+ */
+
+/** A short, readable description of any value, for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
+  if (typeof value === 'bigint') return `${value}n (bigint)`;
+  if (typeof value === 'boolean' || typeof value === 'symbol') return String(value);
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (ArrayBuffer.isView(value)) {
+    const name = value.constructor.name;
+    return 'length' in value ? `a ${name} of length ${(value as unknown as ArrayLike<unknown>).length}` : `a ${name}`;
+  }
+  const name = (value as object).constructor?.name;
+  return name && name !== 'Object' ? `a ${name}` : 'an object';
+}
+
+export function typeError(name: string, expected: string, received: unknown): TypeError {
+  return new TypeError(`${name} must be ${expected}, got ${describe(received)}`);
+}
+
+export function rangeError(name: string, expected: string, received: unknown): RangeError {
+  return new RangeError(`${name} must be ${expected}, got ${describe(received)}`);
+}
+
+/** A finite number within [min, max] (or (min, max] when `exclusiveMin`). */
+export function checkNumber(
+  name: string,
+  value: unknown,
+  { min = -Infinity, max = Infinity, exclusiveMin = false, exclusiveMax = false } = {},
+): number {
+  if (typeof value !== 'number') throw typeError(name, 'a number', value);
+  const low = exclusiveMin ? value > min : value >= min;
+  const high = exclusiveMax ? value < max : value <= max;
+  if (!Number.isFinite(value) || !low || !high) {
+    const lo = min === -Infinity ? '' : `${exclusiveMin ? '>' : '>='} ${min}`;
+    const hi = max === Infinity ? '' : `${exclusiveMax ? '<' : '<='} ${max}`;
+    const bounds = [lo, hi].filter(Boolean).join(' and ');
+    throw rangeError(name, `a finite number${bounds ? ' ' + bounds : ''}`, value);
+  }
+  return value;
+}
+
+/** An integer within [min, max]. */
+export function checkInteger(name: string, value: unknown, min = -Infinity, max = Infinity): number {
+  if (typeof value !== 'number') throw typeError(name, 'an integer', value);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const bounds = max === Infinity ? `>= ${min}` : `between ${min} and ${max}`;
+    throw rangeError(name, `an integer ${bounds}`, value);
+  }
+  return value;
+}
+
+export function checkBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw typeError(name, 'a boolean', value);
+  return value;
+}
+
+/** One of a fixed set of strings. */
+export function checkOneOf<T extends string>(name: string, value: unknown, options: readonly T[]): T {
+  if (typeof value !== 'string' || !(options as readonly string[]).includes(value)) {
+    throw (typeof value === 'string' ? rangeError : typeError)(
+      name,
+      `one of ${options.map((o) => `'${o}'`).join(', ')}`,
+      value,
+    );
+  }
+  return value as T;
+}
+
+/** A plain object (options bag); `undefined` becomes `{}`. */
+export function checkOptions<T extends object>(name: string, value: unknown): Partial<T> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw typeError(name, 'an options object', value);
+  return value as Partial<T>;
+}
+
+/** Rejects option keys that are not known, so a typo never passes silently. */
+export function checkKnownKeys(name: string, value: object, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      throw new RangeError(`${name} has an unknown option '${key}'; expected one of ${known.join(', ')}`);
+    }
+  }
+}

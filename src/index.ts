@@ -1,0 +1,25 @@
+/**
+ * mlpkit: multi-layer perceptrons for JavaScript, trained by backpropagation on a native,
+ * WebAssembly or pure TypeScript backend.
+ */
+export { MLP, type LayerWeights, type Evaluation, type LoadOptions } from './mlp.js';
+export { StandardScaler } from './scaler.js';
+export { MLPClassifier, MLPRegressor, r2Score, type EstimatorOptions } from './estimators.js';
+export {
+  trainTestSplit, crossValidate, gridSearch, randomSearch, randomRestarts,
+  type Estimator, type Build, type CrossValidation, type SearchResults, type SearchResult, type Distribution,
+  type CrossValidateOptions, type GridSearchOptions, type RandomSearchOptions, type RandomRestartsOptions,
+} from './model-selection.js';
+export { listBackends, BackendUnavailableError, type BackendStatus } from './registry.js';
+export {
+  TrainingDivergedError,
+  type FitOptions, type History, type EpochLogs, type BatchLogs, type StopReason,
+  type EarlyStoppingOptions, type ReduceLROnPlateauOptions,
+} from './training.js';
+export type { MatrixInput, TargetInput } from './data.js';
+export type {
+  MLPOptions, LayerOptions, OptimizerOptions, ScheduleOptions, Activation, Loss, OptimizerType, Init, BackendName,
+  ModelSpec, LayerSpec,
+} from './spec.js';
+export { FORMAT_VERSION, type Label } from './model-file.js';
+export { VERSION } from './version.js';

@@ -1,0 +1,476 @@
+import type { Backend, BackendModel } from './backend.js';
+import { isNested, shapeLike, toMatrix, toTargets, type Matrix, type MatrixInput, type TargetInput } from './data.js';
+import { checkBoolean, checkInteger, checkKnownKeys, checkOptions, rangeError, typeError } from './errors.js';
+import { initialParams } from './init.js';
+import { paramLayout, type ParamLayout } from './layout.js';
+import { decodeModel, encodeModel, type ModelRecord } from './model-file.js';
+import { resolveBackend } from './registry.js';
+import { StandardScaler } from './scaler.js';
+import { scheduledLearningRate } from './schedules.js';
+import { holdOut, selectRows } from './split.js';
+import type { BackendName, LayerSpec, Loss, MLPOptions, ModelSpec } from './spec.js';
+import { normalizeModelSpec, specToOptions } from './spec.js';
+import {
+  normalizeFitOptions, runAsync, runSync, TrainingDivergedError, keepFiniteWeights,
+  type FitOptions, type History, type TrainingJob, type TrainingState,
+} from './training.js';
+
+/** Weights of one layer, as `getWeights` returns them and `setWeights` takes them. */
+export interface LayerWeights {
+  /** (units × inputs), row-major: row j holds the incoming weights of unit j. */
+  weights: Float32Array;
+  /** (units), or null for a layer without bias. */
+  bias: Float32Array | null;
+}
+
+/** What `evaluate` returns. */
+export interface Evaluation {
+  /** Mean loss, with the L2 penalty. */
+  loss: number;
+  /** Fraction of correct predictions, for classification losses (cross-entropies). */
+  accuracy?: number;
+}
+
+/** Options of `MLP.load`. */
+export interface LoadOptions {
+  backend?: 'auto' | BackendName;
+  threads?: number;
+}
+
+/** Rows of scratch memory a new model starts with; predictions and evaluations are chunked to it. */
+const INITIAL_CAPACITY = 256;
+
+function checkThreads(value: unknown): number | undefined {
+  return value === undefined ? undefined : checkInteger('threads', value, 1, 1024);
+}
+
+/**
+ * Class labels hidden in targets, for stratified splits: the argmax of each row for
+ * cross-entropy, 0/1 for a single binary-cross-entropy output, none otherwise.
+ */
+function strataOf(targets: Matrix, loss: Loss): Int32Array | undefined {
+  const { data, rows, cols } = targets;
+  if (loss === 'cross-entropy') return Int32Array.from({ length: rows }, (_, r) => argmax(data, r * cols, cols));
+  if (loss === 'binary-cross-entropy' && cols === 1) return Int32Array.from(data, (v) => (v >= 0.5 ? 1 : 0));
+  return undefined;
+}
+
+function argmax(data: Float32Array, offset: number, length: number): number {
+  let best = 0;
+  for (let j = 1; j < length; j++) if (data[offset + j]! > data[offset + best]!) best = j;
+  return best;
+}
+
+/**
+ * A multi-layer perceptron: fully connected layers, each an affine map `W·x + b` followed by
+ * an activation, trained by backpropagation on one of mlpkit's backends.
+ *
+ * @example
+ * ```ts
+ * import { MLP } from 'mlpkit';
+ *
+ * const net = new MLP({
+ *   inputs: 2,
+ *   layers: [{ units: 4, activation: 'tanh' }, { units: 1, activation: 'sigmoid' }],
+ *   loss: 'binary-cross-entropy',
+ *   optimizer: { type: 'adam', learningRate: 0.05 },
+ *   seed: 42,
+ * });
+ * await net.fit([[0, 0], [0, 1], [1, 0], [1, 1]], [0, 1, 1, 0], { epochs: 500, batchSize: 4 });
+ * net.predictClasses([[0, 1]]); // [1]
+ * ```
+ */
+export class MLP {
+  readonly #spec: ModelSpec;
+  readonly #layout: ParamLayout;
+  readonly #backend: Backend;
+  readonly #model: BackendModel;
+  readonly #standardize: boolean;
+  readonly #state: TrainingState = { epochsTrained: 0, learningRateScale: 1 };
+  #scaler: StandardScaler | undefined;
+  #history: History | undefined;
+  #training = false; // a fit is running: refuse another fit, trainBatch, setWeights and dispose
+  #inFlight = false; // the backend is working asynchronously: refuse everything that touches it
+  #disposed = false;
+
+  /**
+   * Builds a network and initializes its weights (seeded).
+   * @param options inputs, layers, loss, optimizer and the rest; see {@link MLPOptions}.
+   * @throws TypeError / RangeError for invalid options (the message names the option).
+   * @throws BackendUnavailableError when the backend asked for cannot be loaded.
+   */
+  constructor(options: MLPOptions) {
+    const spec = normalizeModelSpec(options);
+    this.#spec = spec;
+    this.#layout = paramLayout(spec.inputs, spec.layers);
+    this.#standardize = options.standardize === undefined ? false : checkBoolean('standardize', options.standardize);
+    const threads = checkThreads(options.threads);
+    this.#backend = resolveBackend(options.backend ?? 'auto');
+    this.#model = this.#backend.createModel(spec, INITIAL_CAPACITY, threads === undefined ? {} : { threads });
+    this.#model.setParams(pendingParams ?? initialParams(spec, this.#layout));
+  }
+
+  /** The backend in use: 'native', 'wasm' or 'js'. */
+  get backend(): BackendName { return this.#backend.name; }
+  /** Length of an input row. */
+  get inputs(): number { return this.#spec.inputs; }
+  /** Length of an output row. */
+  get outputs(): number { return this.#spec.layers[this.#spec.layers.length - 1]!.units; }
+  /** The layers, normalized (every default filled in). */
+  get layers(): readonly LayerSpec[] { return this.#spec.layers; }
+  /** The loss being minimized. */
+  get loss(): Loss { return this.#spec.loss; }
+  /** The seed of every random choice; pass it back as `seed` to reproduce this model. */
+  get seed(): number { return this.#spec.seed; }
+  /** Number of trainable parameters. */
+  get parameterCount(): number { return this.#layout.size; }
+  /** Updates applied so far. */
+  get step(): number { this.#check(); return this.#model.step; }
+  /** The history of the last `fit`, if any. */
+  get history(): History | undefined { return this.#history; }
+  /** The normalized model description (what a model file stores). */
+  get spec(): ModelSpec { return this.#spec; }
+
+  /** The scaler applied to every input, if any (set by `standardize` on the first fit, or assigned). */
+  get scaler(): StandardScaler | undefined { return this.#scaler; }
+  set scaler(scaler: StandardScaler | undefined) {
+    if (scaler !== undefined) {
+      if (!(scaler instanceof StandardScaler)) throw typeError('scaler', 'a StandardScaler or undefined', scaler);
+      if (scaler.features !== this.inputs) {
+        throw rangeError('scaler', `a StandardScaler fitted on ${this.inputs} features`, `one with ${scaler.features}`);
+      }
+    }
+    this.#scaler = scaler;
+  }
+
+  /**
+   * Trains the network without blocking the event loop.
+   *
+   * @param x training inputs: `number[][]` or a flat `Float32Array` (n × inputs).
+   * @param y targets: rows of `outputs` values; a flat array when there is one output; or
+   *   class indices with the 'cross-entropy' loss.
+   * @param options epochs, batch size, validation, early stopping, callbacks, AbortSignal.
+   * @returns the loss curves and why training ended. An abort resolves (stopReason 'aborted')
+   *   with the weights trained so far.
+   * @throws TypeError / RangeError for invalid data or options.
+   * @throws TrainingDivergedError when the loss becomes non-finite (the last finite weights are kept).
+   *
+   * @example
+   * ```ts
+   * const history = await net.fit(x, y, {
+   *   epochs: 100, batchSize: 32, validationSplit: 0.1,
+   *   earlyStopping: { patience: 10, restoreBestWeights: true },
+   *   onEpochEnd: (epoch, logs) => console.log(epoch, logs.loss, logs.valLoss),
+   * });
+   * ```
+   */
+  async fit(x: MatrixInput, y: TargetInput, options?: FitOptions): Promise<History> {
+    const job = this.#startTraining(x, y, options);
+    try {
+      this.#history = await runAsync({ ...job, onChunk: (running) => { this.#inFlight = running; } });
+      return this.#history;
+    } finally {
+      this.#training = false;
+    }
+  }
+
+  /**
+   * Trains the network, blocking until done: the same as `fit` for scripts and tests.
+   * @example
+   * ```ts
+   * const history = net.fitSync(x, y, { epochs: 20 });
+   * console.log(history.loss.at(-1));
+   * ```
+   */
+  fitSync(x: MatrixInput, y: TargetInput, options?: FitOptions): History {
+    const job = this.#startTraining(x, y, options);
+    try {
+      this.#history = runSync(job);
+      return this.#history;
+    } finally {
+      this.#training = false;
+    }
+  }
+
+  #startTraining(x: MatrixInput, y: TargetInput, options: FitOptions | undefined): TrainingJob {
+    this.#checkIdle();
+    const opts = normalizeFitOptions(options);
+    const { inputs, loss } = this.#spec;
+    const xs = toMatrix('x', x, inputs);
+    const ys = toTargets('y', y, xs.rows, this.outputs, loss);
+    let train = { x: xs.data, y: ys.data, rows: xs.rows };
+    let validation: { x: Float32Array; y: Float32Array; rows: number } | undefined;
+    if (opts.validationData) {
+      const vx = toMatrix('validationData[0]', opts.validationData[0], inputs);
+      const vy = toTargets('validationData[1]', opts.validationData[1], vx.rows, this.outputs, loss);
+      validation = { x: vx.data, y: vy.data, rows: vx.rows };
+    } else if (opts.validationSplit > 0) {
+      const split = holdOut(xs.rows, opts.validationSplit, this.#spec.seed, strataOf(ys, loss));
+      train = { x: selectRows(xs.data, inputs, split.train), y: selectRows(ys.data, this.outputs, split.train), rows: split.train.length };
+      validation = { x: selectRows(xs.data, inputs, split.test), y: selectRows(ys.data, this.outputs, split.test), rows: split.test.length };
+    }
+    if (this.#standardize && !this.#scaler) this.#scaler = new StandardScaler().fit(train.x, inputs);
+    if (this.#scaler) {
+      train = { ...train, x: this.#scaler.transformFlat(train.x) };
+      if (validation) validation = { ...validation, x: this.#scaler.transformFlat(validation.x) };
+    }
+    this.#model.reserve(Math.min(opts.batchSize, train.rows));
+    this.#model.setData(train.x, train.y, train.rows);
+    this.#training = true;
+    return {
+      model: this.#model,
+      optimizer: this.#spec.optimizer,
+      seed: this.#spec.seed,
+      state: this.#state,
+      rows: train.rows,
+      validation,
+      options: opts,
+    };
+  }
+
+  /**
+   * One forward + backward pass and optimizer update on a batch (online or custom loops).
+   * @returns the batch's mean loss (with the L2 penalty) before the update.
+   * @throws TrainingDivergedError when the loss or the updated weights are not finite (the weights are left as they were).
+   * @example
+   * ```ts
+   * for (const [xb, yb] of batches) net.trainBatch(xb, yb);
+   * ```
+   */
+  trainBatch(x: MatrixInput, y: TargetInput): number {
+    this.#checkIdle();
+    const xs = this.#inputs(x);
+    const ys = toTargets('y', y, xs.rows, this.outputs, this.#spec.loss);
+    const { optimizer } = this.#spec;
+    const learningRate = scheduledLearningRate(optimizer.learningRate, optimizer.schedule, this.#model.step) * this.#state.learningRateScale;
+    const before = new Float32Array(this.#layout.size);
+    this.#model.getParams(before);
+    this.#model.reserve(xs.rows);
+    const loss = this.#model.trainStep(xs.data, ys.data, xs.rows, learningRate);
+    if (!Number.isFinite(loss)) {
+      keepFiniteWeights(this.#model, before);
+      throw new TrainingDivergedError(loss);
+    }
+    const after = new Float32Array(this.#layout.size);
+    this.#model.getParams(after);
+    const bad = after.find((v) => !Number.isFinite(v));
+    if (bad !== undefined) {
+      this.#model.setParams(before);
+      throw new TrainingDivergedError(bad);
+    }
+    return loss;
+  }
+
+  /**
+   * Outputs of the network for each row of x (probabilities after softmax or sigmoid).
+   * @returns a flat `Float32Array` (n × outputs), or `number[][]` when x was `number[][]`.
+   * @example
+   * ```ts
+   * net.predict([[0, 1], [1, 1]]); // [[0.97], [0.03]]
+   * ```
+   */
+  predict(x: MatrixInput): Float32Array | number[][] {
+    this.#check();
+    const xs = this.#inputs(x);
+    return shapeLike(isNested(x), this.#predictFlat(xs), this.outputs);
+  }
+
+  #predictFlat(xs: Matrix): Float32Array {
+    const out = new Float32Array(xs.rows * this.outputs);
+    this.#model.predict(xs.data, xs.rows, out);
+    return out;
+  }
+
+  /**
+   * The predicted class of each row: the argmax of the outputs, or for a single sigmoid
+   * output 1 when it is ≥ 0.5, else 0.
+   * @returns an `Int32Array`, or `number[]` when x was `number[][]`.
+   */
+  predictClasses(x: MatrixInput): Int32Array | number[] {
+    this.#check();
+    const xs = this.#inputs(x);
+    const classes = this.#classesOf(this.#predictFlat(xs), xs.rows);
+    return isNested(x) ? Array.from(classes) : classes;
+  }
+
+  #classesOf(outputs: Float32Array, rows: number): Int32Array {
+    const k = this.outputs;
+    if (k === 1) return Int32Array.from(outputs, (p) => (p >= 0.5 ? 1 : 0));
+    return Int32Array.from({ length: rows }, (_, r) => argmax(outputs, r * k, k));
+  }
+
+  /**
+   * Mean loss on (x, y) without training, and the accuracy for classification losses.
+   * @example
+   * ```ts
+   * const { loss, accuracy } = net.evaluate(xTest, yTest);
+   * ```
+   */
+  evaluate(x: MatrixInput, y: TargetInput): Evaluation {
+    this.#check();
+    const xs = this.#inputs(x);
+    const ys = toTargets('y', y, xs.rows, this.outputs, this.#spec.loss);
+    const loss = this.#model.evaluate(xs.data, ys.data, xs.rows);
+    const result: Evaluation = { loss };
+    const { loss: kind } = this.#spec;
+    if (kind === 'cross-entropy' || kind === 'binary-cross-entropy') {
+      const predicted = this.#predictFlat(xs);
+      let correct = 0;
+      if (kind === 'cross-entropy') {
+        const k = this.outputs;
+        for (let r = 0; r < xs.rows; r++) if (argmax(predicted, r * k, k) === argmax(ys.data, r * k, k)) correct++;
+        result.accuracy = correct / xs.rows;
+      } else {
+        for (let i = 0; i < predicted.length; i++) if ((predicted[i]! >= 0.5) === (ys.data[i]! >= 0.5)) correct++;
+        result.accuracy = correct / predicted.length;
+      }
+    }
+    return result;
+  }
+
+  /**
+   * A copy of every layer's weights and bias.
+   * @example
+   * ```ts
+   * const [{ weights, bias }] = net.getWeights(); // weights: units × inputs, row-major
+   * ```
+   */
+  getWeights(): LayerWeights[] {
+    this.#check();
+    const params = this.#params();
+    return this.#layout.layers.map(({ inputs, units, weightOffset, biasOffset }) => ({
+      weights: params.slice(weightOffset, weightOffset + units * inputs),
+      bias: biasOffset >= 0 ? params.slice(biasOffset, biasOffset + units) : null,
+    }));
+  }
+
+  /**
+   * Replaces every layer's weights and bias (validated: shapes and finite values).
+   * `weights` may be a flat array (units × inputs) or rows (`number[][]`, one per unit).
+   * @example
+   * ```ts
+   * net.setWeights([{ weights: [[0.1, -0.1], [-0.1, 0.1]], bias: null }, { weights: [[-0.1, 0.1]], bias: null }]);
+   * ```
+   */
+  setWeights(layers: readonly { weights: ArrayLike<number> | readonly (readonly number[])[]; bias?: ArrayLike<number> | null }[]): void {
+    this.#checkIdle();
+    if (!Array.isArray(layers) || layers.length !== this.#layout.layers.length) {
+      throw rangeError('layers', `an array of ${this.#layout.layers.length} { weights, bias } entries`, layers);
+    }
+    const params = new Float32Array(this.#layout.size);
+    this.#layout.layers.forEach(({ inputs, units, weightOffset, biasOffset }, l) => {
+      const entry = checkOptions<{ weights: unknown; bias: unknown }>(`layers[${l}]`, layers[l]);
+      checkKnownKeys(`layers[${l}]`, entry, ['weights', 'bias']);
+      const weights = isNested(entry.weights)
+        ? toMatrix(`layers[${l}].weights`, entry.weights, inputs).data
+        : readVector(`layers[${l}].weights`, entry.weights, units * inputs);
+      if (weights.length !== units * inputs) {
+        throw rangeError(`layers[${l}].weights`, `${units} rows of ${inputs} weights`, entry.weights);
+      }
+      params.set(weights, weightOffset);
+      if (biasOffset >= 0) {
+        params.set(readVector(`layers[${l}].bias`, entry.bias, units), biasOffset);
+      } else if (entry.bias !== undefined && entry.bias !== null) {
+        throw rangeError(`layers[${l}].bias`, 'null (the layer has no bias)', entry.bias);
+      }
+    });
+    this.#model.setParams(params);
+  }
+
+  /**
+   * Serializes the model (architecture, options, weights and scaler) into a versioned byte
+   * format that loads on every backend.
+   * @example
+   * ```ts
+   * import { writeFileSync } from 'node:fs';
+   * writeFileSync('model.mlpkit', net.save());
+   * ```
+   */
+  save(): Uint8Array {
+    return encodeModel(this._record());
+  }
+
+  /** @internal What a model file stores about this network. */
+  _record(): ModelRecord {
+    this.#check();
+    const record: ModelRecord = { spec: this.#spec, params: this.#params(), standardize: this.#standardize };
+    return this.#scaler ? { ...record, scaler: this.#scaler.toJSON() } : record;
+  }
+
+  /**
+   * Loads a model written by `save()`, on any backend. Everything is validated.
+   * @throws RangeError for a truncated or corrupt file, or one from a newer format version.
+   * @example
+   * ```ts
+   * const net = MLP.load(readFileSync('model.mlpkit'), { backend: 'wasm' });
+   * ```
+   */
+  static load(bytes: Uint8Array | ArrayBuffer, options: LoadOptions = {}): MLP {
+    return MLP._fromRecord(decodeModel(bytes), options);
+  }
+
+  /** @internal Builds a network from a decoded model file. */
+  static _fromRecord(record: ModelRecord, options: LoadOptions = {}): MLP {
+    const opts = checkOptions<LoadOptions>('options', options);
+    checkKnownKeys('options', opts, ['backend', 'threads']);
+    pendingParams = record.params;
+    let net: MLP;
+    try {
+      net = new MLP({ ...specToOptions(record.spec), standardize: record.standardize, ...opts });
+    } finally {
+      pendingParams = undefined;
+    }
+    if (record.scaler) net.#scaler = StandardScaler.fromJSON(record.scaler);
+    return net;
+  }
+
+  /** Frees the backend's memory. Idempotent; every other method throws afterwards. */
+  dispose(): void {
+    if (this.#disposed) return;
+    if (this.#training || this.#inFlight) throw new Error('this MLP is busy training; wait for fit() to finish (or abort it) before dispose()');
+    this.#model.dispose();
+    this.#disposed = true;
+  }
+
+  #params(): Float32Array {
+    const params = new Float32Array(this.#layout.size);
+    this.#model.getParams(params);
+    return params;
+  }
+
+  /** Validated, scaled inputs. */
+  #inputs(x: MatrixInput): Matrix {
+    const xs = toMatrix('x', x, this.#spec.inputs);
+    if (this.#standardize && !this.#scaler) {
+      throw new Error('this MLP standardizes its inputs but has no fitted scaler yet: call fit() first, or assign net.scaler');
+    }
+    return this.#scaler ? { ...xs, data: this.#scaler.transformFlat(xs.data) } : xs;
+  }
+
+  #check(): void {
+    if (this.#disposed) throw new Error('this MLP has been disposed');
+    if (this.#inFlight) throw new Error('this MLP is busy: its backend is running a training step; wait for fit() to yield');
+  }
+
+  #checkIdle(): void {
+    this.#check();
+    if (this.#training) throw new Error('this MLP is busy: fit() is running; await it (or abort it) first');
+  }
+}
+
+/** Parameters handed to the constructor by `_fromRecord` instead of a fresh initialization. */
+let pendingParams: Float32Array | undefined;
+
+function readVector(name: string, value: unknown, length: number): Float32Array {
+  if (!(Array.isArray(value) || value instanceof Float32Array || value instanceof Float64Array)) {
+    throw typeError(name, `an array of ${length} numbers`, value);
+  }
+  if (value.length !== length) throw rangeError(name, `an array of ${length} numbers`, value);
+  const out = new Float32Array(length);
+  for (let i = 0; i < length; i++) {
+    const v = value[i];
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw rangeError(`${name}[${i}]`, 'a finite number', v);
+    out[i] = v;
+  }
+  return out;
+}

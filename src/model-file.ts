@@ -1,0 +1,168 @@
+/**
+ * The model file: versioned, self-describing, and the same for every backend.
+ *
+ *   offset  size  content
+ *   0       4     magic "MLPK"
+ *   4       4     format version, u32 little-endian (FORMAT_VERSION)
+ *   8       4     manifest length M in bytes, u32 LE
+ *   12      M     manifest: UTF-8 JSON (the model's options, scaler, estimator, parameter count)
+ *   12+M    pad   spaces up to a multiple of 4
+ *   W       4·P   the P parameters as float32 LE, in the canonical layout of layout.ts
+ *   W+4P    4     CRC-32 (IEEE) of every byte before it
+ */
+import { checkKnownKeys, checkOptions, describe, typeError } from './errors.js';
+import { paramLayout } from './layout.js';
+import { normalizeModelSpec, specToOptions, type MLPOptions, type ModelSpec } from './spec.js';
+import { VERSION } from './version.js';
+
+export const FORMAT_VERSION = 1;
+const MAGIC = 'MLPK';
+const HEADER_BYTES = 12;
+
+/** Class labels a classifier can store. */
+export type Label = string | number | boolean;
+
+export interface EstimatorRecord {
+  readonly type: 'MLPClassifier' | 'MLPRegressor';
+  /** The estimator's constructor options. */
+  readonly params: Record<string, unknown>;
+  /** Class labels, in output order (classifiers). */
+  readonly classes?: readonly Label[];
+}
+
+export interface ModelRecord {
+  readonly spec: ModelSpec;
+  readonly params: Float32Array;
+  readonly standardize: boolean;
+  readonly scaler?: { mean: number[]; scale: number[] };
+  readonly estimator?: EstimatorRecord;
+}
+
+interface Manifest {
+  format: 'mlpkit-model';
+  library: string;
+  model: MLPOptions;
+  parameters: number;
+  standardize: boolean;
+  scaler?: { mean: number[]; scale: number[] };
+  estimator?: EstimatorRecord;
+}
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+export function crc32(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+export function encodeModel(record: ModelRecord): Uint8Array {
+  const manifest: Manifest = {
+    format: 'mlpkit-model',
+    library: VERSION,
+    model: specToOptions(record.spec),
+    parameters: record.params.length,
+    standardize: record.standardize,
+  };
+  if (record.scaler) manifest.scaler = record.scaler;
+  if (record.estimator) manifest.estimator = record.estimator;
+  const json = new TextEncoder().encode(JSON.stringify(manifest));
+  const weightsOffset = Math.ceil((HEADER_BYTES + json.length) / 4) * 4;
+  const bytes = new Uint8Array(weightsOffset + 4 * record.params.length + 4);
+  const view = new DataView(bytes.buffer);
+  bytes.set(new TextEncoder().encode(MAGIC), 0);
+  view.setUint32(4, FORMAT_VERSION, true);
+  view.setUint32(8, json.length, true);
+  bytes.set(json, HEADER_BYTES);
+  bytes.fill(0x20, HEADER_BYTES + json.length, weightsOffset);
+  record.params.forEach((v, i) => view.setFloat32(weightsOffset + 4 * i, v, true));
+  view.setUint32(bytes.length - 4, crc32(bytes.subarray(0, bytes.length - 4)), true);
+  return bytes;
+}
+
+function corrupt(detail: string): RangeError {
+  return new RangeError(`model file is corrupt: ${detail}`);
+}
+
+export function decodeModel(value: unknown): ModelRecord {
+  let bytes: Uint8Array;
+  if (value instanceof Uint8Array) bytes = value;
+  else if (value instanceof ArrayBuffer) bytes = new Uint8Array(value);
+  else if (ArrayBuffer.isView(value)) bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  else throw typeError('bytes', 'a Uint8Array or ArrayBuffer holding a saved model', value);
+
+  if (bytes.length < HEADER_BYTES) {
+    throw new RangeError(`model file is truncated: ${bytes.length} bytes is shorter than the ${HEADER_BYTES}-byte header`);
+  }
+  if (new TextDecoder().decode(bytes.subarray(0, 4)) !== MAGIC) {
+    throw corrupt(`it does not start with "${MAGIC}" (this is not an mlpkit model)`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint32(4, true);
+  if (version > FORMAT_VERSION) {
+    throw new RangeError(
+      `model file format version ${version} is newer than this mlpkit ${VERSION} reads (up to ${FORMAT_VERSION}); upgrade mlpkit to load it`,
+    );
+  }
+  if (version === 0) throw corrupt('format version 0');
+  const manifestLength = view.getUint32(8, true);
+  if (HEADER_BYTES + manifestLength > bytes.length) {
+    throw new RangeError(
+      `model file is truncated: its manifest needs ${HEADER_BYTES + manifestLength} bytes, the file has ${bytes.length}`,
+    );
+  }
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(HEADER_BYTES, HEADER_BYTES + manifestLength)));
+  } catch (error) {
+    throw corrupt(`its manifest is not valid JSON (${(error as Error).message})`);
+  }
+  const m = checkOptions<Manifest>('model file manifest', manifest);
+  if (m.format !== 'mlpkit-model') throw corrupt(`its manifest format is ${describe(m.format)}, expected "mlpkit-model"`);
+  checkKnownKeys('model file manifest', m, ['format', 'library', 'model', 'parameters', 'standardize', 'scaler', 'estimator']);
+  let spec: ModelSpec;
+  try {
+    spec = normalizeModelSpec(m.model);
+  } catch (error) {
+    throw corrupt(`its model description is invalid (${(error as Error).message})`);
+  }
+  const count = paramLayout(spec.inputs, spec.layers).size;
+  if (m.parameters !== count) throw corrupt(`it declares ${describe(m.parameters)} parameters, the model has ${count}`);
+  const weightsOffset = Math.ceil((HEADER_BYTES + manifestLength) / 4) * 4;
+  const expected = weightsOffset + 4 * count + 4;
+  if (bytes.length < expected) throw new RangeError(`model file is truncated: expected ${expected} bytes, got ${bytes.length}`);
+  if (bytes.length > expected) throw corrupt(`expected ${expected} bytes, got ${bytes.length} (trailing data)`);
+  const stored = view.getUint32(bytes.length - 4, true);
+  const actual = crc32(bytes.subarray(0, bytes.length - 4));
+  if (stored !== actual) throw corrupt(`checksum mismatch (stored ${stored.toString(16)}, computed ${actual.toString(16)})`);
+
+  const params = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    params[i] = view.getFloat32(weightsOffset + 4 * i, true);
+    if (!Number.isFinite(params[i]!)) throw corrupt(`parameter ${i} is ${params[i]}`);
+  }
+  if (typeof m.standardize !== 'boolean') throw corrupt(`standardize is ${describe(m.standardize)}`);
+  if (m.scaler !== undefined) {
+    const { mean, scale } = m.scaler;
+    if (!Array.isArray(mean) || mean.length !== spec.inputs || !Array.isArray(scale) || scale.length !== spec.inputs) {
+      throw corrupt(`its scaler does not have ${spec.inputs} features`);
+    }
+  }
+  if (m.estimator !== undefined) {
+    const e = checkOptions<EstimatorRecord>('model file estimator', m.estimator);
+    if (e.type !== 'MLPClassifier' && e.type !== 'MLPRegressor') throw corrupt(`unknown estimator type ${describe(e.type)}`);
+    if (e.classes !== undefined && (!Array.isArray(e.classes) || e.classes.some((c) => !['string', 'number', 'boolean'].includes(typeof c)))) {
+      throw corrupt('its class labels are not a list of strings, numbers or booleans');
+    }
+  }
+  return { spec, params, standardize: m.standardize, scaler: m.scaler, estimator: m.estimator };
+}
+

@@ -1,0 +1,363 @@
+/**
+ * The epoch loop behind `fit` and `fitSync`: shuffling, mini-batch chunks, learning-rate
+ * schedules, validation, early stopping, reduce-on-plateau, callbacks, abort and the
+ * divergence guard. It is written once, as a generator that yields the work it needs done
+ * (train a chunk of batches, call a user callback); `runSync` and `runAsync` perform it.
+ */
+import type { BackendModel } from './backend.js';
+import { checkBoolean, checkInteger, checkKnownKeys, checkNumber, checkOptions, typeError } from './errors.js';
+import type { MatrixInput, TargetInput } from './data.js';
+import { scheduledLearningRate } from './schedules.js';
+import { permutation, Stream } from './rng.js';
+import type { OptimizerSpec } from './spec.js';
+
+export interface EarlyStoppingOptions {
+  /** Epochs without improvement before stopping. Default 10. */
+  patience?: number;
+  /** Smallest decrease that counts as an improvement. Default 0. */
+  minDelta?: number;
+  /** Put back the weights of the best epoch when training ends. Default true. */
+  restoreBestWeights?: boolean;
+}
+
+export interface ReduceLROnPlateauOptions {
+  /** Multiplies the learning rate on a plateau. Default 0.1. */
+  factor?: number;
+  /** Epochs without improvement before reducing. Default 10. */
+  patience?: number;
+  /** Smallest decrease that counts as an improvement. Default 1e-4. */
+  minDelta?: number;
+  /** Lower bound of the learning rate. Default 0. */
+  minLearningRate?: number;
+  /** Epochs to wait after a reduction before counting again. Default 0. */
+  cooldown?: number;
+}
+
+export interface EpochLogs {
+  /** Mean training loss of the epoch (with the L2 penalty). */
+  loss: number;
+  /** Loss on the validation data, when there is any. */
+  valLoss?: number;
+  /** Learning rate of the epoch's last update. */
+  learningRate: number;
+  samplesPerSecond: number;
+}
+
+export interface BatchLogs {
+  /** Mean loss of the batch. */
+  loss: number;
+  /** Rows in the batch. */
+  size: number;
+}
+
+export interface FitOptions {
+  /** Passes over the training data. Default 10. */
+  epochs?: number;
+  /** Rows per update: 1 is stochastic gradient descent, ≥ n is full-batch. Default 32. */
+  batchSize?: number;
+  /** Reshuffle (seeded) before every epoch. Default true. */
+  shuffle?: boolean;
+  /** Fraction of the rows held out (seeded, stratified for classification) to compute valLoss. */
+  validationSplit?: number;
+  /** Data to compute valLoss on, instead of a split. */
+  validationData?: [MatrixInput, TargetInput];
+  /**
+   * Stop when the monitored loss stops improving: the validation loss when there is
+   * validation data, else the training loss. `true` takes the defaults.
+   */
+  earlyStopping?: boolean | EarlyStoppingOptions;
+  /** Reduce the learning rate when the monitored loss stops improving. `true` takes the defaults. */
+  reduceLROnPlateau?: boolean | ReduceLROnPlateauOptions;
+  /** Called after every epoch (epochs count from 0). Return `false` to stop training. */
+  onEpochEnd?: (epoch: number, logs: EpochLogs) => void | boolean | Promise<void | boolean>;
+  /** Called after every mini-batch (batches count from 0 within the epoch). Return `false` to stop. */
+  onBatchEnd?: (batch: number, logs: BatchLogs) => void | boolean;
+  /** Stops training after the current batch; the weights trained so far are kept. */
+  signal?: AbortSignal;
+}
+
+export type StopReason = 'completed' | 'early-stopping' | 'aborted' | 'callback';
+
+/** What `fit` returns: the loss curves and how training ended. */
+export interface History {
+  /** Training loss per epoch. */
+  loss: number[];
+  /** Validation loss per epoch (empty without validation data). */
+  valLoss: number[];
+  /** Learning rate of the last update of each epoch. */
+  learningRate: number[];
+  /** Epoch (from 0) with the best monitored loss. */
+  bestEpoch: number;
+  /** Why training ended. */
+  stopReason: StopReason;
+}
+
+export interface NormalizedFitOptions {
+  epochs: number;
+  batchSize: number;
+  shuffle: boolean;
+  validationSplit: number;
+  validationData?: [MatrixInput, TargetInput];
+  earlyStopping?: Required<EarlyStoppingOptions>;
+  reduceLROnPlateau?: Required<ReduceLROnPlateauOptions>;
+  onEpochEnd?: FitOptions['onEpochEnd'];
+  onBatchEnd?: FitOptions['onBatchEnd'];
+  signal?: AbortSignal;
+}
+
+function checkFunction<T>(name: string, value: unknown): T | undefined {
+  if (value !== undefined && typeof value !== 'function') throw typeError(name, 'a function', value);
+  return value as T | undefined;
+}
+
+export function normalizeFitOptions(value: unknown): NormalizedFitOptions {
+  const options = checkOptions<FitOptions>('fit options', value);
+  checkKnownKeys('fit options', options, [
+    'epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData', 'earlyStopping', 'reduceLROnPlateau',
+    'onEpochEnd', 'onBatchEnd', 'signal',
+  ]);
+  const result: NormalizedFitOptions = {
+    epochs: options.epochs === undefined ? 10 : checkInteger('epochs', options.epochs, 1),
+    batchSize: options.batchSize === undefined ? 32 : checkInteger('batchSize', options.batchSize, 1),
+    shuffle: options.shuffle === undefined ? true : checkBoolean('shuffle', options.shuffle),
+    validationSplit: options.validationSplit === undefined
+      ? 0
+      : checkNumber('validationSplit', options.validationSplit, { min: 0, max: 1, exclusiveMax: true }),
+    onEpochEnd: checkFunction('onEpochEnd', options.onEpochEnd),
+    onBatchEnd: checkFunction('onBatchEnd', options.onBatchEnd),
+  };
+  if (options.validationData !== undefined) {
+    if (!Array.isArray(options.validationData) || options.validationData.length !== 2) {
+      throw typeError('validationData', 'a pair [x, y]', options.validationData);
+    }
+    if (result.validationSplit > 0) throw new RangeError('give either validationSplit or validationData, not both');
+    result.validationData = options.validationData;
+  }
+  if (options.earlyStopping !== undefined && options.earlyStopping !== false) {
+    const es = checkOptions<EarlyStoppingOptions>('earlyStopping', options.earlyStopping === true ? {} : options.earlyStopping);
+    checkKnownKeys('earlyStopping', es, ['patience', 'minDelta', 'restoreBestWeights']);
+    result.earlyStopping = {
+      patience: es.patience === undefined ? 10 : checkInteger('earlyStopping.patience', es.patience, 1),
+      minDelta: es.minDelta === undefined ? 0 : checkNumber('earlyStopping.minDelta', es.minDelta, { min: 0 }),
+      restoreBestWeights: es.restoreBestWeights === undefined ? true : checkBoolean('earlyStopping.restoreBestWeights', es.restoreBestWeights),
+    };
+  }
+  if (options.reduceLROnPlateau !== undefined && options.reduceLROnPlateau !== false) {
+    const rp = checkOptions<ReduceLROnPlateauOptions>(
+      'reduceLROnPlateau', options.reduceLROnPlateau === true ? {} : options.reduceLROnPlateau,
+    );
+    checkKnownKeys('reduceLROnPlateau', rp, ['factor', 'patience', 'minDelta', 'minLearningRate', 'cooldown']);
+    result.reduceLROnPlateau = {
+      factor: rp.factor === undefined ? 0.1 : checkNumber('reduceLROnPlateau.factor', rp.factor, { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true }),
+      patience: rp.patience === undefined ? 10 : checkInteger('reduceLROnPlateau.patience', rp.patience, 1),
+      minDelta: rp.minDelta === undefined ? 1e-4 : checkNumber('reduceLROnPlateau.minDelta', rp.minDelta, { min: 0 }),
+      minLearningRate: rp.minLearningRate === undefined ? 0 : checkNumber('reduceLROnPlateau.minLearningRate', rp.minLearningRate, { min: 0 }),
+      cooldown: rp.cooldown === undefined ? 0 : checkInteger('reduceLROnPlateau.cooldown', rp.cooldown, 0),
+    };
+  }
+  if (options.signal !== undefined) {
+    const signal = options.signal as unknown;
+    if (typeof signal !== 'object' || signal === null || typeof (signal as AbortSignal).aborted !== 'boolean') {
+      throw typeError('signal', 'an AbortSignal', signal);
+    }
+    result.signal = options.signal;
+  }
+  return result;
+}
+
+/** Thrown when training produces a non-finite loss or weights; the model keeps its last finite weights. */
+export class TrainingDivergedError extends Error {
+  /**
+   * @param value the non-finite loss (or weight) that stopped training.
+   * @param epoch epoch (from 0) it happened in, or -1 for `trainBatch`.
+   * @param batch batch within the epoch, or -1 when found after the epoch (validation loss, weights).
+   */
+  constructor(readonly value: number, readonly epoch = -1, readonly batch = -1) {
+    const where = epoch < 0 ? 'in trainBatch' : batch < 0 ? `at the end of epoch ${epoch}` : `in epoch ${epoch}, batch ${batch}`;
+    super(
+      `training diverged ${where}: a value became ${value}; the weights were left at their last finite values. ` +
+        'Lower the learning rate, scale the inputs or add L2.',
+    );
+    this.name = 'TrainingDivergedError';
+  }
+}
+
+/** State of a model that outlives one fit: how many epochs it has had and the plateau-reduced rate. */
+export interface TrainingState {
+  epochsTrained: number;
+  learningRateScale: number;
+}
+
+export interface TrainingJob {
+  readonly model: BackendModel;
+  readonly optimizer: OptimizerSpec;
+  readonly seed: number;
+  readonly state: TrainingState;
+  readonly rows: number;
+  readonly validation?: { x: Float32Array; y: Float32Array; rows: number };
+  readonly options: NormalizedFitOptions;
+  /** Told when an asynchronous chunk starts (true) and ends (false). */
+  readonly onChunk?: (running: boolean) => void;
+}
+
+export type TrainingRequest =
+  | { kind: 'train'; order: Int32Array; batchSize: number; learningRates: Float64Array; losses: Float64Array }
+  | { kind: 'call'; run: () => unknown };
+
+const now = (): number => performance.now();
+
+export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, History, unknown> {
+  const { model, optimizer, state, rows, validation, options } = job;
+  const { batchSize, earlyStopping: es, reduceLROnPlateau: plateau } = options;
+  const history: History = { loss: [], valLoss: [], learningRate: [], bestEpoch: -1, stopReason: 'completed' };
+  const batchesPerEpoch = Math.ceil(rows / batchSize);
+  const perBatch = options.onBatchEnd !== undefined; // a callback per batch needs one crossing per batch
+  const learningRates = new Float64Array(perBatch ? 1 : batchesPerEpoch);
+  const losses = new Float64Array(learningRates.length);
+  let lastFinite = new Float32Array(model.size); // weights at the end of the last good epoch
+  let current = new Float32Array(model.size);
+  model.getParams(lastFinite);
+  const best = es?.restoreBestWeights ? new Float32Array(model.size) : undefined;
+  let bestValue = Infinity;
+  let epochsWithoutImprovement = 0;
+  let plateauBest = Infinity;
+  let plateauWait = 0;
+  let cooldown = 0;
+  let learningRate = optimizer.learningRate * state.learningRateScale;
+  const identity = Int32Array.from({ length: rows }, (_, i) => i);
+
+  for (let epoch = 0; epoch < options.epochs; epoch++) {
+    if (options.signal?.aborted) { history.stopReason = 'aborted'; break; }
+    const started = now();
+    const order = options.shuffle ? permutation(rows, job.seed, Stream.SHUFFLE, state.epochsTrained) : identity;
+    let lossSum = 0;
+    let seen = 0;
+    let stop: StopReason | undefined;
+
+    for (let first = 0; first < batchesPerEpoch && !stop; first += learningRates.length) {
+      const count = Math.min(learningRates.length, batchesPerEpoch - first);
+      const chunk = order.subarray(first * batchSize, Math.min(rows, (first + count) * batchSize));
+      for (let b = 0; b < count; b++) {
+        learningRate = scheduledLearningRate(optimizer.learningRate, optimizer.schedule, model.step + b) * state.learningRateScale;
+        learningRates[b] = learningRate;
+      }
+      const done = (yield { kind: 'train', order: chunk, batchSize, learningRates, losses }) as number;
+      for (let b = 0; b < done; b++) {
+        const size = Math.min(batchSize, chunk.length - b * batchSize);
+        if (!Number.isFinite(losses[b]!)) {
+          keepFiniteWeights(model, lastFinite);
+          throw new TrainingDivergedError(losses[b]!, epoch, first + b);
+        }
+        lossSum += losses[b]! * size;
+        seen += size;
+        if (perBatch) {
+          const verdict = yield { kind: 'call', run: () => options.onBatchEnd!(first + b, { loss: losses[b]!, size }) };
+          if (verdict === false) stop = 'callback';
+        }
+      }
+      if (options.signal?.aborted) stop = 'aborted';
+      else if (done < count) stop = 'aborted'; // the backend stopped on request
+    }
+
+    state.epochsTrained++;
+    if (seen === 0) { history.stopReason = stop ?? 'aborted'; break; }
+    const loss = lossSum / seen;
+    const valLoss = validation ? model.evaluate(validation.x, validation.y, validation.rows) : undefined;
+    model.getParams(current);
+    const bad = current.find((v) => !Number.isFinite(v)) ?? (valLoss !== undefined && !Number.isFinite(valLoss) ? valLoss : undefined);
+    if (bad !== undefined) {
+      model.setParams(lastFinite);
+      throw new TrainingDivergedError(bad, epoch);
+    }
+    [lastFinite, current] = [current, lastFinite];
+    history.loss.push(loss);
+    if (valLoss !== undefined) history.valLoss.push(valLoss);
+    history.learningRate.push(learningRate);
+
+    const monitored = valLoss ?? loss;
+    if (monitored < bestValue - (es?.minDelta ?? 0)) {
+      bestValue = monitored;
+      history.bestEpoch = epoch;
+      epochsWithoutImprovement = 0;
+      if (best) model.getParams(best);
+    } else if (es && ++epochsWithoutImprovement >= es.patience) {
+      stop ??= 'early-stopping';
+    }
+    if (plateau) {
+      if (monitored < plateauBest - plateau.minDelta) {
+        plateauBest = monitored;
+        plateauWait = 0;
+      } else if (cooldown > 0) {
+        cooldown--;
+      } else if (++plateauWait >= plateau.patience) {
+        const floor = plateau.minLearningRate / optimizer.learningRate;
+        state.learningRateScale = Math.max(state.learningRateScale * plateau.factor, floor);
+        plateauWait = 0;
+        cooldown = plateau.cooldown;
+      }
+    }
+
+    if (options.onEpochEnd) {
+      const seconds = (now() - started) / 1000;
+      const logs: EpochLogs = { loss, learningRate, samplesPerSecond: seconds > 0 ? seen / seconds : Infinity };
+      if (valLoss !== undefined) logs.valLoss = valLoss;
+      const verdict = yield { kind: 'call', run: () => options.onEpochEnd!(epoch, logs) };
+      if (verdict === false) stop ??= 'callback';
+    }
+    if (stop) { history.stopReason = stop; break; }
+  }
+
+  if (best && history.bestEpoch >= 0 && history.bestEpoch !== history.loss.length - 1) model.setParams(best);
+  return history;
+}
+
+/** After a non-finite loss (whose update was not applied): keep the current weights if finite, else the last good ones. */
+export function keepFiniteWeights(model: BackendModel, lastFinite: Float32Array): void {
+  const current = new Float32Array(model.size);
+  model.getParams(current);
+  if (!current.every(Number.isFinite)) model.setParams(lastFinite);
+}
+
+/** Runs a training loop to the end, blocking. */
+export function runSync(job: TrainingJob): History {
+  const loop = trainingLoop(job);
+  let step = loop.next();
+  while (!step.done) {
+    const request = step.value;
+    step = loop.next(
+      request.kind === 'train'
+        ? job.model.train(request.order, request.batchSize, request.learningRates, request.losses)
+        : request.run(),
+    );
+  }
+  return step.value;
+}
+
+/** Runs a training loop to the end without blocking the event loop; an abort stops the running chunk. */
+export async function runAsync(job: TrainingJob): Promise<History> {
+  const { signal } = job.options;
+  const onAbort = () => job.model.requestStop();
+  signal?.addEventListener('abort', onAbort);
+  try {
+    const loop = trainingLoop(job);
+    let step = loop.next();
+    while (!step.done) {
+      const request = step.value;
+      if (request.kind === 'call') {
+        step = loop.next(await request.run());
+        continue;
+      }
+      job.onChunk?.(true);
+      let done: number;
+      try {
+        done = await job.model.trainAsync(request.order, request.batchSize, request.learningRates, request.losses);
+      } finally {
+        job.onChunk?.(false);
+      }
+      step = loop.next(done);
+    }
+    return step.value;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
