@@ -104,9 +104,9 @@ export class ReferenceModel implements BackendModel {
   setParams(params: FloatArray): void { this.params.set(params); }
   getGrads(out: FloatArray): void { out.set(this.grads); }
 
-  setData(x: Float32Array, y: Float32Array): void {
-    this.dataX = x.slice();
-    this.dataY = y.slice();
+  setData(x: FloatArray, y: FloatArray): void {
+    this.dataX = Float32Array.from(x);
+    this.dataY = Float32Array.from(y);
   }
 
   requestStop(): void { this.stopRequested = true; }
@@ -158,7 +158,7 @@ export class ReferenceModel implements BackendModel {
     return loss;
   }
 
-  evaluate(x: Float32Array, y: Float32Array, n: number): number {
+  evaluate(x: FloatArray, y: FloatArray, n: number): number {
     const { inputs } = this.spec;
     const outputs = this.outputs;
     let total = 0;
@@ -170,7 +170,7 @@ export class ReferenceModel implements BackendModel {
     return total / n + this.penalty();
   }
 
-  predict(x: Float32Array, n: number, out: Float32Array): void {
+  predict(x: FloatArray, n: number, out: FloatArray): void {
     const { inputs } = this.spec;
     const outputs = this.outputs;
     const last = this.a[this.a.length - 1]!;

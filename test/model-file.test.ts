@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { FORMAT_VERSION, MLP, MLPClassifier, MLPRegressor, StandardScaler } from '../src/index.js';
+import { crc32 } from '../src/model-file.js';
+import { BACKENDS } from './helpers/backends.js';
+import { expectClose } from './helpers/close.js';
+
+const X = Array.from({ length: 30 }, (_, i) => [Math.sin(i) * 50 + 100, Math.cos(i * 0.7) * 3, i % 5]);
+const labels = X.map(([a, b]) => (a! > 100 ? (b! > 0 ? 'high+' : 'high-') : 'low'));
+
+function trained(backend: string): MLP {
+  const net = new MLP({
+    backend: backend as 'js', inputs: 3,
+    layers: [{ units: 6, activation: 'elu', alpha: 0.5 }, { units: 4, activation: 'leaky-relu', bias: false }, { units: 3, activation: 'softmax' }],
+    optimizer: { type: 'nesterov', learningRate: 0.05, momentum: 0.8, schedule: { type: 'inverse-time', decayRate: 0.01 } },
+    l2: 1e-3, dropout: [0.1, 0.2], seed: 5, standardize: true,
+  });
+  net.fitSync(X, labels.map((l) => ['low', 'high-', 'high+'].indexOf(l)), { epochs: 5, batchSize: 8 });
+  return net;
+}
+
+/** Rewrites the CRC so that a deliberately edited file passes the checksum. */
+function resealed(bytes: Uint8Array): Uint8Array {
+  const copy = bytes.slice();
+  new DataView(copy.buffer).setUint32(copy.length - 4, crc32(copy.subarray(0, copy.length - 4)), true);
+  return copy;
+}
+
+describe.each(BACKENDS)('model files on %s', (backend) => {
+  it('save → load gives bit-identical predictions, the same options and the scaler', () => {
+    const net = trained(backend);
+    const bytes = net.save();
+    expect(new TextDecoder().decode(bytes.subarray(0, 4))).toBe('MLPK');
+    for (const target of BACKENDS) {
+      const again = MLP.load(bytes, { backend: target });
+      expect(again.backend).toBe(target);
+      expect(again.spec).toEqual(net.spec);
+      expect(again.scaler!.mean).toEqual(net.scaler!.mean);
+      expect(again.predict(X)).toEqual(net.predict(X));
+      expect(again.save()).toEqual(bytes);
+    }
+  });
+
+  it('estimators keep their classes and options', async () => {
+    const clf = await new MLPClassifier({ hiddenLayerSizes: [8], maxIter: 20, randomState: 1, backend: backend as 'js' }).fit(X, labels);
+    const loaded = MLPClassifier.load(clf.save());
+    expect(loaded.classes).toEqual(['high+', 'high-', 'low']);
+    expect(loaded.predict(X)).toEqual(clf.predict(X));
+    expect(loaded.predictProba(X)).toEqual(clf.predictProba(X));
+    expect(() => MLPRegressor.load(clf.save())).toThrow(/not an MLPRegressor/);
+    const reg = await new MLPRegressor({ hiddenLayerSizes: [4], maxIter: 10, randomState: 1, backend: backend as 'js' }).fit(X, X.map(([a]) => a!));
+    expect(MLPRegressor.load(reg.save()).predict(X)).toEqual(reg.predict(X));
+    expect(MLP.load(clf.save()).predict(X)).toEqual(clf.model.predict(X)); // a plain MLP reads it too
+  });
+
+  it('rejects truncated, corrupt, foreign and newer files with a readable RangeError', () => {
+    const bytes = trained(backend).save();
+    expect(() => MLP.load(bytes.subarray(0, 5))).toThrow(/truncated: 5 bytes is shorter than the 12-byte header/);
+    expect(() => MLP.load(bytes.subarray(0, 40))).toThrow(/truncated: its manifest needs \d+ bytes, the file has 40/);
+    expect(() => MLP.load(bytes.subarray(0, bytes.length - 10))).toThrow(/truncated: expected \d+ bytes, got \d+/);
+    const flipped = bytes.slice();
+    flipped[bytes.length - 20]! ^= 0x40;
+    expect(() => MLP.load(flipped)).toThrow(/corrupt: checksum mismatch/);
+    expect(() => MLP.load(new TextEncoder().encode('PK\x03\x04 this is a zip file'))).toThrow(/not an mlpkit model/);
+    const newer = bytes.slice();
+    new DataView(newer.buffer).setUint32(4, FORMAT_VERSION + 1, true);
+    expect(() => MLP.load(resealed(newer))).toThrow(new RegExp(`format version ${FORMAT_VERSION + 1} is newer .*upgrade mlpkit`));
+    const badJson = bytes.slice();
+    badJson[12] = 0x3a; // ':' instead of the manifest's opening '{'
+    expect(() => MLP.load(resealed(badJson))).toThrow(/corrupt: its manifest is not valid JSON/);
+    const nanWeight = bytes.slice();
+    new DataView(nanWeight.buffer).setFloat32(nanWeight.length - 8, NaN, true);
+    expect(() => MLP.load(resealed(nanWeight))).toThrow(/corrupt: parameter \d+ is NaN/);
+    for (const e of [() => MLP.load(bytes.subarray(0, 5)), () => MLP.load(flipped)]) expect(e).toThrow(RangeError);
+    expect(() => MLP.load('model.mlpkit' as never)).toThrow(TypeError);
+  });
+
+  it('rejects a manifest that describes an impossible model', () => {
+    const bytes = trained(backend).save();
+    const length = new DataView(bytes.buffer).getUint32(8, true);
+    const manifest = new TextDecoder().decode(bytes.subarray(12, 12 + length));
+    const edited = manifest.replace('"units":6', '"units":0');
+    expect(edited.length).toBe(manifest.length);
+    const copy = bytes.slice();
+    copy.set(new TextEncoder().encode(edited), 12);
+    expect(() => MLP.load(resealed(copy))).toThrow(/corrupt: its model description is invalid \(layers\[0\]\.units must be an integer/);
+  });
+
+  it('a scaler round-trips through JSON', () => {
+    const scaler = new StandardScaler().fit(X);
+    const again = StandardScaler.fromJSON(JSON.parse(JSON.stringify(scaler)));
+    expect(again.transform(X)).toEqual(scaler.transform(X));
+    expectClose((again.inverseTransform(again.transform(X)) as number[][]).flat(), X.flat(), { rtol: 1e-6, atol: 1e-5, label: 'x' });
+  });
+});

@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { MLP, TrainingDivergedError, type MLPOptions } from '../src/index.js';
+import { fillRandomU32, u32ToUnit } from '../src/rng.js';
+import { BACKENDS } from './helpers/backends.js';
+
+function noise(rows: number, cols: number, seed: number): number[][] {
+  const words = new Uint32Array(rows * cols);
+  fillRandomU32(words, seed, 77, 0, 0);
+  return Array.from({ length: rows }, (_, r) => Array.from({ length: cols }, (_, c) => 2 * u32ToUnit(words[r * cols + c]!) - 1));
+}
+
+const flatWeights = (net: MLP) => net.getWeights().flatMap((l) => [...l.weights, ...(l.bias ?? [])]);
+
+describe.each(BACKENDS)('training on %s', (backend) => {
+  const regression = (extra: Partial<MLPOptions> = {}) => new MLP({
+    backend, inputs: 5, layers: [{ units: 64, activation: 'relu' }, { units: 1 }],
+    optimizer: { type: 'adam', learningRate: 0.01 }, seed: 3, ...extra,
+  });
+  const x = noise(40, 5, 1);
+  const y = noise(40, 1, 2); // pure noise: the network can only overfit it
+  const xVal = noise(40, 5, 3);
+  const yVal = noise(40, 1, 4);
+
+  it('early stopping ends when the validation loss stops improving and restores the best weights', () => {
+    const net = regression();
+    const snapshots: number[][] = [];
+    const history = net.fitSync(x, y, {
+      epochs: 300, batchSize: 8, validationData: [xVal, yVal],
+      earlyStopping: { patience: 5, restoreBestWeights: true },
+      onEpochEnd: () => { snapshots.push(flatWeights(net)); },
+    });
+    expect(history.stopReason).toBe('early-stopping');
+    expect(history.loss.length).toBe(history.bestEpoch + 6);
+    expect(history.valLoss[history.bestEpoch]).toBe(Math.min(...history.valLoss));
+    expect(flatWeights(net)).toEqual(snapshots[history.bestEpoch]);
+    expect(net.evaluate(xVal, yVal).loss).toBeCloseTo(history.valLoss[history.bestEpoch]!, 5);
+    // Without restoring, the weights of the last epoch stay.
+    const kept = regression();
+    const last: number[][] = [];
+    kept.fitSync(x, y, {
+      epochs: 300, batchSize: 8, validationData: [xVal, yVal], earlyStopping: { patience: 5, restoreBestWeights: false },
+      onEpochEnd: () => { last.push(flatWeights(kept)); },
+    });
+    expect(flatWeights(kept)).toEqual(last.at(-1));
+  });
+
+  it('early stopping watches the training loss when there is no validation data', () => {
+    const net = regression({ optimizer: { type: 'sgd', learningRate: 1e-9 } }); // too small a rate to improve
+    const history = net.fitSync(x, y, { epochs: 100, batchSize: 40, earlyStopping: { patience: 3, minDelta: 1e-3 } });
+    expect(history.stopReason).toBe('early-stopping');
+    expect(history.loss).toHaveLength(4);
+    expect(history.valLoss).toHaveLength(0);
+  });
+
+  it('an AbortSignal stops after the current batch and keeps the weights', async () => {
+    const net = regression();
+    const controller = new AbortController();
+    const before = flatWeights(net);
+    const history = await net.fit(x, y, {
+      epochs: 10, batchSize: 4, signal: controller.signal,
+      onBatchEnd: (batch) => { if (batch === 3 && net.step > 10) controller.abort(); },
+    });
+    expect(history.stopReason).toBe('aborted');
+    expect(net.step).toBe(14); // 10 batches in epoch 0, then batches 0–3 of epoch 1
+    expect(history.loss).toHaveLength(2);
+    expect(flatWeights(net)).not.toEqual(before);
+    expect(flatWeights(net).every(Number.isFinite)).toBe(true);
+  });
+
+  it('an AbortSignal stops a running asynchronous fit', async () => {
+    const net = regression();
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 30);
+    const history = await net.fit(noise(2000, 5, 9), noise(2000, 1, 10), { epochs: 10_000, batchSize: 1, signal: controller.signal });
+    expect(history.stopReason).toBe('aborted');
+    expect(net.step).toBeGreaterThan(0);
+    expect(net.step).toBeLessThan(10_000 * 2000);
+    const aborted = new AbortController();
+    aborted.abort();
+    const none = await regression().fit(x, y, { signal: aborted.signal });
+    expect(none.stopReason).toBe('aborted');
+    expect(none.loss).toHaveLength(0);
+  });
+
+  it('a callback returning false stops training', () => {
+    const net = regression();
+    const history = net.fitSync(x, y, { epochs: 50, batchSize: 8, onEpochEnd: (epoch) => epoch < 2 });
+    expect(history.stopReason).toBe('callback');
+    expect(history.loss).toHaveLength(3);
+    const byBatch = regression();
+    byBatch.fitSync(x, y, { epochs: 50, batchSize: 8, onBatchEnd: (batch) => batch !== 1 });
+    expect(byBatch.step).toBe(2);
+  });
+
+  it('same seed, data and options give bit-identical weights, synchronously or not', async () => {
+    const options: Partial<MLPOptions> = { dropout: 0.3, l2: 1e-3, seed: 11 };
+    const fitOptions = { epochs: 5, batchSize: 7, validationSplit: 0.25 };
+    const a = regression(options);
+    const b = regression(options);
+    a.fitSync(x, y, fitOptions);
+    await b.fit(x, y, fitOptions);
+    expect(flatWeights(b)).toEqual(flatWeights(a));
+    const c = regression({ ...options, seed: 12 });
+    c.fitSync(x, y, fitOptions);
+    expect(flatWeights(c)).not.toEqual(flatWeights(a));
+  });
+
+  it('batch size 1 is stochastic, batch size ≥ n is full-batch', () => {
+    const sgd = regression();
+    sgd.fitSync(x, y, { epochs: 1, batchSize: 1 });
+    expect(sgd.step).toBe(40);
+    const full = regression();
+    const history = full.fitSync(x, y, { epochs: 3, batchSize: 1000 });
+    expect(full.step).toBe(3);
+    expect(history.loss[2]).toBeLessThan(history.loss[0]!);
+  });
+
+  it('divergence stops with an error naming the epoch and keeps finite weights', () => {
+    const net = new MLP({ backend, inputs: 1, layers: [{ units: 8, activation: 'relu' }, { units: 1 }], optimizer: { type: 'sgd', learningRate: 100 }, seed: 1 });
+    const big = Array.from({ length: 32 }, (_, i) => [i * 100]);
+    let error: unknown;
+    try {
+      net.fitSync(big, big.map(([v]) => v! * 3), { epochs: 50, batchSize: 4 });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(TrainingDivergedError);
+    expect((error as Error).message).toMatch(/training diverged (in|at the end of) epoch \d+/);
+    expect(flatWeights(net).every(Number.isFinite)).toBe(true);
+    expect(() => net.trainBatch([[3e38]], [3e38])).toThrow(TrainingDivergedError);
+    expect(flatWeights(net).every(Number.isFinite)).toBe(true);
+  });
+
+  it('a model busy training refuses a second fit, trainBatch and dispose, but allows reads from callbacks', async () => {
+    const net = regression();
+    let evaluated = 0;
+    const running = net.fit(noise(4000, 5, 5), noise(4000, 1, 6), {
+      epochs: 2, batchSize: 2,
+      onEpochEnd: () => { evaluated = net.evaluate(xVal, yVal).loss; },
+    });
+    expect(() => net.fitSync(x, y)).toThrow(/busy/);
+    expect(() => net.trainBatch(x, y)).toThrow(/busy/);
+    expect(() => net.dispose()).toThrow(/busy/);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(() => net.predict(x)).toThrow(/busy/);
+    await running;
+    expect(evaluated).toBeGreaterThan(0);
+    net.dispose();
+    net.dispose();
+    expect(() => net.predict(x)).toThrow(/disposed/);
+  });
+});
