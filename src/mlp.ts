@@ -137,7 +137,7 @@ export class MLP {
     if (scaler !== undefined) {
       if (!(scaler instanceof StandardScaler)) throw typeError('scaler', 'a StandardScaler or undefined', scaler);
       if (scaler.features !== this.inputs) {
-        throw rangeError('scaler', `a StandardScaler fitted on ${this.inputs} features`, `one with ${scaler.features}`);
+        throw new RangeError(`scaler must be a StandardScaler fitted on ${this.inputs} features, got one fitted on ${scaler.features}`);
       }
     }
     this.#scaler = scaler;

@@ -6,6 +6,7 @@
 import {
   checkBoolean, checkInteger, checkKnownKeys, checkNumber, checkOneOf, checkOptions, typeError, rangeError,
 } from './errors.js';
+import { paramLayout } from './layout.js';
 
 export const ACTIVATIONS = ['identity', 'sigmoid', 'tanh', 'relu', 'leaky-relu', 'elu', 'softmax'] as const;
 export const LOSSES = ['mse', 'half-mse', 'mae', 'binary-cross-entropy', 'cross-entropy'] as const;
@@ -146,6 +147,8 @@ export interface ModelSpec {
 }
 
 const MAX_UNITS = 1 << 24;
+/** Parameters are addressed with 32-bit signed offsets in every backend. */
+const MAX_PARAMETERS = 2 ** 31 - 1;
 const RELU_FAMILY: readonly Activation[] = ['relu', 'leaky-relu', 'elu'];
 
 export function isReluFamily(activation: Activation): boolean {
@@ -281,6 +284,11 @@ export function normalizeModelSpec(value: unknown): ModelSpec {
   const output = layers[layers.length - 1]!.activation;
   const loss = options.loss === undefined ? defaultLoss(output) : checkOneOf('loss', options.loss, LOSSES);
   checkLossFitsOutput(loss, output);
+
+  const parameters = paramLayout(inputs, layers).size;
+  if (parameters > MAX_PARAMETERS) {
+    throw new RangeError(`layers describe ${parameters} parameters, more than the ${MAX_PARAMETERS} a model can hold`);
+  }
 
   const hidden = layers.length - 1;
   let dropout: number[];
