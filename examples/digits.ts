@@ -14,14 +14,15 @@ console.log('backends: ' + listBackends().map((b) => `${b.name} ${b.available ? 
 
 const epochs = 60;
 const clf = new MLPClassifier({
-  hiddenLayerSizes: [64, 32],
+  hiddenLayerSizes: [128, 64],
   activation: 'relu',
-  learningRateInit: 0.003,
+  dropout: 0.2,
+  learningRateInit: 0.001,
   batchSize: 32,
   maxIter: epochs,
   earlyStopping: true,
   validationFraction: 0.1,
-  nIterNoChange: 8,
+  nIterNoChange: 10,
   randomState: 42,
 });
 
