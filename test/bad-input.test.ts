@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   BackendUnavailableError, crossValidate, MLP, MLPClassifier, MLPRegressor, StandardScaler, trainTestSplit, type MLPOptions,
-} from '../src/index.js';
+} from '../src/node.js';
 import { BACKENDS } from './helpers/backends.js';
 
 const base: MLPOptions = { inputs: 2, layers: [{ units: 3, activation: 'tanh' }, { units: 3, activation: 'softmax' }], seed: 1 };

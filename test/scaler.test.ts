@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MLP, StandardScaler } from '../src/index.js';
+import { MLP, StandardScaler } from '../src/node.js';
 import { expectClose } from './helpers/close.js';
 
 describe('StandardScaler', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MLP, TrainingDivergedError, type MLPOptions } from '../src/index.js';
+import { MLP, TrainingDivergedError, type MLPOptions } from '../src/node.js';
 import { fillRandomU32, u32ToUnit } from '../src/rng.js';
 import { BACKENDS } from './helpers/backends.js';
 

@@ -3,7 +3,7 @@
  * backend that is included but fails to load is still listed, so its tests fail with the
  * reason instead of being skipped.
  */
-import { listBackends, type BackendName } from '../../src/index.js';
+import { listBackends, type BackendName } from '../../src/node.js';
 
 export const BACKENDS: BackendName[] = listBackends()
   .filter((b) => b.available || !/does not include/.test(b.reason ?? ''))

@@ -1,0 +1,437 @@
+// The N-API surface of the native backend (declared for TypeScript in
+// src/backends/native-binding.ts): info(), philox(), sgemm() and the Model class. JavaScript
+// allocates every buffer; a Model borrows the pointers and holds references to the arrays so
+// that they stay alive while it uses them, also during asynchronous training.
+#include <napi.h>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include "checks.h"
+#include "gemm/gemm.h"
+#include "mlp.h"
+#include "rng.h"
+#include "thread_pool.h"
+
+namespace mlpkit {
+namespace {
+
+constexpr int64_t kMaxInt = 2147483647;
+
+int default_threads() {
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : static_cast<int>(std::min(cores, 256u));
+}
+
+// [sync] info() → { isa, mr, nr, kc, mc, nc, threads }
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  check_count(info, 0, "info");
+  const GemmConfig& config = gemm_config();
+  Napi::Object result = Napi::Object::New(info.Env());
+  result.Set("isa", config.name);
+  result.Set("mr", config.mr);
+  result.Set("nr", config.nr);
+  result.Set("kc", config.kc);
+  result.Set("mc", config.mc);
+  result.Set("nc", config.nc);
+  result.Set("threads", default_threads());
+  return result;
+}
+
+// [sync] philox(key0, key1, c0, c1, c2, c3) → Uint32Array(4), for the bit-exactness tests.
+Napi::Value Philox(const Napi::CallbackInfo& info) {
+  check_count(info, 6, "philox");
+  uint32_t w[6];
+  static const char* names[] = {"key0", "key1", "c0", "c1", "c2", "c3"};
+  for (size_t i = 0; i < 6; ++i) w[i] = static_cast<uint32_t>(get_integer(info, i, names[i], 0, 4294967295LL));
+  const PhiloxBlock block = philox4x32(w[0], w[1], w[2], w[3], w[4], w[5]);
+  Napi::Uint32Array out = Napi::Uint32Array::New(info.Env(), 4);
+  for (size_t i = 0; i < 4; ++i) out[i] = block.v[i];
+  return out;
+}
+
+// Elements a row-major matrix of `rows` × `cols` with leading dimension `ld` spans.
+int64_t span(int64_t rows, int64_t cols, int64_t ld) { return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols; }
+
+// [sync] sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads, isa)
+// C = alpha·op(A)·op(B) + beta·C; for parity tests and benchmarks (training never calls it).
+Napi::Value Sgemm(const Napi::CallbackInfo& info) {
+  check_count(info, 15, "sgemm");
+  const Napi::Env env = info.Env();
+  const bool ta = get_boolean(info, 0, "transA");
+  const bool tb = get_boolean(info, 1, "transB");
+  const int64_t m = get_integer(info, 2, "m", 0, kMaxInt);
+  const int64_t n = get_integer(info, 3, "n", 0, kMaxInt);
+  const int64_t k = get_integer(info, 4, "k", 0, kMaxInt);
+  const double alpha = get_number(info, 5, "alpha", -3.4e38, 3.4e38);
+  const int64_t a_rows = ta ? k : m, a_cols = ta ? m : k;
+  const int64_t b_rows = tb ? n : k, b_cols = tb ? k : n;
+  const int64_t lda = get_integer(info, 7, "lda", std::max<int64_t>(1, a_cols), kMaxInt);
+  const int64_t ldb = get_integer(info, 9, "ldb", std::max<int64_t>(1, b_cols), kMaxInt);
+  const double beta = get_number(info, 10, "beta", -3.4e38, 3.4e38);
+  const int64_t ldc = get_integer(info, 12, "ldc", std::max<int64_t>(1, n), kMaxInt);
+  Napi::Float32Array a = get_f32(info, 6, "a", span(a_rows, a_cols, lda), true);
+  Napi::Float32Array b = get_f32(info, 8, "b", span(b_rows, b_cols, ldb), true);
+  Napi::Float32Array c = get_f32(info, 11, "c", span(m, n, ldc), true);
+  const int threads = static_cast<int>(get_integer(info, 13, "threads", 1, 256));
+  if (!info[14].IsString()) throw_type(env, "isa", "a string", info[14]);
+  const std::string isa = info[14].As<Napi::String>().Utf8Value();
+  const GemmConfig* config = &gemm_config();
+  if (isa == "scalar") config = &gemm_config(Isa::Scalar);
+  else if (isa == "avx2+fma" || isa == "avx512") {
+    const Isa wanted = isa == "avx512" ? Isa::Avx512 : Isa::Avx2;
+    if (!cpu_supports(wanted)) throw_range(env, "isa", "an instruction set this CPU supports ('" + std::string(config->name) + "' or lower)", info[14]);
+    config = &gemm_config(wanted);
+  } else if (isa != "auto") {
+    throw_range(env, "isa", "one of 'auto', 'avx512', 'avx2+fma', 'scalar'", info[14]);
+  }
+  thread_local GemmWorkspace workspace;  // calls come from one JavaScript thread at a time per isolate
+  ThreadPool::shared().ensure(threads);
+  GemmContext ctx;
+  ctx.num_threads = threads;
+  ctx.parallel_for = threads > 1 ? &ThreadPool::run : nullptr;
+  ctx.pool = &ThreadPool::shared();
+  ctx.workspace = &workspace;
+  ctx.config = config;
+  sgemm(ta ? Trans::Yes : Trans::No, tb ? Trans::Yes : Trans::No, static_cast<int>(m), static_cast<int>(n),
+        static_cast<int>(k), static_cast<float>(alpha), a.Data(), static_cast<int>(lda), b.Data(), static_cast<int>(ldb),
+        static_cast<float>(beta), c.Data(), static_cast<int>(ldc), ctx);
+  return env.Undefined();
+}
+
+class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Model", {
+      InstanceMethod<&ModelWrap::StateFloats>("stateFloats"),
+      InstanceMethod<&ModelWrap::ScratchFloats>("scratchFloats"),
+      InstanceMethod<&ModelWrap::Bind>("bind"),
+      InstanceMethod<&ModelWrap::SetThreads>("setThreads"),
+      InstanceMethod<&ModelWrap::SetData>("setData"),
+      InstanceMethod<&ModelWrap::Train>("train"),
+      InstanceMethod<&ModelWrap::TrainAsync>("trainAsync"),
+      InstanceMethod<&ModelWrap::RequestStop>("requestStop"),
+      InstanceMethod<&ModelWrap::TrainStep>("trainStep"),
+      InstanceMethod<&ModelWrap::Evaluate>("evaluate"),
+      InstanceMethod<&ModelWrap::Predict>("predict"),
+      InstanceMethod<&ModelWrap::Dispose>("dispose"),
+    });
+  }
+
+  // new Model(inputs, layers: Int32Array [units, activation, bias] × L,
+  //           layerParams: Float64Array [alpha, dropout] × L, loss, optimizer,
+  //           hyper: Float64Array [momentum, beta1, beta2, epsilon, l2], seedLo, seedHi)
+  explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+    check_count(info, 8, "Model");
+    const Napi::Env env = info.Env();
+    ModelSpec spec;
+    spec.inputs = static_cast<int>(get_integer(info, 0, "inputs", 1, 1 << 24));
+    const int64_t layer_ints = typed_length(info, 1, "layers", napi_int32_array, "Int32Array");
+    if (layer_ints == 0 || layer_ints % 3 != 0) throw_range(env, "layers", "an Int32Array of [units, activation, bias] per layer", info[1]);
+    const int64_t count = layer_ints / 3;
+    Napi::Int32Array layers = get_i32(info, 1, "layers", 3 * count);
+    Napi::Float64Array params = get_f64(info, 2, "layerParams", 2 * count);
+    for (int64_t l = 0; l < count; ++l) {
+      LayerSpec layer;
+      const std::string name = "layers[" + std::to_string(l) + "]";
+      const size_t at = static_cast<size_t>(l);
+      layer.units = layers[3 * at];
+      const int32_t activation = layers[3 * at + 1];
+      if (layer.units < 1 || layer.units > (1 << 24)) throw Napi::RangeError::New(env, name + ".units must be between 1 and 2^24, got " + std::to_string(layer.units));
+      if (activation < 0 || activation >= kActivationCount) throw Napi::RangeError::New(env, name + ".activation must be a code between 0 and 6, got " + std::to_string(activation));
+      if (activation == static_cast<int32_t>(Activation::Softmax) && l != count - 1) throw Napi::RangeError::New(env, name + ".activation softmax is only allowed on the output layer");
+      layer.activation = static_cast<Activation>(activation);
+      layer.bias = layers[3 * at + 2] != 0;
+      layer.alpha = static_cast<float>(params[2 * at]);
+      layer.dropout = params[2 * at + 1];
+      if (!std::isfinite(params[2 * at]) || params[2 * at] < 0) throw Napi::RangeError::New(env, name + ".alpha must be a finite number >= 0");
+      if (!(layer.dropout >= 0 && layer.dropout < 1) || (l == count - 1 && layer.dropout != 0)) {
+        throw Napi::RangeError::New(env, name + ".dropout must be in [0, 1) on hidden layers and 0 on the output layer");
+      }
+      spec.layers.push_back(layer);
+    }
+    spec.loss = static_cast<Loss>(get_integer(info, 3, "loss", 0, kLossCount - 1));
+    spec.optimizer = static_cast<Optimizer>(get_integer(info, 4, "optimizer", 0, kOptimizerCount - 1));
+    Napi::Float64Array hyper = get_f64(info, 5, "hyper", 5);
+    const double* values = hyper.Data();
+    static const char* names[5] = {"momentum", "beta1", "beta2", "epsilon", "l2"};
+    for (int i = 0; i < 5; ++i) {
+      const bool fraction = i < 3;
+      if (!std::isfinite(values[i]) || values[i] < 0 || (fraction && values[i] >= 1) || (i == 3 && values[i] == 0)) {
+        throw Napi::RangeError::New(env, std::string("hyper[") + std::to_string(i) + "] (" + names[i] + ") is out of range: " + std::to_string(values[i]));
+      }
+    }
+    spec.momentum = values[0];
+    spec.beta1 = values[1];
+    spec.beta2 = values[2];
+    spec.epsilon = values[3];
+    spec.l2 = values[4];
+    spec.seed_lo = static_cast<uint32_t>(get_integer(info, 6, "seedLo", 0, 4294967295LL));
+    spec.seed_hi = static_cast<uint32_t>(get_integer(info, 7, "seedHi", 0, 4294967295LL));
+    const std::string error = spec.finalize();
+    if (!error.empty()) throw Napi::RangeError::New(env, error);
+    mlp_ = std::make_unique<Mlp>(std::move(spec));
+    mlp_->set_threads(default_threads());
+  }
+
+ private:
+  void check_usable(const Napi::Env& env) const {
+    if (!mlp_) throw Napi::Error::New(env, "mlpkit: this native model has been disposed");
+    if (busy_) throw Napi::Error::New(env, "mlpkit: model is busy training (trainAsync in flight)");
+  }
+  void check_bound(const Napi::Env& env) const {
+    if (mlp_->capacity() == 0) throw Napi::Error::New(env, "mlpkit: bind(state, counters, scratch, capacity) must come first");
+  }
+
+  // [sync] stateFloats() → floats of the state array bind() takes
+  Napi::Value StateFloats(const Napi::CallbackInfo& info) {
+    check_count(info, 0, "stateFloats");
+    check_usable(info.Env());
+    return Napi::Number::New(info.Env(), static_cast<double>(mlp_->state_floats()));
+  }
+
+  // [sync] scratchFloats(capacity) → floats of the scratch array for batches of `capacity` rows
+  Napi::Value ScratchFloats(const Napi::CallbackInfo& info) {
+    check_count(info, 1, "scratchFloats");
+    check_usable(info.Env());
+    const int64_t capacity = get_integer(info, 0, "capacity", 1, kMaxInt);
+    const int64_t floats = mlp_->scratch_floats(static_cast<int>(capacity));
+    if (floats > (int64_t{1} << 40)) throw_range(info.Env(), "capacity", "small enough for the scratch memory to be addressable", info[0]);
+    return Napi::Number::New(info.Env(), static_cast<double>(floats));
+  }
+
+  // [sync] bind(state: Float32Array, counters: Float64Array(3), scratch: Float32Array, capacity)
+  Napi::Value Bind(const Napi::CallbackInfo& info) {
+    check_count(info, 4, "bind");
+    const Napi::Env env = info.Env();
+    check_usable(env);
+    const int64_t capacity = get_integer(info, 3, "capacity", 1, kMaxInt);
+    Napi::Float32Array state = get_f32(info, 0, "state", mlp_->state_floats());
+    Napi::Float64Array counters = get_f64(info, 1, "counters", 3);
+    Napi::Float32Array scratch = get_f32(info, 2, "scratch", mlp_->scratch_floats(static_cast<int>(capacity)));
+    state_ref_ = Napi::Persistent(state);
+    counters_ref_ = Napi::Persistent(counters);
+    scratch_ref_ = Napi::Persistent(scratch);
+    mlp_->bind(state.Data(), counters.Data(), scratch.Data(), static_cast<int>(capacity));
+    return env.Undefined();
+  }
+
+  // [sync] setThreads(threads)
+  Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+    check_count(info, 1, "setThreads");
+    check_usable(info.Env());
+    mlp_->set_threads(static_cast<int>(get_integer(info, 0, "threads", 1, 256)));
+    return info.Env().Undefined();
+  }
+
+  // [sync] setData(x: Float32Array(rows·inputs), y: Float32Array(rows·outputs), rows)
+  Napi::Value SetData(const Napi::CallbackInfo& info) {
+    check_count(info, 3, "setData");
+    const Napi::Env env = info.Env();
+    check_usable(env);
+    const int64_t rows = get_integer(info, 2, "rows", 1, kMaxInt);
+    const ModelSpec& spec = mlp_->spec();
+    Napi::Float32Array x = get_f32(info, 0, "x", rows * spec.inputs);
+    Napi::Float32Array y = get_f32(info, 1, "y", rows * spec.outputs());
+    x_ref_ = Napi::Persistent(x);
+    y_ref_ = Napi::Persistent(y);
+    mlp_->bind_data(x.Data(), y.Data(), static_cast<int>(rows));
+    data_rows_ = rows;
+    return env.Undefined();
+  }
+
+  struct TrainArgs {
+    Napi::Int32Array order;
+    int batch_size;
+    int batches;
+    Napi::Float64Array learning_rates;
+    Napi::Float64Array losses;
+  };
+
+  // Checks train()/trainAsync() arguments: (order, batchSize, learningRates, losses).
+  TrainArgs train_args(const Napi::CallbackInfo& info, const char* function) {
+    check_count(info, 4, function);
+    const Napi::Env env = info.Env();
+    check_usable(env);
+    check_bound(env);
+    if (data_rows_ == 0) throw Napi::Error::New(env, "mlpkit: setData(x, y, rows) must come before training");
+    const int64_t count = typed_length(info, 0, "order", napi_int32_array, "Int32Array");
+    if (count < 1) throw_range(env, "order", "an Int32Array of at least one row index", info[0]);
+    Napi::Int32Array order = get_i32(info, 0, "order", count);
+    const int64_t batch_size = std::min(get_integer(info, 1, "batchSize", 1, kMaxInt), count);  // ≥ count: full batch
+    if (batch_size > mlp_->capacity()) {
+      throw Napi::RangeError::New(env, "batchSize must leave at most " + std::to_string(mlp_->capacity()) +
+                                           " rows per batch (the capacity given to bind), got batches of " + std::to_string(batch_size));
+    }
+    const int64_t batches = (count + batch_size - 1) / batch_size;
+    Napi::Float64Array rates = get_f64(info, 2, "learningRates", batches, true);
+    Napi::Float64Array losses = get_f64(info, 3, "losses", batches, true);
+    const int32_t* rows = order.Data();
+    for (int64_t i = 0; i < count; ++i) {
+      if (rows[i] < 0 || rows[i] >= data_rows_) {
+        throw Napi::RangeError::New(env, "order[" + std::to_string(i) + "] must be a row index between 0 and " +
+                                             std::to_string(data_rows_ - 1) + ", got " + std::to_string(rows[i]));
+      }
+    }
+    const double* lr = rates.Data();
+    for (int64_t b = 0; b < batches; ++b) {
+      if (!std::isfinite(lr[b]) || lr[b] < 0) {
+        throw Napi::RangeError::New(env, "learningRates[" + std::to_string(b) + "] must be a finite number >= 0, got " + std::to_string(lr[b]));
+      }
+    }
+    return TrainArgs{order, static_cast<int>(batch_size), static_cast<int>(batches), rates, losses};
+  }
+
+  // [sync] train(order, batchSize, learningRates, losses) → batches done
+  Napi::Value Train(const Napi::CallbackInfo& info) {
+    TrainArgs args = train_args(info, "train");
+    stop_.store(false);
+    const int done = mlp_->train(args.order.Data(), static_cast<int>(args.order.ElementLength()), args.batch_size,
+                                 args.learning_rates.Data(), args.losses.Data(), stop_);
+    return Napi::Number::New(info.Env(), done);
+  }
+
+  class TrainWorker : public Napi::AsyncWorker {
+   public:
+    TrainWorker(Napi::Env env, ModelWrap* model, Napi::Object self, TrainArgs& args)
+        : Napi::AsyncWorker(env, "mlpkit.train"),
+          deferred_(env),
+          model_(model),
+          order_(args.order.Data()),
+          count_(static_cast<int>(args.order.ElementLength())),
+          batch_size_(args.batch_size),
+          rates_(args.learning_rates.Data()),
+          losses_(args.losses.Data()),
+          // The model object and every array the work reads or writes stay referenced until
+          // the worker is deleted (on the main thread, after OnOK/OnError); Execute() itself
+          // only sees the raw pointers taken here, on the main thread.
+          references_{Napi::Persistent(self), Napi::Persistent(args.order.As<Napi::Object>()),
+                      Napi::Persistent(args.learning_rates.As<Napi::Object>()), Napi::Persistent(args.losses.As<Napi::Object>())} {}
+    Napi::Promise promise() { return deferred_.Promise(); }
+
+   protected:
+    void Execute() override {
+      try {
+        done_ = model_->mlp_->train(order_, count_, batch_size_, rates_, losses_, model_->stop_);
+      } catch (const std::exception& e) {
+        SetError(std::string("mlpkit: native training failed: ") + e.what());
+      }
+    }
+    void OnOK() override {
+      model_->busy_ = false;
+      deferred_.Resolve(Napi::Number::New(Env(), done_));
+    }
+    void OnError(const Napi::Error& error) override {
+      model_->busy_ = false;
+      deferred_.Reject(error.Value());
+    }
+
+   private:
+    Napi::Promise::Deferred deferred_;
+    ModelWrap* model_;
+    const int32_t* order_;
+    int count_;
+    int batch_size_;
+    const double* rates_;
+    double* losses_;
+    Napi::ObjectReference references_[4];
+    int done_ = 0;
+  };
+
+  // [async] trainAsync(order, batchSize, learningRates, losses) → Promise<batches done>
+  Napi::Value TrainAsync(const Napi::CallbackInfo& info) {
+    TrainArgs args = train_args(info, "trainAsync");
+    stop_.store(false);
+    auto* worker = new TrainWorker(info.Env(), this, info.This().As<Napi::Object>(), args);
+    Napi::Promise promise = worker->promise();
+    busy_ = true;
+    worker->Queue();
+    return promise;
+  }
+
+  // [sync] requestStop(): a running train/trainAsync returns after its current batch
+  Napi::Value RequestStop(const Napi::CallbackInfo& info) {
+    check_count(info, 0, "requestStop");
+    stop_.store(true);
+    return info.Env().Undefined();
+  }
+
+  // [sync] trainStep(x: Float32Array(n·inputs), y: Float32Array(n·outputs), n, learningRate) → loss
+  Napi::Value TrainStep(const Napi::CallbackInfo& info) {
+    check_count(info, 4, "trainStep");
+    const Napi::Env env = info.Env();
+    check_usable(env);
+    check_bound(env);
+    const ModelSpec& spec = mlp_->spec();
+    const int64_t n = get_integer(info, 2, "n", 1, mlp_->capacity());
+    Napi::Float32Array x = get_f32(info, 0, "x", n * spec.inputs, true);
+    Napi::Float32Array y = get_f32(info, 1, "y", n * spec.outputs(), true);
+    const double lr = get_number(info, 3, "learningRate", 0, 1e300);
+    return Napi::Number::New(env, mlp_->train_step(x.Data(), y.Data(), static_cast<int>(n), lr));
+  }
+
+  // [sync] evaluate(x, y, n) → mean loss + L2 penalty
+  Napi::Value Evaluate(const Napi::CallbackInfo& info) {
+    check_count(info, 3, "evaluate");
+    const Napi::Env env = info.Env();
+    check_usable(env);
+    check_bound(env);
+    const ModelSpec& spec = mlp_->spec();
+    const int64_t n = get_integer(info, 2, "n", 1, kMaxInt);
+    Napi::Float32Array x = get_f32(info, 0, "x", n * spec.inputs, true);
+    Napi::Float32Array y = get_f32(info, 1, "y", n * spec.outputs(), true);
+    return Napi::Number::New(env, mlp_->evaluate(x.Data(), y.Data(), static_cast<int>(n)));
+  }
+
+  // [sync] predict(x, n, out: Float32Array(n·outputs))
+  Napi::Value Predict(const Napi::CallbackInfo& info) {
+    check_count(info, 3, "predict");
+    const Napi::Env env = info.Env();
+    check_usable(env);
+    check_bound(env);
+    const ModelSpec& spec = mlp_->spec();
+    const int64_t n = get_integer(info, 1, "n", 1, kMaxInt);
+    Napi::Float32Array x = get_f32(info, 0, "x", n * spec.inputs, true);
+    Napi::Float32Array out = get_f32(info, 2, "out", n * spec.outputs(), true);
+    mlp_->predict(x.Data(), static_cast<int>(n), out.Data());
+    return env.Undefined();
+  }
+
+  // [sync] dispose(): releases the model and its references; idempotent; refused while busy
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    check_count(info, 0, "dispose");
+    if (busy_) throw Napi::Error::New(info.Env(), "mlpkit: model is busy training (trainAsync in flight); it cannot be disposed now");
+    mlp_.reset();
+    state_ref_.Reset();
+    counters_ref_.Reset();
+    scratch_ref_.Reset();
+    x_ref_.Reset();
+    y_ref_.Reset();
+    data_rows_ = 0;
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<Mlp> mlp_;
+  Napi::Reference<Napi::Float32Array> state_ref_, scratch_ref_, x_ref_, y_ref_;
+  Napi::Reference<Napi::Float64Array> counters_ref_;
+  int64_t data_rows_ = 0;
+  bool busy_ = false;
+  std::atomic<bool> stop_{false};
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("philox", Napi::Function::New(env, Philox, "philox"));
+  exports.Set("sgemm", Napi::Function::New(env, Sgemm, "sgemm"));
+  exports.Set("Model", ModelWrap::Define(env));
+  return exports;
+}
+
+}  // namespace
+}  // namespace mlpkit
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return mlpkit::Init(env, exports); }
+
+NODE_API_MODULE(NODE_GYP_MODULE_NAME, InitAddon)

@@ -1,0 +1,448 @@
+// Driver, dispatch and workspace for the packed SGEMM.
+//
+// Loop structure (per task; a task owns a range of rows or of columns of C):
+//
+//   for jc in n by NC:                       B block (KC x NC) lives in L3
+//     for pc in k by KC:
+//       pack B[pc:pc+kc, jc:jc+nc] -> ceil(nc/NR) micro-panels (kc, NR)
+//       for ic in m by MC:                   A block (MC x KC) lives in L2
+//         pack A[ic:ic+mc, pc:pc+kc] -> ceil(mc/MR) micro-panels (kc, MR)
+//         for jr in nc by NR:                B micro-panel (KC x NR) in L1
+//           for ir in mc by MR:
+//             micro-kernel: C[ir:ir+MR, jr:jr+NR] (+)= Apanel * Bpanel
+//           if last pc: epilogue on the finished C strip (mc x NR), still in L1
+//
+// Packed layouts (every ISA):
+//   A micro-panel (kc, MR): element (i, p) at p*MR + i; rows past m are 0
+//   B micro-panel (kc, NR): element (p, j) at p*NR + j; columns past n are 0
+// The packing routines read op(A)/op(B) through the Trans flags, so NT, NN,
+// TN (and TT) all reach the same micro-kernel.
+//
+// Blocksizes (upper bounds; the driver splits each dimension into equal
+// blocks rounded up to MR / NR / 4, e.g. k=784 -> 4 x 196, not 3 x 256 + 16):
+//
+//   ISA       kernel                       MR  NR   KC   MC    NC   direct path
+//   avx512    sgemm_ukernel_12x32_avx512   12  32  192  144  4096   m <= 4 or mnk <= 32^3
+//   avx2+fma  sgemm_ukernel_6x16_avx2       6  16  256  144  4080   m <= 4 or mnk <= 32^3
+//   scalar    sgemm_ukernel_4x8_scalar      4   8  256  128  4096   m <= 2 or mnk <= 16^3
+//
+// (avx2 values measured on a Zen 3 core, 32 KB L1d / 512 KB L2; see
+// bench_gemm.cc. The avx512 row has not been run on hardware.)
+//
+// k blocking: C accumulates block after block of KC, beta applies only to
+// the first block (later ones use beta = 1), so beta == 0 never reads C.
+//
+// Threads: only m or n is partitioned (into whole MR rows / NR columns), and
+// the k blocking depends only on k, so each element of C sees exactly the same
+// sequence of operations for any thread count: results are bit-identical.
+// The dimension split is the one whose operand is cheaper to pack twice: with
+// n split every task packs all of A and its own part of B.
+#include "gemm.h"
+
+#include <algorithm>
+#include <new>
+
+#include "cpu.h"
+#include "ukernel.h"
+
+namespace mlpkit {
+int g_exp_lazy = 1, g_exp_pf = 1, g_exp_skipa = 0;
+
+// ---------------------------------------------------------------------------
+// Configurations and dispatch
+
+static GemmConfig make_scalar_config() {
+  GemmConfig c{};
+  c.name = "scalar";
+  c.isa = Isa::Scalar;
+  c.mr = 4;
+  c.nr = 8;
+  c.kc = 256;
+  c.mc = 128;
+  c.nc = 4096;
+  c.ukernel = sgemm_ukernel_4x8_scalar;
+  c.pack_a = sgemm_pack_a_mr4;
+  c.pack_b = sgemm_pack_b_nr8;
+  c.direct = sgemm_direct_scalar;
+  c.direct_max_m = 2;
+  c.direct_max_mnk = 16.0 * 16 * 16;
+  return c;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+static GemmConfig make_avx2_config() {
+  GemmConfig c{};
+  c.name = "avx2+fma";
+  c.isa = Isa::Avx2;
+  c.mr = 6;
+  c.nr = 16;
+  c.kc = 256;
+  c.mc = 144;
+  c.nc = 4080;
+  c.ukernel = sgemm_ukernel_6x16_avx2;
+  c.pack_a = sgemm_pack_a_mr6;
+  c.pack_b = sgemm_pack_b_nr16_avx2;
+  c.direct = sgemm_direct_avx2;
+  c.direct_max_m = 4;
+  c.direct_max_mnk = 32.0 * 32 * 32;
+  return c;
+}
+
+static GemmConfig make_avx512_config() {
+  GemmConfig c{};
+  c.name = "avx512";
+  c.isa = Isa::Avx512;
+  c.mr = 12;
+  c.nr = 32;
+  c.kc = 192;
+  c.mc = 144;
+  c.nc = 4096;
+  c.ukernel = sgemm_ukernel_12x32_avx512;
+  c.pack_a = sgemm_pack_a_mr12;
+  c.pack_b = sgemm_pack_b_nr32_avx2;  // every AVX-512F CPU has AVX2
+  c.direct = sgemm_direct_avx2;
+  c.direct_max_m = 4;
+  c.direct_max_mnk = 32.0 * 32 * 32;
+  return c;
+}
+#endif
+
+bool cpu_supports(Isa isa) {
+  switch (isa) {
+    case Isa::Scalar: return true;
+    case Isa::Avx2: return cpu_features().avx2_fma;
+    case Isa::Avx512: return cpu_features().avx512f;
+  }
+  return false;
+}
+
+const GemmConfig& gemm_config(Isa isa) {
+  static const GemmConfig scalar = make_scalar_config();
+#if defined(__x86_64__) || defined(__i386__)
+  static const GemmConfig avx2 = make_avx2_config();
+  static const GemmConfig avx512 = make_avx512_config();
+  if (isa == Isa::Avx512 && cpu_supports(Isa::Avx512)) return avx512;
+  if (isa != Isa::Scalar && cpu_supports(Isa::Avx2)) return avx2;
+#else
+  (void)isa;
+#endif
+  return scalar;
+}
+
+const GemmConfig& gemm_config() {
+  static const GemmConfig& best = gemm_config(Isa::Avx512);
+  return best;
+}
+
+const char* gemm_isa_name() { return gemm_config().name; }
+
+// ---------------------------------------------------------------------------
+// Workspace
+
+GemmWorkspace::~GemmWorkspace() {
+  if (data_ != nullptr) ::operator delete(data_, std::align_val_t(64));
+}
+
+void GemmWorkspace::reserve(std::size_t bytes) {
+  if (bytes <= capacity_) return;
+  void* fresh = ::operator new(bytes, std::align_val_t(64));
+  if (data_ != nullptr) ::operator delete(data_, std::align_val_t(64));
+  data_ = fresh;
+  capacity_ = bytes;
+}
+
+static inline long round_up(long x, long to) { return (x + to - 1) / to * to; }
+static inline std::size_t round_up_bytes(std::size_t x) { return (x + 63) / 64 * 64; }
+
+// Splits `total` into equal blocks of at most `max_block` (a multiple of
+// `align`), each rounded up to `align`. Equal blocks avoid a thin last block
+// (k=784 with KC=256 would otherwise end in a 16-deep pass that is all
+// overhead).
+static int balanced_block(int total, int max_block, int align) {
+  if (total <= 0) return align;
+  const int blocks = (total + max_block - 1) / max_block;
+  const int per = (total + blocks - 1) / blocks;
+  return static_cast<int>(round_up(per, align));
+}
+
+// Packed-path buffers of one task, each 64-byte aligned and followed by 64
+// spare bytes: packers may store a full vector at the end of a micro-panel
+// (overlapping stores are cheaper than masked ones on some cores).
+constexpr std::size_t kSlack = 64;
+static std::size_t a_bytes(int mc, int kc) {
+  return round_up_bytes(static_cast<std::size_t>(mc) * kc * sizeof(float) + kSlack);
+}
+static std::size_t task_bytes(int mc, int nc, int kc) {
+  return a_bytes(mc, kc) +
+         round_up_bytes(static_cast<std::size_t>(nc) * kc * sizeof(float) + kSlack);
+}
+
+std::size_t gemm_workspace_bytes(const GemmConfig& cfg, int max_m, int max_n, int max_k,
+                                 int threads) {
+  const int mc = static_cast<int>(std::min<long>(cfg.mc, round_up(std::max(max_m, 1), cfg.mr)));
+  const int nc = static_cast<int>(std::min<long>(cfg.nc, round_up(std::max(max_n, 1), cfg.nr)));
+  const int kc = static_cast<int>(std::min<long>(cfg.kc, round_up(std::max(max_k, 1), 4)));
+  return static_cast<std::size_t>(std::max(threads, 1)) * task_bytes(mc, nc, kc);
+}
+
+std::size_t gemm_workspace_bytes(int max_m, int max_n, int max_k, int threads) {
+  return gemm_workspace_bytes(gemm_config(), max_m, max_n, max_k, threads);
+}
+
+// ---------------------------------------------------------------------------
+// Driver
+
+namespace {
+
+struct Job {
+  Trans ta, tb;
+  int m, n, k;
+  float alpha;
+  const float* a;  // op(A) source, lda
+  int lda;
+  const float* b;  // op(B) source, ldb
+  int ldb;
+  float beta;
+  float* c;  // (m, n), ldc
+  int ldc;
+  const GemmEpilogue* epilogue;  // null: none
+  const GemmConfig* cfg;
+  bool direct;
+  bool split_n;  // tasks own column ranges (else row ranges)
+  int unit;      // columns (NR) or rows (MR) per partition unit
+  int units, tasks;
+  int kc, mc_max, nc_max;  // balanced blocksizes for the whole problem
+  char* ws;                // tasks * task_stride bytes
+  std::size_t task_stride;
+};
+
+// Pointer to op(A)(i, p) / op(B)(p, j) inside the row-major source.
+inline const float* a_at(const Job& J, int i, int p) {
+  return J.ta == Trans::No ? J.a + static_cast<long>(i) * J.lda + p
+                           : J.a + static_cast<long>(p) * J.lda + i;
+}
+inline const float* b_at(const Job& J, int p, int j) {
+  return J.tb == Trans::No ? J.b + static_cast<long>(p) * J.ldb + j
+                           : J.b + static_cast<long>(j) * J.ldb + p;
+}
+
+void apply_epilogue(const GemmEpilogue& ep,
+                    float* c,  // C(row0, col0); (rows, cols), ldc
+                    int ldc, int row0, int col0, int rows, int cols) {
+  if (ep.kind == EpilogueKind::Bias && ep.bias != nullptr) {
+    const float* bias = ep.bias + col0;
+    for (int i = 0; i < rows; ++i) {
+      float* ci = c + static_cast<long>(i) * ldc;
+      for (int j = 0; j < cols; ++j) ci[j] += bias[j];
+    }
+  }
+  if (ep.post != nullptr) ep.post(ep.user, c, ldc, row0, col0, rows, cols);
+}
+
+// Prefetches share `part` of `parts` of the source of the B micro-panel that
+// starts at column j (rows pc..pc+kc of op(B)) into L2. About kc cache lines
+// in either layout; spreading them over the micro-kernel calls keeps the
+// number of outstanding misses small.
+void prefetch_b_source(const Job& J, int pc, int kc, int j, int part, int parts) {
+  const int nr = J.cfg->nr;
+  if (J.tb == Trans::No) {
+    // kc rows of NR contiguous floats (one or two lines each).
+    const int r0 = static_cast<int>(static_cast<long>(part) * kc / parts);
+    const int r1 = static_cast<int>(static_cast<long>(part + 1) * kc / parts);
+    for (int r = r0; r < r1; ++r) {
+      const float* p = J.b + static_cast<long>(pc + r) * J.ldb + j;
+      __builtin_prefetch(p, 0, 2);
+      __builtin_prefetch(p + nr - 1, 0, 2);
+    }
+  } else {
+    // NR rows (up to n) of kc contiguous floats.
+    const int rows = std::min(nr, J.n - j);
+    const int lines_per_row = (kc + 15) / 16;
+    const long total = static_cast<long>(rows) * lines_per_row;
+    const long l0 = part * total / parts, l1 = (part + 1) * total / parts;
+    for (long l = l0; l < l1; ++l) {
+      const int row = static_cast<int>(l / lines_per_row);
+      const int col = static_cast<int>(l % lines_per_row) * 16;
+      __builtin_prefetch(J.b + static_cast<long>(j + row) * J.ldb + pc + col, 0, 2);
+    }
+  }
+}
+
+void run_task(const Job& J, int t) {
+  const int u0 = static_cast<int>(static_cast<long>(t) * J.units / J.tasks);
+  const int u1 = static_cast<int>(static_cast<long>(t + 1) * J.units / J.tasks);
+  int m0 = 0, m1 = J.m, n0 = 0, n1 = J.n;
+  if (J.split_n) {
+    n0 = u0 * J.unit;
+    n1 = std::min(u1 * J.unit, J.n);
+  } else {
+    m0 = u0 * J.unit;
+    m1 = std::min(u1 * J.unit, J.m);
+  }
+  if (m0 >= m1 || n0 >= n1) return;
+  const GemmConfig& cfg = *J.cfg;
+
+  if (J.direct) {
+    float* c = J.c + static_cast<long>(m0) * J.ldc + n0;
+    cfg.direct(J.ta, J.tb, m1 - m0, n1 - n0, J.k, J.alpha, a_at(J, m0, 0), J.lda,
+               b_at(J, 0, n0), J.ldb, J.beta, c, J.ldc);
+    if (J.epilogue != nullptr) apply_epilogue(*J.epilogue, c, J.ldc, m0, n0, m1 - m0, n1 - n0);
+    return;
+  }
+
+  char* ws = J.ws + static_cast<std::size_t>(t) * J.task_stride;
+  float* packed_a = reinterpret_cast<float*>(ws);
+  float* packed_b = reinterpret_cast<float*>(ws + a_bytes(J.mc_max, J.kc));
+  const int mr = cfg.mr, nr = cfg.nr;
+  // Blocks balanced over this task's own extent; never above mc_max/nc_max.
+  const int mc_blk = balanced_block(m1 - m0, cfg.mc, mr);
+  const int nc_blk = balanced_block(n1 - n0, cfg.nc, nr);
+
+  for (int jc = n0; jc < n1; jc += nc_blk) {
+    const int nc = std::min(nc_blk, n1 - jc);
+    for (int pc = 0; pc < J.k; pc += J.kc) {
+      const int kc = std::min(J.kc, J.k - pc);
+      const bool last_k = pc + kc == J.k;
+      const float beta = pc == 0 ? J.beta : 1.0f;
+      for (int ic = m0; ic < m1; ic += mc_blk) {
+        const int mc = std::min(mc_blk, m1 - ic);
+        const bool first_ic = ic == m0;
+        if (!g_exp_skipa) cfg.pack_a(J.ta, mc, kc, a_at(J, ic, pc), J.lda, packed_a);
+        if (first_ic && g_exp_lazy == 0) cfg.pack_b(J.tb, kc, nc, b_at(J, pc, jc), J.ldb, packed_b);
+        const int parts = (mc + mr - 1) / mr;
+        for (int jr = 0; jr < nc; jr += nr) {
+          const int nrr = std::min(nr, nc - jr);
+          float* bp = packed_b + static_cast<long>(jr) * kc;
+          // B is packed one micro-panel at a time during the first ic pass,
+          // right before its first use, while the source of the next panel
+          // is prefetched under the micro-kernels: the read of B (often an
+          // L3-resident weight matrix) then overlaps with arithmetic instead
+          // of being a separate serial sweep.
+          if (first_ic && g_exp_lazy == 1) cfg.pack_b(J.tb, kc, nrr, b_at(J, pc, jc + jr), J.ldb, bp);
+          const bool prefetch = g_exp_pf && first_ic && jr + nr < nc;
+          float* cstrip = J.c + static_cast<long>(ic) * J.ldc + jc + jr;
+          for (int ir = 0, part = 0; ir < mc; ir += mr, ++part) {
+            if (prefetch) prefetch_b_source(J, pc, kc, jc + jr + nr, part, parts);
+            cfg.ukernel(std::min(mr, mc - ir), nrr, kc, J.alpha,
+                        packed_a + static_cast<long>(ir) * kc, bp, beta,
+                        cstrip + static_cast<long>(ir) * J.ldc, J.ldc);
+          }
+          if (last_k && J.epilogue != nullptr)
+            apply_epilogue(*J.epilogue, cstrip, J.ldc, ic, jc + jr, mc, nrr);
+        }
+      }
+    }
+  }
+}
+
+void run_task_thunk(void* arg, int t) { run_task(*static_cast<const Job*>(arg), t); }
+
+// C = beta * C (+ epilogue) when there is no product to add.
+void scale_only(int m, int n, float beta,
+                float* c,  // (m, n), ldc
+                int ldc, const GemmEpilogue* ep) {
+  for (int i = 0; i < m; ++i) {
+    float* ci = c + static_cast<long>(i) * ldc;
+    if (beta == 0.0f) {
+      for (int j = 0; j < n; ++j) ci[j] = 0.0f;
+    } else if (beta != 1.0f) {
+      for (int j = 0; j < n; ++j) ci[j] *= beta;
+    }
+  }
+  if (ep != nullptr) apply_epilogue(*ep, c, ldc, 0, 0, m, n);
+}
+
+void sgemm_impl(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda,
+                const float* b, int ldb, float beta, float* c, int ldc, const GemmEpilogue* ep,
+                const GemmContext& ctx) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0 || alpha == 0.0f) {
+    scale_only(m, n, beta, c, ldc, ep);
+    return;
+  }
+  const GemmConfig& cfg = ctx.config != nullptr ? *ctx.config : gemm_config();
+
+  Job J{};
+  J.ta = ta;
+  J.tb = tb;
+  J.m = m;
+  J.n = n;
+  J.k = k;
+  J.alpha = alpha;
+  J.a = a;
+  J.lda = lda;
+  J.b = b;
+  J.ldb = ldb;
+  J.beta = beta;
+  J.c = c;
+  J.ldc = ldc;
+  J.epilogue = ep;
+  J.cfg = &cfg;
+  // The path depends on the shape only (never on the thread count), so the
+  // arithmetic per element is fixed.
+  const double mnk = static_cast<double>(m) * n * k;
+  const bool tt = ta == Trans::Yes && tb == Trans::Yes;
+  J.direct = mnk <= cfg.direct_max_mnk || (!tt && m <= cfg.direct_max_m);
+
+  // Partition: prefer splitting n (each task packs all of A, which is the
+  // smaller operand when m <= n) unless there are too few column units.
+  const int threads = std::max(ctx.num_threads, 1);
+  const int n_units = (n + cfg.nr - 1) / cfg.nr;
+  const int m_units = (m + cfg.mr - 1) / cfg.mr;
+  bool split_n = m <= n;
+  if (split_n && n_units < threads && m_units > n_units) split_n = false;
+  if (!split_n && m_units < threads && n_units > m_units) split_n = true;
+  J.split_n = split_n;
+  J.unit = split_n ? cfg.nr : cfg.mr;
+  J.units = split_n ? n_units : m_units;
+  J.tasks = std::min(threads, J.units);
+
+  if (!J.direct) {
+    J.kc = balanced_block(k, cfg.kc, 4);
+    // Any task's balanced blocks fit under these caps; they are also what
+    // gemm_workspace_bytes() assumes, so a workspace sized by it never grows.
+    J.mc_max = static_cast<int>(std::min<long>(cfg.mc, round_up(m, cfg.mr)));
+    J.nc_max = static_cast<int>(std::min<long>(cfg.nc, round_up(n, cfg.nr)));
+    J.task_stride = task_bytes(J.mc_max, J.nc_max, J.kc);
+    const std::size_t need = J.task_stride * static_cast<std::size_t>(J.tasks);
+    static thread_local GemmWorkspace fallback;  // only when the caller gave none
+    GemmWorkspace* ws = ctx.workspace != nullptr ? ctx.workspace : &fallback;
+    ws->reserve(need);
+    J.ws = static_cast<char*>(ws->data());
+  }
+
+  if (J.tasks == 1) {
+    run_task(J, 0);
+  } else if (ctx.parallel_for != nullptr) {
+    ctx.parallel_for(ctx.pool, J.tasks, run_task_thunk, &J);
+  } else {
+    for (int t = 0; t < J.tasks; ++t) run_task(J, t);
+  }
+}
+
+}  // namespace
+
+void sgemm(Trans ta, Trans tb, int m, int n, int k, float alpha,
+           const float* a,  // (m, k) if ta == No else (k, m); lda
+           int lda,
+           const float* b,  // (k, n) if tb == No else (n, k); ldb
+           int ldb, float beta,
+           float* c,  // (m, n), ldc
+           int ldc, const GemmContext& ctx) {
+  sgemm_impl(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nullptr, ctx);
+}
+
+void sgemm_epilogue(Trans ta, Trans tb, int m, int n, int k, float alpha,
+                    const float* a,  // (m, k) if ta == No else (k, m); lda
+                    int lda,
+                    const float* b,  // (k, n) if tb == No else (n, k); ldb
+                    int ldb, float beta,
+                    float* c,  // (m, n), ldc
+                    int ldc, const GemmEpilogue& epilogue, const GemmContext& ctx) {
+  const bool none = epilogue.post == nullptr &&
+                    (epilogue.kind == EpilogueKind::None || epilogue.bias == nullptr);
+  sgemm_impl(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, none ? nullptr : &epilogue,
+             ctx);
+}
+
+}  // namespace mlpkit

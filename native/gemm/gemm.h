@@ -1,0 +1,183 @@
+// mlpkit packed single-precision GEMM: public API.
+//
+//   C = alpha * op(A) * op(B) + beta * C        (row-major, leading dimensions)
+//
+// The three products a multi-layer perceptron needs all go through sgemm():
+//   forward   C(m,n) = A(m,k) * B^T   B stored (n,k)     sgemm(No,  Yes, ...)   "NT"
+//   backward  C(m,n) = A(m,k) * B     B stored (k,n)     sgemm(No,  No,  ...)   "NN"
+//   gradient  C(m,n) = A^T * B        A stored (k,m)     sgemm(Yes, No,  ...)   "TN"
+// (TT is accepted too, for completeness.)
+//
+// Design summary (details in gemm.cc):
+//   * BLIS-style five-loop blocked algorithm; A and B are packed into
+//     micro-panels, transposes are absorbed by the packing routines so one
+//     micro-kernel per ISA serves every form.
+//   * The micro-kernel and its blocksizes are chosen once at run time from the
+//     CPU (AVX-512F, AVX2+FMA, or portable scalar); a lower ISA can be forced.
+//   * Small problems (tiny m, as in batch-1..4 inference) skip packing and use
+//     a direct vectorised loop.
+//   * Threads: the caller supplies a parallel_for; the driver splits only the
+//     m or n dimension, never k, so results are bit-identical for any thread
+//     count.
+//   * No allocation in steady state: packing buffers live in a caller-owned
+//     GemmWorkspace sized by gemm_workspace_bytes().
+//
+// Epilogue (forward pass): see GemmEpilogue below. The driver applies it to
+// each finished block of C right after the last k-block has been accumulated
+// into that block, so the block is still in L1/L2 when bias (and later a
+// fused activation) touches it; no second sweep over C is needed.
+#ifndef MLPKIT_NATIVE_GEMM_GEMM_H_
+#define MLPKIT_NATIVE_GEMM_GEMM_H_
+
+#include <cstddef>
+
+namespace mlpkit {
+
+enum class Trans { No, Yes };
+
+enum class Isa { Scalar, Avx2, Avx512 };
+
+// Micro-kernel: computes the MR x NR tile
+//   C(mr, nr) = alpha * Apanel * Bpanel + beta * C
+// for mr <= MR, nr <= NR. beta == 0 means C is write-only (never read).
+using UkernelFn = void (*)(int mr, int nr, int k, float alpha,
+                           const float* a,  // packed (k, MR) micro-panel
+                           const float* b,  // packed (k, NR) micro-panel
+                           float beta,
+                           float* c,        // (mr, nr) row-major, ldc
+                           int ldc);
+
+// Packs op(A)[0:m, 0:k] into ceil(m/MR) micro-panels of (k, MR), zero-padded.
+using PackAFn = void (*)(Trans ta, int m, int k,
+                         const float* a,  // op(A) source: (m, k) if No, (k, m) if Yes; lda
+                         int lda,
+                         float* out);     // ceil(m/MR) * k * MR floats
+// Packs op(B)[0:k, 0:n] into ceil(n/NR) micro-panels of (k, NR), zero-padded.
+using PackBFn = void (*)(Trans tb, int k, int n,
+                         const float* b,  // op(B) source: (k, n) if No, (n, k) if Yes; ldb
+                         int ldb,
+                         float* out);     // ceil(n/NR) * k * NR floats
+
+// Direct (unpacked) path for small problems. Computes
+//   C = alpha * op(A) * op(B) + beta * C  for the given sub-problem.
+using DirectFn = void (*)(Trans ta, Trans tb, int m, int n, int k, float alpha,
+                          const float* a,  // op(A) source, lda
+                          int lda,
+                          const float* b,  // op(B) source, ldb
+                          int ldb, float beta,
+                          float* c,        // (m, n) row-major, ldc
+                          int ldc);
+
+struct GemmConfig {
+  const char* name;  // "avx512", "avx2+fma" or "scalar"
+  Isa isa;
+  int mr, nr;        // micro-tile
+  int kc, mc, nc;    // cache blocksizes (upper bounds; the driver balances them)
+  UkernelFn ukernel;
+  PackAFn pack_a;
+  PackBFn pack_b;
+  DirectFn direct;
+  // Small-problem crossover: the direct path is used when
+  //   m <= direct_max_m  or  m*n*k <= direct_max_mnk.
+  // Set both to 0 to force the packed path, or to huge values to force the
+  // direct path (tests and benchmarks do this on a copy of the config).
+  int direct_max_m;
+  double direct_max_mnk;
+};
+
+// Best configuration for this CPU (detected once, thread-safe).
+const GemmConfig& gemm_config();
+// Configuration for a given ISA; if the CPU cannot run it, the best lower one
+// is returned (check .isa / .name).
+const GemmConfig& gemm_config(Isa isa);
+// Name of the configuration gemm_config() picked, e.g. "avx2+fma".
+const char* gemm_isa_name();
+bool cpu_supports(Isa isa);
+
+// Caller-owned packing memory, reused across calls. Grows only in reserve();
+// sgemm() grows it if it is too small, so a workspace sized up front with
+// gemm_workspace_bytes() for the largest problem never allocates again.
+class GemmWorkspace {
+ public:
+  GemmWorkspace() = default;
+  explicit GemmWorkspace(std::size_t bytes) { reserve(bytes); }
+  ~GemmWorkspace();
+  GemmWorkspace(const GemmWorkspace&) = delete;
+  GemmWorkspace& operator=(const GemmWorkspace&) = delete;
+
+  void reserve(std::size_t bytes);  // never shrinks
+  void* data() const { return data_; }
+  std::size_t capacity() const { return capacity_; }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t capacity_ = 0;
+};
+
+// Bytes of workspace needed for any problem with m <= max_m, n <= max_n,
+// k <= max_k run on up to `threads` threads with `config`.
+std::size_t gemm_workspace_bytes(const GemmConfig& config, int max_m, int max_n,
+                                 int max_k, int threads);
+std::size_t gemm_workspace_bytes(int max_m, int max_n, int max_k, int threads);
+
+// Runs fn(arg, i) for every i in [0, count), possibly concurrently, and
+// returns when all have finished. A plain function pointer (not
+// std::function) so that a call never allocates and so that it can be backed
+// by any pool, including one owned by the N-API layer.
+using ParallelForFn = void (*)(void* pool, int count,
+                               void (*fn)(void* arg, int i), void* arg);
+
+struct GemmContext {
+  int num_threads = 1;                   // tasks the driver splits into
+  ParallelForFn parallel_for = nullptr;  // null: tasks run one after another
+  void* pool = nullptr;                  // passed back to parallel_for
+  GemmWorkspace* workspace = nullptr;    // required for the packed path
+  const GemmConfig* config = nullptr;    // null: gemm_config()
+};
+
+// Epilogue, applied once per element after the full k-sum:
+//   C = alpha * op(A) * op(B) + beta * C  [+ bias[j]]   then  post(block)
+//
+// Choice: bias is an enum-selected built-in step (it is by far the common
+// case and is vectorised inside the driver), while `post` is an optional
+// plain-function hook for anything else (a fused activation, clipping,
+// statistics). `post` is invoked on each finished block of C — at most MC
+// rows by NR*(a few) columns, typically a strip that has just been written
+// by the micro-kernel and is still in L1 — after bias has been added. Blocks
+// are disjoint; with several threads, `post` may run concurrently on
+// different blocks, so it must be thread-safe. The block granularity is not
+// part of the contract: `post` must only use (row0, col0, rows, cols).
+enum class EpilogueKind { None, Bias };
+
+struct GemmEpilogue {
+  EpilogueKind kind = EpilogueKind::None;
+  const float* bias = nullptr;  // (n), added to every row of C
+  void (*post)(void* user,
+               float* c,  // block origin C(row0, col0); (rows, cols), ldc
+               int ldc, int row0, int col0, int rows, int cols) = nullptr;
+  void* user = nullptr;
+};
+
+// C = alpha * op(A) * op(B) + beta * C. beta == 0 never reads C (it may hold
+// NaN garbage). alpha == 0 or k == 0 never reads A or B.
+void sgemm(Trans ta, Trans tb, int m, int n, int k, float alpha,
+           const float* a,  // (m, k) if ta == No else (k, m); row-major, lda
+           int lda,
+           const float* b,  // (k, n) if tb == No else (n, k); row-major, ldb
+           int ldb, float beta,
+           float* c,        // (m, n) row-major, ldc
+           int ldc, const GemmContext& ctx);
+
+// Same, followed by the epilogue on every element of C.
+void sgemm_epilogue(Trans ta, Trans tb, int m, int n, int k, float alpha,
+                    const float* a,  // (m, k) if ta == No else (k, m); lda
+                    int lda,
+                    const float* b,  // (k, n) if tb == No else (n, k); ldb
+                    int ldb, float beta,
+                    float* c,        // (m, n) row-major, ldc
+                    int ldc, const GemmEpilogue& epilogue,
+                    const GemmContext& ctx);
+
+}  // namespace mlpkit
+
+#endif  // MLPKIT_NATIVE_GEMM_GEMM_H_

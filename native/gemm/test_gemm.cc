@@ -1,0 +1,388 @@
+// Correctness tests for the packed SGEMM.
+//
+// For every ISA this CPU can run, every form (NN, NT, TN, TT), the packed,
+// direct and automatic paths, shapes on every micro-tile and cache-block
+// edge, strided operands and general alpha/beta, the result is compared
+// with a double-accumulation reference. beta == 0 runs start from a
+// NaN-filled C (the kernels must not read it) and the padding between rows
+// of C must stay untouched. Every case is re-run with 2 real threads and
+// with 3 serial tasks and must match the 1-thread result bit for bit.
+//
+// Exit status: 0 when everything passes, 1 otherwise.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "gemm.h"
+#include "ukernel.h"
+
+using namespace mlpkit;
+
+namespace {
+
+int g_failures = 0;
+long g_cases = 0;
+
+const char* form_name(Trans ta, Trans tb) {
+  if (ta == Trans::No) return tb == Trans::No ? "NN" : "NT";
+  return tb == Trans::No ? "TN" : "TT";
+}
+
+// Minimal pool stand-in: one std::thread per task beyond the first.
+void thread_parallel_for(void*, int count, void (*fn)(void*, int), void* arg) {
+  std::vector<std::thread> workers;
+  for (int i = 1; i < count; ++i) workers.emplace_back(fn, arg, i);
+  fn(arg, 0);
+  for (auto& w : workers) w.join();
+}
+
+struct Case {
+  const GemmConfig* cfg;
+  const char* path;
+  Trans ta, tb;
+  int m, n, k;
+  float alpha, beta;
+};
+
+void report(const Case& t, const char* what, int i, int j, double expected, double got) {
+  if (++g_failures <= 30)
+    std::printf("FAIL isa=%s path=%s form=%s m=%d n=%d k=%d alpha=%g beta=%g: %s at (%d,%d) "
+                "expected %.9g got %.9g\n",
+                t.cfg->name, t.path, form_name(t.ta, t.tb), t.m, t.n, t.k, t.alpha, t.beta, what,
+                i, j, expected, got);
+}
+
+bool same_bits(float x, float y) { return std::memcmp(&x, &y, sizeof x) == 0; }
+
+void run_case(const Case& t, std::mt19937& rng) {
+  ++g_cases;
+  const int m = t.m, n = t.n, k = t.k;
+  // Source shapes and strides: op(A) is (m, k); stored (m, k) or (k, m).
+  const int a_rows = t.ta == Trans::No ? m : k, a_cols = t.ta == Trans::No ? k : m;
+  const int b_rows = t.tb == Trans::No ? k : n, b_cols = t.tb == Trans::No ? n : k;
+  const int lda = a_cols + 3, ldb = b_cols + 5, ldc = n + 7;
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> a(static_cast<size_t>(a_rows) * lda), b(static_cast<size_t>(b_rows) * ldb);
+  for (auto& x : a) x = dist(rng);
+  for (auto& x : b) x = dist(rng);
+  const float sentinel = 12345.0f;
+  std::vector<float> c0(static_cast<size_t>(m) * ldc, sentinel);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j)
+      c0[static_cast<size_t>(i) * ldc + j] =
+          t.beta == 0.0f ? std::numeric_limits<float>::quiet_NaN() : dist(rng);
+
+  auto A = [&](int i, int p) {
+    return t.ta == Trans::No ? a[static_cast<size_t>(i) * lda + p] : a[static_cast<size_t>(p) * lda + i];
+  };
+  auto B = [&](int p, int j) {
+    return t.tb == Trans::No ? b[static_cast<size_t>(p) * ldb + j] : b[static_cast<size_t>(j) * ldb + p];
+  };
+
+  GemmWorkspace ws;
+  GemmContext ctx;
+  ctx.config = t.cfg;
+  ctx.workspace = &ws;
+  std::vector<float> c1 = c0;
+  sgemm(t.ta, t.tb, m, n, k, t.alpha, a.data(), lda, b.data(), ldb, t.beta, c1.data(), ldc, ctx);
+
+  int bad = 0;
+  for (int i = 0; i < m && bad < 3; ++i) {
+    for (int j = 0; j < ldc && bad < 3; ++j) {
+      const float got = c1[static_cast<size_t>(i) * ldc + j];
+      if (j >= n) {
+        if (!same_bits(got, sentinel)) {
+          report(t, "wrote outside C", i, j, sentinel, got);
+          ++bad;
+        }
+        continue;
+      }
+      double sum = 0.0, mag = 0.0;
+      for (int p = 0; p < k; ++p) {
+        const double x = static_cast<double>(A(i, p)) * B(p, j);
+        sum += x;
+        mag += std::fabs(x);
+      }
+      const double cin = c0[static_cast<size_t>(i) * ldc + j];
+      double ref = t.alpha * sum, scale = std::fabs(t.alpha) * mag;
+      if (t.beta != 0.0f) {
+        ref += t.beta * cin;
+        scale += std::fabs(t.beta * cin);
+      }
+      const double tol = std::max(1e-5 * std::sqrt(k + 1.0) * std::max(scale, 1e-3),
+                                  1e-6 * std::fabs(ref));
+      if (!(std::fabs(got - ref) <= tol)) {
+        report(t, "value", i, j, ref, got);
+        ++bad;
+      }
+    }
+  }
+
+  // Thread-count invariance: 2 real threads, then 3 tasks run serially.
+  for (int variant = 0; variant < 2 && bad == 0; ++variant) {
+    GemmContext ctx2 = ctx;
+    GemmWorkspace ws2;
+    ctx2.workspace = &ws2;
+    ctx2.num_threads = variant == 0 ? 2 : 3;
+    ctx2.parallel_for = variant == 0 ? thread_parallel_for : nullptr;
+    std::vector<float> c2 = c0;
+    sgemm(t.ta, t.tb, m, n, k, t.alpha, a.data(), lda, b.data(), ldb, t.beta, c2.data(), ldc,
+          ctx2);
+    for (size_t e = 0; e < c2.size(); ++e) {
+      if (!same_bits(c1[e], c2[e])) {
+        report(t, variant == 0 ? "2 threads differ from 1" : "3 tasks differ from 1",
+               static_cast<int>(e / ldc), static_cast<int>(e % ldc), c1[e], c2[e]);
+        break;
+      }
+    }
+  }
+}
+
+GemmConfig forced(const GemmConfig& base, bool direct) {
+  GemmConfig c = base;
+  c.direct_max_m = direct ? 1 << 30 : 0;
+  c.direct_max_mnk = direct ? 1e30 : 0.0;
+  return c;
+}
+
+void test_isa(const GemmConfig& base) {
+  std::mt19937 rng(1234);
+  const GemmConfig packed = forced(base, false), direct = forced(base, true);
+  const int MR = base.mr, NR = base.nr, KC = base.kc;
+  std::vector<int> mdims = {1, 2, MR - 1, MR, MR + 1, 2 * MR + 1, NR - 1, NR, NR + 1, 3 * MR + 2};
+  std::vector<int> ndims = {1, 2, NR - 1, NR, NR + 1, 2 * NR + 3, MR + 1};
+  std::vector<int> kdims_small = {1, 3, 8, 17};
+  std::vector<int> kdims = {KC - 1, KC, KC + 1, 2 * KC + 5};
+  const float ab[][2] = {{1.0f, 0.0f}, {0.5f, -1.25f}, {1.0f, 1.0f}, {-2.0f, 0.0f}};
+  const Trans forms[][2] = {{Trans::No, Trans::Yes}, {Trans::No, Trans::No},
+                            {Trans::Yes, Trans::No}, {Trans::Yes, Trans::Yes}};
+  const struct {
+    const GemmConfig* cfg;
+    const char* name;
+  } paths[] = {{&packed, "packed"}, {&direct, "direct"}, {&base, "auto"}};
+  int idx = 0;
+  auto run = [&](const GemmConfig* cfg, const char* path, Trans ta, Trans tb, int m, int n, int k) {
+    if (m <= 0 || n <= 0 || k <= 0) return;
+    const auto& s = ab[idx++ % 4];
+    run_case(Case{cfg, path, ta, tb, m, n, k, s[0], s[1]}, rng);
+  };
+  for (const auto& f : forms) {
+    for (const auto& p : paths) {
+      // Micro-tile edges in m and n.
+      for (int m : mdims)
+        for (int n : ndims)
+          for (int k : kdims_small) run(p.cfg, p.name, f[0], f[1], m, n, k);
+      // KC edges, with m and n on and off the tile grid.
+      for (int k : kdims)
+        for (int mn : {1, MR + 1, NR + 1}) {
+          run(p.cfg, p.name, f[0], f[1], mn, 2 * NR + 1, k);
+          run(p.cfg, p.name, f[0], f[1], 2 * MR + 1, mn, k);
+        }
+    }
+    // MC and NC edges (packed path; the blocking is what is under test).
+    for (int m : {base.mc - 1, base.mc, base.mc + 1, 2 * base.mc + MR + 1})
+      run(&packed, "packed", f[0], f[1], m, NR + 3, 9);
+    for (int n : {base.nc - 1, base.nc + 1})
+      run(&packed, "packed", f[0], f[1], MR + 1, n, 5);
+    // MLP-like shapes through the automatic path.
+    run(&base, "auto", f[0], f[1], 64, 100, 84);
+    run(&base, "auto", f[0], f[1], 4, 300, 300);
+    run(&base, "auto", f[0], f[1], 37, 70, 300);
+  }
+}
+
+// alpha == 0 and k == 0 must give beta*C without touching A/B; beta == 0 must
+// give exact zeros even over NaN garbage.
+void test_degenerate(const GemmConfig& cfg) {
+  GemmWorkspace ws;
+  GemmContext ctx;
+  ctx.config = &cfg;
+  ctx.workspace = &ws;
+  const int m = 5, n = 9, ldc = 11;
+  for (int variant = 0; variant < 4; ++variant) {
+    const float beta = variant % 2 == 0 ? 0.0f : 2.0f;
+    const int k = variant < 2 ? 0 : 3;
+    const float alpha = variant < 2 ? 1.0f : 0.0f;
+    std::vector<float> c(m * ldc, 3.0f);
+    if (beta == 0.0f)
+      for (auto& x : c) x = std::numeric_limits<float>::quiet_NaN();
+    // A and B are NaN: they must not be read.
+    std::vector<float> ab(64, std::numeric_limits<float>::quiet_NaN());
+    sgemm(Trans::No, Trans::Yes, m, n, k, alpha, ab.data(), 8, ab.data(), 8, beta, c.data(), ldc,
+          ctx);
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        const float want = beta == 0.0f ? 0.0f : 6.0f;
+        if (!(c[i * ldc + j] == want)) {
+          Case t{&cfg, "degenerate", Trans::No, Trans::Yes, m, n, k, alpha, beta};
+          report(t, "value", i, j, want, c[i * ldc + j]);
+          return;
+        }
+      }
+  }
+}
+
+// Bias + post hook: every element visited exactly once by `post`, after bias.
+struct PostState {
+  std::vector<int> visits;
+  int n;
+};
+void relu_post(void* user, float* c, int ldc, int row0, int col0, int rows, int cols) {
+  auto* s = static_cast<PostState*>(user);
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j) {
+      float& x = c[static_cast<long>(i) * ldc + j];
+      x = x > 0.0f ? x : 0.0f;
+      __atomic_add_fetch(&s->visits[static_cast<size_t>(row0 + i) * s->n + col0 + j], 1,
+                         __ATOMIC_RELAXED);
+    }
+}
+
+void test_epilogue(const GemmConfig& base) {
+  std::mt19937 rng(99);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (bool direct : {false, true}) {
+    const GemmConfig cfg = forced(base, direct);
+    for (int threads : {1, 2}) {
+      for (int shape = 0; shape < 3; ++shape) {
+        const int m = shape == 0 ? 64 : shape == 1 ? 3 : 2 * base.mc + 5;
+        const int n = shape == 0 ? 2 * base.nr + 5 : shape == 1 ? 300 : 40;
+        const int k = shape == 2 ? base.kc + 7 : 33;
+        std::vector<float> a(static_cast<size_t>(m) * k), w(static_cast<size_t>(n) * k), bias(n);
+        for (auto& x : a) x = dist(rng);
+        for (auto& x : w) x = dist(rng);
+        for (auto& x : bias) x = dist(rng);
+        std::vector<float> plain(static_cast<size_t>(m) * n), fused(plain.size());
+        GemmWorkspace ws;
+        GemmContext ctx;
+        ctx.config = &cfg;
+        ctx.workspace = &ws;
+        ctx.num_threads = threads;
+        ctx.parallel_for = thread_parallel_for;
+        sgemm(Trans::No, Trans::Yes, m, n, k, 1.0f, a.data(), k, w.data(), k, 0.0f, plain.data(), n,
+              ctx);
+        PostState st{std::vector<int>(plain.size(), 0), n};
+        GemmEpilogue ep;
+        ep.kind = EpilogueKind::Bias;
+        ep.bias = bias.data();
+        ep.post = relu_post;
+        ep.user = &st;
+        sgemm_epilogue(Trans::No, Trans::Yes, m, n, k, 1.0f, a.data(), k, w.data(), k, 0.0f,
+                       fused.data(), n, ep, ctx);
+        Case t{&cfg, direct ? "direct+epilogue" : "packed+epilogue", Trans::No, Trans::Yes, m, n, k,
+               1.0f, 0.0f};
+        ++g_cases;
+        for (int i = 0; i < m; ++i)
+          for (int j = 0; j < n; ++j) {
+            const size_t e = static_cast<size_t>(i) * n + j;
+            const float want = std::max(plain[e] + bias[j], 0.0f);
+            if (st.visits[e] != 1) {
+              report(t, "post visits", i, j, 1, st.visits[e]);
+              i = m;
+              break;
+            }
+            if (!same_bits(fused[e], want)) {
+              report(t, "bias+relu", i, j, want, fused[e]);
+              i = m;
+              break;
+            }
+          }
+      }
+    }
+  }
+}
+
+// A workspace sized by gemm_workspace_bytes() must never grow.
+void test_workspace(const GemmConfig& base) {
+  const GemmConfig cfg = forced(base, false);
+  const int max_m = 300, max_n = 5000, max_k = 700, threads = 2;
+  GemmWorkspace ws(gemm_workspace_bytes(cfg, max_m, max_n, max_k, threads));
+  const std::size_t cap = ws.capacity();
+  const void* data = ws.data();
+  GemmContext ctx;
+  ctx.config = &cfg;
+  ctx.workspace = &ws;
+  ctx.num_threads = threads;
+  ctx.parallel_for = thread_parallel_for;
+  std::vector<float> a(static_cast<size_t>(max_m) * max_k, 0.5f), b(static_cast<size_t>(max_n) * max_k, 0.25f),
+      c(static_cast<size_t>(max_m) * max_n);
+  const int shapes[][3] = {{300, 5000, 700}, {1, 5000, 700}, {300, 1, 700}, {300, 5000, 1},
+                           {145, 4081, 257}, {7, 17, 513},   {299, 4079, 699}};
+  for (const auto& s : shapes)
+    for (Trans ta : {Trans::No, Trans::Yes})
+      for (Trans tb : {Trans::No, Trans::Yes}) {
+        const int lda = ta == Trans::No ? s[2] : s[0];
+        const int ldb = tb == Trans::No ? s[1] : s[2];
+        sgemm(ta, tb, s[0], s[1], s[2], 1.0f, a.data(), lda, b.data(), ldb, 0.0f, c.data(), s[1],
+              ctx);
+        ++g_cases;
+        if (ws.capacity() != cap || ws.data() != data) {
+          Case t{&cfg, "workspace", ta, tb, s[0], s[1], s[2], 1.0f, 0.0f};
+          report(t, "workspace grew", 0, 0, static_cast<double>(cap),
+                 static_cast<double>(ws.capacity()));
+        }
+      }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+// The AVX2 NR=32 B packer serves the AVX-512 config, which cannot run on
+// every machine: check it against the portable packer wherever AVX2 runs.
+void test_pack_b_nr32() {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (Trans tb : {Trans::No, Trans::Yes})
+    for (int k : {1, 7, 8, 9, 33})
+      for (int n : {1, 31, 32, 33, 70}) {
+        const int ldb = (tb == Trans::No ? n : k) + 3;
+        std::vector<float> b(static_cast<size_t>(tb == Trans::No ? k : n) * ldb);
+        for (auto& x : b) x = dist(rng);
+        const size_t sz = static_cast<size_t>((n + 31) / 32) * 32 * k;
+        alignas(64) static float p1[32 * 33 * 3], p2[32 * 33 * 3];
+        std::fill(p1, p1 + sz, -7.0f);
+        std::fill(p2, p2 + sz, -9.0f);
+        sgemm_pack_b_nr32(tb, k, n, b.data(), ldb, p1);
+        sgemm_pack_b_nr32_avx2(tb, k, n, b.data(), ldb, p2);
+        ++g_cases;
+        for (size_t e = 0; e < sz; ++e)
+          if (!same_bits(p1[e], p2[e])) {
+            ++g_failures;
+            std::printf("FAIL pack_b_nr32_avx2 trans=%d k=%d n=%d at %zu: expected %g got %g\n",
+                        tb == Trans::Yes, k, n, e, p1[e], p2[e]);
+            break;
+          }
+      }
+}
+#endif
+
+}  // namespace
+
+int main() {
+  std::printf("best ISA on this CPU: %s\n", gemm_isa_name());
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    const GemmConfig& cfg = gemm_config(isa);
+    if (cfg.isa != isa) {
+      std::printf("skip %s: not supported by this CPU (untested here)\n",
+                  isa == Isa::Avx512 ? "avx512" : isa == Isa::Avx2 ? "avx2+fma" : "scalar");
+      continue;
+    }
+    const int before = g_failures;
+    const long cases_before = g_cases;
+    test_isa(cfg);
+    test_degenerate(cfg);
+    test_epilogue(cfg);
+    test_workspace(cfg);
+    std::printf("%-9s %6ld cases, %d failures\n", cfg.name, g_cases - cases_before,
+                g_failures - before);
+  }
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpu_supports(Isa::Avx2)) test_pack_b_nr32();
+#endif
+  std::printf("%s: %ld cases, %d failures\n", g_failures == 0 ? "PASS" : "FAIL", g_cases,
+              g_failures);
+  return g_failures == 0 ? 0 : 1;
+}

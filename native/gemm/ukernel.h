@@ -1,0 +1,55 @@
+// Internal: micro-kernels, packing routines and direct (small-problem) paths
+// of every ISA. Signatures match UkernelFn / PackAFn / PackBFn / DirectFn in
+// gemm.h. The ISA-specific ones may only be called after the dispatcher has
+// checked the CPU.
+#ifndef MLPKIT_NATIVE_GEMM_UKERNEL_H_
+#define MLPKIT_NATIVE_GEMM_UKERNEL_H_
+
+#include "gemm.h"
+
+namespace mlpkit {
+
+// ---- portable (baseline x86-64, arm64, anything) --------------------------
+void sgemm_ukernel_4x8_scalar(int mr, int nr, int k, float alpha,
+                              const float* a,  // packed (k, 4)
+                              const float* b,  // packed (k, 8)
+                              float beta,
+                              float* c,  // (mr, nr), ldc
+                              int ldc);
+void sgemm_pack_a_mr4(Trans ta, int m, int k, const float* a, int lda, float* out);
+void sgemm_pack_a_mr6(Trans ta, int m, int k, const float* a, int lda, float* out);
+void sgemm_pack_a_mr12(Trans ta, int m, int k, const float* a, int lda, float* out);
+void sgemm_pack_b_nr8(Trans tb, int k, int n, const float* b, int ldb, float* out);
+void sgemm_pack_b_nr16(Trans tb, int k, int n, const float* b, int ldb, float* out);
+void sgemm_pack_b_nr32(Trans tb, int k, int n, const float* b, int ldb, float* out);
+void sgemm_direct_scalar(Trans ta, Trans tb, int m, int n, int k, float alpha,
+                         const float* a, int lda, const float* b, int ldb,
+                         float beta, float* c, int ldc);
+
+#if defined(__x86_64__) || defined(__i386__)
+// ---- AVX2 + FMA ------------------------------------------------------------
+void sgemm_ukernel_6x16_avx2(int mr, int nr, int k, float alpha,
+                             const float* a,  // packed (k, 6)
+                             const float* b,  // packed (k, 16)
+                             float beta,
+                             float* c,  // (mr, nr), ldc
+                             int ldc);
+// B packing with 8x8 in-register transposes for the NT (weights) form.
+void sgemm_pack_b_nr16_avx2(Trans tb, int k, int n, const float* b, int ldb, float* out);
+void sgemm_pack_b_nr32_avx2(Trans tb, int k, int n, const float* b, int ldb, float* out);
+void sgemm_direct_avx2(Trans ta, Trans tb, int m, int n, int k, float alpha,
+                       const float* a, int lda, const float* b, int ldb,
+                       float beta, float* c, int ldc);
+
+// ---- AVX-512F --------------------------------------------------------------
+void sgemm_ukernel_12x32_avx512(int mr, int nr, int k, float alpha,
+                                const float* a,  // packed (k, 12)
+                                const float* b,  // packed (k, 32)
+                                float beta,
+                                float* c,  // (mr, nr), ldc
+                                int ldc);
+#endif
+
+}  // namespace mlpkit
+
+#endif  // MLPKIT_NATIVE_GEMM_UKERNEL_H_

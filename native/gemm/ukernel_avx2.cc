@@ -1,0 +1,402 @@
+// AVX2 + FMA micro-kernel (6x16), B packing and direct small-problem path.
+//
+// Every function here carries __attribute__((target("avx2,fma"))) instead of
+// the file being built with -mavx2: the rest of the binary stays baseline
+// x86-64 and the dispatcher only calls in here after checking the CPU. No
+// standard-library templates are instantiated in this file, so no AVX2 code
+// can leak into a COMDAT symbol shared with baseline code.
+//
+// Loop structure (driver, gemm.cc):
+//   jc: n by NC  ->  pc: k by KC [pack B]  ->  ic: m by MC [pack A]
+//     -> jr: by NR=16  ->  ir: by MR=6  ->  sgemm_ukernel_6x16_avx2
+//
+// Packed layouts:
+//   A micro-panel (kc, 6):  element (i, p) at p*6 + i    (broadcast per row)
+//   B micro-panel (kc, 16): element (p, j) at p*16 + j   (two ymm loads per p)
+//
+// Register blocking: 6 rows x 2 ymm = 12 accumulators, 2 for B, 1 for the
+// A broadcast = 15 of 16 ymm. Per k step: 2 loads + 6 broadcasts feed
+// 12 FMAs, so with two FMA pipes (Zen 2/3, Haswell..) the kernel is FMA-bound
+// and 12 independent chains cover the 4-5 cycle FMA latency.
+//
+// Blocksizes (gemm.cc has the table for all ISAs): KC=256 keeps the B
+// micro-panel (16 KB) in half of a 32 KB L1d; MC*KC*4 (A block) sits in L2;
+// KC*NC*4 (B block) in L3.
+//
+// Edges: rows m % 6 use the same template instantiated for fewer rows (no
+// wasted FMAs); columns n % 16 use masked loads/stores with the same
+// arithmetic, so an element's value never depends on its tile position.
+#if defined(__x86_64__) || defined(__i386__)
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "ukernel.h"
+
+#define MLPKIT_AVX2 __attribute__((target("avx2,fma")))
+#define MLPKIT_AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) inline
+
+namespace mlpkit {
+namespace {
+
+// Sliding window for lane masks: loading 8 ints at kMaskWindow + 16 - r
+// enables exactly the first r lanes (0 <= r <= 16).
+alignas(64) const int32_t kMaskWindow[32] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0};
+
+MLPKIT_AVX2_INLINE __m256i first_lanes(int r) {  // r in [-8, 16]
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMaskWindow + 16 - r));
+}
+
+template <int M>
+MLPKIT_AVX2_INLINE void step_6x16(__m256 (&acc0)[M], __m256 (&acc1)[M],
+                                  const float* a,  // packed A, one k step
+                                  const float* b) {  // packed B, one k step
+  const __m256 b0 = _mm256_load_ps(b);
+  const __m256 b1 = _mm256_load_ps(b + 8);
+  _Pragma("GCC unroll 16")
+  for (int i = 0; i < M; ++i) {
+    const __m256 ai = _mm256_broadcast_ss(a + i);
+    acc0[i] = _mm256_fmadd_ps(ai, b0, acc0[i]);
+    acc1[i] = _mm256_fmadd_ps(ai, b1, acc1[i]);
+  }
+}
+
+template <int M>
+MLPKIT_AVX2_INLINE void tile_6x16(int nr, int k, float alpha,
+                                  const float* a,  // packed (k, 6)
+                                  const float* b,  // packed (k, 16)
+                                  float beta,
+                                  float* c,  // (M, nr), ldc
+                                  int ldc) {
+  __m256 acc0[M], acc1[M];
+  _Pragma("GCC unroll 16")
+  for (int i = 0; i < M; ++i) acc0[i] = acc1[i] = _mm256_setzero_ps();
+  // C is touched only after the k loop; start its lines on the way now so
+  // the write-back does not stall on L2/L3 (matters when k is short).
+  _Pragma("GCC unroll 16")
+  for (int i = 0; i < M; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + static_cast<long>(i) * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + static_cast<long>(i) * ldc + 15), _MM_HINT_T0);
+  }
+  // Unrolled by the compiler rather than by hand: a hand-unrolled body plus
+  // remainder loop made GCC 12 keep the accumulators in memory.
+  _Pragma("GCC unroll 4")
+  for (int p = 0; p < k; ++p) {
+    step_6x16<M>(acc0, acc1, a, b);
+    a += 6;
+    b += 16;
+  }
+
+  const __m256 va = _mm256_set1_ps(alpha);
+  const __m256 vb = _mm256_set1_ps(beta);
+  if (nr == 16) {
+    _Pragma("GCC unroll 16")
+    for (int i = 0; i < M; ++i) {
+      float* ci = c + static_cast<long>(i) * ldc;
+      __m256 r0 = _mm256_mul_ps(acc0[i], va);
+      __m256 r1 = _mm256_mul_ps(acc1[i], va);
+      if (beta != 0.0f) {
+        r0 = _mm256_fmadd_ps(_mm256_loadu_ps(ci), vb, r0);
+        r1 = _mm256_fmadd_ps(_mm256_loadu_ps(ci + 8), vb, r1);
+      }
+      _mm256_storeu_ps(ci, r0);
+      _mm256_storeu_ps(ci + 8, r1);
+    }
+  } else {
+    const __m256i m0 = first_lanes(nr);
+    const __m256i m1 = first_lanes(nr - 8);
+    _Pragma("GCC unroll 16")
+    for (int i = 0; i < M; ++i) {
+      float* ci = c + static_cast<long>(i) * ldc;
+      __m256 r0 = _mm256_mul_ps(acc0[i], va);
+      __m256 r1 = _mm256_mul_ps(acc1[i], va);
+      if (beta != 0.0f) {
+        r0 = _mm256_fmadd_ps(_mm256_maskload_ps(ci, m0), vb, r0);
+        r1 = _mm256_fmadd_ps(_mm256_maskload_ps(ci + 8, m1), vb, r1);
+      }
+      _mm256_maskstore_ps(ci, m0, r0);
+      _mm256_maskstore_ps(ci + 8, m1, r1);
+    }
+  }
+}
+
+MLPKIT_AVX2_INLINE void transpose_8x8(__m256& r0, __m256& r1, __m256& r2, __m256& r3,
+                                      __m256& r4, __m256& r5, __m256& r6, __m256& r7) {
+  const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+  const __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r0 = _mm256_permute2f128_ps(s0, s4, 0x20);
+  r1 = _mm256_permute2f128_ps(s1, s5, 0x20);
+  r2 = _mm256_permute2f128_ps(s2, s6, 0x20);
+  r3 = _mm256_permute2f128_ps(s3, s7, 0x20);
+  r4 = _mm256_permute2f128_ps(s0, s4, 0x31);
+  r5 = _mm256_permute2f128_ps(s1, s5, 0x31);
+  r6 = _mm256_permute2f128_ps(s2, s6, 0x31);
+  r7 = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// B packing. The NT form (forward pass: B = weights stored (n, k)) needs a
+// transpose; doing it as 8x8 register transposes reads 8 contiguous floats
+// per row instead of gathering one float from each of NR rows, which is what
+// makes packing affordable when m (the batch) is only 64.
+template <int NR>
+MLPKIT_AVX2_INLINE void pack_b_avx2(Trans tb, int k, int n,
+                                    const float* b,  // (k, n) if No, (n, k) if Yes; ldb
+                                    int ldb,
+                                    float* out) {  // ceil(n/NR) * (k, NR)
+  static_assert(NR % 8 == 0, "NR must be a multiple of 8");
+  for (int j0 = 0; j0 < n; j0 += NR) {
+    const int nr = n - j0 < NR ? n - j0 : NR;
+    if (tb == Trans::No) {
+      for (int p = 0; p < k; ++p) {
+        const float* src = b + static_cast<long>(p) * ldb + j0;
+        float* dst = out + p * NR;
+        if (nr == NR) {
+          for (int v = 0; v < NR; v += 8) _mm256_store_ps(dst + v, _mm256_loadu_ps(src + v));
+        } else {
+          for (int v = 0; v < NR; v += 8)
+            _mm256_store_ps(dst + v, _mm256_maskload_ps(
+                                         src + v, first_lanes(nr - v < 0 ? 0 : nr - v > 8 ? 8 : nr - v)));
+        }
+      }
+    } else if (nr == NR) {
+      const float* src = b + static_cast<long>(j0) * ldb;
+      int p = 0;
+      for (; p + 8 <= k; p += 8) {
+        for (int g = 0; g < NR; g += 8) {
+          const float* s = src + static_cast<long>(g) * ldb + p;
+          __m256 r0 = _mm256_loadu_ps(s + 0L * ldb), r1 = _mm256_loadu_ps(s + 1L * ldb);
+          __m256 r2 = _mm256_loadu_ps(s + 2L * ldb), r3 = _mm256_loadu_ps(s + 3L * ldb);
+          __m256 r4 = _mm256_loadu_ps(s + 4L * ldb), r5 = _mm256_loadu_ps(s + 5L * ldb);
+          __m256 r6 = _mm256_loadu_ps(s + 6L * ldb), r7 = _mm256_loadu_ps(s + 7L * ldb);
+          transpose_8x8(r0, r1, r2, r3, r4, r5, r6, r7);
+          float* d = out + p * NR + g;
+          _mm256_store_ps(d + 0 * NR, r0);
+          _mm256_store_ps(d + 1 * NR, r1);
+          _mm256_store_ps(d + 2 * NR, r2);
+          _mm256_store_ps(d + 3 * NR, r3);
+          _mm256_store_ps(d + 4 * NR, r4);
+          _mm256_store_ps(d + 5 * NR, r5);
+          _mm256_store_ps(d + 6 * NR, r6);
+          _mm256_store_ps(d + 7 * NR, r7);
+        }
+      }
+      for (; p < k; ++p)
+        for (int j = 0; j < NR; ++j) out[p * NR + j] = src[static_cast<long>(j) * ldb + p];
+    } else {
+      const float* src = b + static_cast<long>(j0) * ldb;
+      for (int p = 0; p < k; ++p) {
+        for (int j = 0; j < nr; ++j) out[p * NR + j] = src[static_cast<long>(j) * ldb + p];
+        for (int j = nr; j < NR; ++j) out[p * NR + j] = 0.0f;
+      }
+    }
+    out += static_cast<long>(k) * NR;
+  }
+}
+
+MLPKIT_AVX2_INLINE float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+
+// Direct path, B not transposed (NN, TN): up to 6 rows of C x 16 columns,
+// A broadcast straight from the source, B rows read in place.
+template <int M, bool FULL>
+MLPKIT_AVX2_INLINE void direct_tile_n(Trans ta, int nr, int k, float alpha,
+                                      const float* a,  // origin A(i0, 0) of op(A); lda
+                                      int lda,
+                                      const float* b,  // origin B(0, j0); (k, nr), ldb
+                                      int ldb, float beta,
+                                      float* c,  // (M, nr), ldc
+                                      int ldc) {
+  __m256 acc0[M], acc1[M];
+  _Pragma("GCC unroll 16")
+  for (int i = 0; i < M; ++i) acc0[i] = acc1[i] = _mm256_setzero_ps();
+  const __m256i m0 = first_lanes(nr), m1 = first_lanes(nr - 8);
+  // A(i, p) = a[i*sa_i + p*sa_p]
+  const long sa_i = ta == Trans::No ? lda : 1;
+  const long sa_p = ta == Trans::No ? 1 : lda;
+  for (int p = 0; p < k; ++p) {
+    const float* bp = b + static_cast<long>(p) * ldb;
+    const __m256 b0 = FULL ? _mm256_loadu_ps(bp) : _mm256_maskload_ps(bp, m0);
+    const __m256 b1 = FULL ? _mm256_loadu_ps(bp + 8) : _mm256_maskload_ps(bp + 8, m1);
+    const float* ap = a + p * sa_p;
+    _Pragma("GCC unroll 16")
+    for (int i = 0; i < M; ++i) {
+      const __m256 ai = _mm256_broadcast_ss(ap + i * sa_i);
+      acc0[i] = _mm256_fmadd_ps(ai, b0, acc0[i]);
+      acc1[i] = _mm256_fmadd_ps(ai, b1, acc1[i]);
+    }
+  }
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  _Pragma("GCC unroll 16")
+  for (int i = 0; i < M; ++i) {
+    float* ci = c + static_cast<long>(i) * ldc;
+    __m256 r0 = _mm256_mul_ps(acc0[i], va);
+    __m256 r1 = _mm256_mul_ps(acc1[i], va);
+    if (FULL) {
+      if (beta != 0.0f) {
+        r0 = _mm256_fmadd_ps(_mm256_loadu_ps(ci), vb, r0);
+        r1 = _mm256_fmadd_ps(_mm256_loadu_ps(ci + 8), vb, r1);
+      }
+      _mm256_storeu_ps(ci, r0);
+      _mm256_storeu_ps(ci + 8, r1);
+    } else {
+      if (beta != 0.0f) {
+        r0 = _mm256_fmadd_ps(_mm256_maskload_ps(ci, m0), vb, r0);
+        r1 = _mm256_fmadd_ps(_mm256_maskload_ps(ci + 8, m1), vb, r1);
+      }
+      _mm256_maskstore_ps(ci, m0, r0);
+      _mm256_maskstore_ps(ci + 8, m1, r1);
+    }
+  }
+}
+
+template <int M>
+MLPKIT_AVX2_INLINE void direct_rows_n(Trans ta, int n, int k, float alpha, const float* a,
+                                      int lda, const float* b, int ldb, float beta, float* c,
+                                      int ldc) {
+  int j = 0;
+  for (; j + 16 <= n; j += 16)
+    direct_tile_n<M, true>(ta, 16, k, alpha, a, lda, b + j, ldb, beta, c + j, ldc);
+  if (j < n) direct_tile_n<M, false>(ta, n - j, k, alpha, a, lda, b + j, ldb, beta, c + j, ldc);
+}
+
+// Direct path, NT: C(i, j) = dot(A row i, B row j) along contiguous k.
+// Tiles of MI rows of A x NJ rows of B (up to 3x3 = 9 accumulators, 6 loads
+// per 9 FMAs); the k tail uses masked loads, so every element gets the same
+// lane-wise sum and the same reduction tree whatever tile it is in.
+template <int MI, int NJ>
+MLPKIT_AVX2_INLINE void direct_tile_t(int k, float alpha,
+                                      const float* a,  // (MI, k), lda
+                                      int lda,
+                                      const float* b,  // (NJ, k), ldb
+                                      int ldb, float beta,
+                                      float* c,  // (MI, NJ), ldc
+                                      int ldc) {
+  __m256 acc[MI][NJ];
+  for (int i = 0; i < MI; ++i)
+    for (int j = 0; j < NJ; ++j) acc[i][j] = _mm256_setzero_ps();
+  int p = 0;
+  for (; p + 8 <= k; p += 8) {
+    __m256 av[MI];
+    for (int i = 0; i < MI; ++i) av[i] = _mm256_loadu_ps(a + static_cast<long>(i) * lda + p);
+    for (int j = 0; j < NJ; ++j) {
+      const __m256 bv = _mm256_loadu_ps(b + static_cast<long>(j) * ldb + p);
+      for (int i = 0; i < MI; ++i) acc[i][j] = _mm256_fmadd_ps(av[i], bv, acc[i][j]);
+    }
+  }
+  if (p < k) {
+    const __m256i mk = first_lanes(k - p);
+    __m256 av[MI];
+    for (int i = 0; i < MI; ++i)
+      av[i] = _mm256_maskload_ps(a + static_cast<long>(i) * lda + p, mk);
+    for (int j = 0; j < NJ; ++j) {
+      const __m256 bv = _mm256_maskload_ps(b + static_cast<long>(j) * ldb + p, mk);
+      for (int i = 0; i < MI; ++i) acc[i][j] = _mm256_fmadd_ps(av[i], bv, acc[i][j]);
+    }
+  }
+  for (int i = 0; i < MI; ++i) {
+    float* ci = c + static_cast<long>(i) * ldc;
+    for (int j = 0; j < NJ; ++j) {
+      __m128 r = _mm_mul_ss(_mm_set_ss(hsum(acc[i][j])), _mm_set_ss(alpha));
+      if (beta != 0.0f) r = _mm_fmadd_ss(_mm_set_ss(ci[j]), _mm_set_ss(beta), r);
+      ci[j] = _mm_cvtss_f32(r);
+    }
+  }
+}
+
+template <int MI>
+MLPKIT_AVX2_INLINE void direct_rows_t(int n, int k, float alpha, const float* a, int lda,
+                                      const float* b, int ldb, float beta, float* c, int ldc) {
+  int j = 0;
+  for (; j + 3 <= n; j += 3)
+    direct_tile_t<MI, 3>(k, alpha, a, lda, b + static_cast<long>(j) * ldb, ldb, beta, c + j, ldc);
+  if (n - j == 2)
+    direct_tile_t<MI, 2>(k, alpha, a, lda, b + static_cast<long>(j) * ldb, ldb, beta, c + j, ldc);
+  else if (n - j == 1)
+    direct_tile_t<MI, 1>(k, alpha, a, lda, b + static_cast<long>(j) * ldb, ldb, beta, c + j, ldc);
+}
+
+}  // namespace
+
+MLPKIT_AVX2 void sgemm_ukernel_6x16_avx2(int mr, int nr, int k, float alpha,
+                                         const float* a,  // packed (k, 6)
+                                         const float* b,  // packed (k, 16)
+                                         float beta,
+                                         float* c,  // (mr, nr), ldc
+                                         int ldc) {
+  switch (mr) {
+    case 6: tile_6x16<6>(nr, k, alpha, a, b, beta, c, ldc); break;
+    case 5: tile_6x16<5>(nr, k, alpha, a, b, beta, c, ldc); break;
+    case 4: tile_6x16<4>(nr, k, alpha, a, b, beta, c, ldc); break;
+    case 3: tile_6x16<3>(nr, k, alpha, a, b, beta, c, ldc); break;
+    case 2: tile_6x16<2>(nr, k, alpha, a, b, beta, c, ldc); break;
+    default: tile_6x16<1>(nr, k, alpha, a, b, beta, c, ldc); break;
+  }
+}
+
+MLPKIT_AVX2 void sgemm_pack_b_nr16_avx2(Trans tb, int k, int n, const float* b, int ldb,
+                                        float* out) {
+  pack_b_avx2<16>(tb, k, n, b, ldb, out);
+}
+
+MLPKIT_AVX2 void sgemm_pack_b_nr32_avx2(Trans tb, int k, int n, const float* b, int ldb,
+                                        float* out) {
+  pack_b_avx2<32>(tb, k, n, b, ldb, out);
+}
+
+MLPKIT_AVX2 void sgemm_direct_avx2(Trans ta, Trans tb, int m, int n, int k, float alpha,
+                                   const float* a,  // (m, k) if ta == No else (k, m); lda
+                                   int lda,
+                                   const float* b,  // (k, n) if tb == No else (n, k); ldb
+                                   int ldb, float beta,
+                                   float* c,  // (m, n), ldc
+                                   int ldc) {
+  if (tb == Trans::No) {
+    const long sa_i = ta == Trans::No ? lda : 1;
+    int i = 0;
+    for (; i + 6 <= m; i += 6)
+      direct_rows_n<6>(ta, n, k, alpha, a + i * sa_i, lda, b, ldb, beta,
+                       c + static_cast<long>(i) * ldc, ldc);
+    const float* ai = a + i * sa_i;
+    float* ci = c + static_cast<long>(i) * ldc;
+    switch (m - i) {
+      case 5: direct_rows_n<5>(ta, n, k, alpha, ai, lda, b, ldb, beta, ci, ldc); break;
+      case 4: direct_rows_n<4>(ta, n, k, alpha, ai, lda, b, ldb, beta, ci, ldc); break;
+      case 3: direct_rows_n<3>(ta, n, k, alpha, ai, lda, b, ldb, beta, ci, ldc); break;
+      case 2: direct_rows_n<2>(ta, n, k, alpha, ai, lda, b, ldb, beta, ci, ldc); break;
+      case 1: direct_rows_n<1>(ta, n, k, alpha, ai, lda, b, ldb, beta, ci, ldc); break;
+      default: break;
+    }
+    return;
+  }
+  if (ta == Trans::Yes) {
+    // TT has no MLP use; the portable loop is correct and good enough.
+    sgemm_direct_scalar(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  int i = 0;
+  for (; i + 3 <= m; i += 3)
+    direct_rows_t<3>(n, k, alpha, a + static_cast<long>(i) * lda, lda, b, ldb, beta,
+                     c + static_cast<long>(i) * ldc, ldc);
+  if (m - i == 2)
+    direct_rows_t<2>(n, k, alpha, a + static_cast<long>(i) * lda, lda, b, ldb, beta,
+                     c + static_cast<long>(i) * ldc, ldc);
+  else if (m - i == 1)
+    direct_rows_t<1>(n, k, alpha, a + static_cast<long>(i) * lda, lda, b, ldb, beta,
+                     c + static_cast<long>(i) * ldc, ldc);
+}
+
+}  // namespace mlpkit
+
+#endif  // x86

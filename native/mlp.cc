@@ -1,0 +1,411 @@
+#include "mlp.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "rng.h"
+#include "thread_pool.h"
+
+namespace mlpkit {
+
+std::string ModelSpec::finalize() {
+  if (inputs < 1) return "inputs must be at least 1";
+  if (layers.empty()) return "a model needs at least one layer";
+  int64_t offset = 0;
+  int fan_in = inputs;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    LayerSpec& layer = layers[l];
+    if (layer.units < 1) return "layer " + std::to_string(l) + " has no units";
+    layer.inputs = fan_in;
+    layer.weight_offset = offset;
+    offset += static_cast<int64_t>(layer.units) * fan_in;
+    layer.bias_offset = layer.bias ? offset : -1;
+    if (layer.bias) offset += layer.units;
+    if (offset > std::numeric_limits<int32_t>::max()) return "the model has more than 2^31 - 1 parameters";
+    fan_in = layer.units;
+  }
+  param_count = offset;
+  return "";
+}
+
+Mlp::Mlp(ModelSpec spec) : spec_(std::move(spec)) {}
+
+int64_t Mlp::scratch_floats(int capacity) const {
+  int64_t total = 0;
+  for (const LayerSpec& layer : spec_.layers) {
+    total += static_cast<int64_t>(capacity) * layer.units * (layer.dropout > 0 ? 3 : 2);
+  }
+  return total + static_cast<int64_t>(capacity) * (spec_.inputs + spec_.outputs());
+}
+
+void Mlp::bind(float* state, double* counters, float* scratch, int capacity) {
+  const int64_t p = spec_.param_count;
+  params_ = state;
+  grads_ = state + p;
+  moment1_ = state + 2 * p;
+  moment2_ = state + 3 * p;
+  counters_ = counters;
+  out_.assign(spec_.layers.size(), nullptr);
+  delta_.assign(spec_.layers.size(), nullptr);
+  keep_.assign(spec_.layers.size(), nullptr);
+  float* next = scratch;
+  for (size_t l = 0; l < spec_.layers.size(); ++l) {
+    const int64_t size = static_cast<int64_t>(capacity) * spec_.layers[l].units;
+    out_[l] = next;
+    delta_[l] = next + size;
+    next += 2 * size;
+    if (spec_.layers[l].dropout > 0) {
+      keep_[l] = next;
+      next += size;
+    }
+  }
+  batch_x_ = next;
+  batch_y_ = next + static_cast<int64_t>(capacity) * spec_.inputs;
+  capacity_ = capacity;
+  int widest = spec_.inputs;
+  for (const LayerSpec& layer : spec_.layers) widest = std::max(widest, layer.units);
+  workspace_.reserve(gemm_workspace_bytes(std::max(capacity, widest), widest, std::max(capacity, widest), threads_));
+}
+
+void Mlp::bind_data(const float* x, const float* y, int rows) {
+  data_x_ = x;
+  data_y_ = y;
+  data_rows_ = rows;
+}
+
+void Mlp::set_threads(int threads) {
+  threads_ = std::max(1, threads);
+  ThreadPool::shared().ensure(threads_);
+  if (capacity_ > 0) {
+    int widest = spec_.inputs;
+    for (const LayerSpec& layer : spec_.layers) widest = std::max(widest, layer.units);
+    workspace_.reserve(gemm_workspace_bytes(std::max(capacity_, widest), widest, std::max(capacity_, widest), threads_));
+  }
+}
+
+GemmContext Mlp::context() {
+  GemmContext ctx;
+  ctx.num_threads = threads_;
+  ctx.parallel_for = threads_ > 1 ? &ThreadPool::run : nullptr;
+  ctx.pool = &ThreadPool::shared();
+  ctx.workspace = &workspace_;
+  return ctx;
+}
+
+namespace {
+
+// Forward epilogue of a hidden layer: φ, then inverted dropout, on a finished block of out.
+struct ForwardEpilogue {
+  Activation activation;
+  float alpha;
+  int units;
+  float* keep;          // (n, units) or null without dropout
+  uint32_t threshold;   // dropout_threshold(rate)
+  float scale;          // 1 / (1 - rate)
+  uint32_t key0, key1, step, layer;
+};
+
+void forward_post(void* user, float* c, int ldc, int row0, int col0, int rows, int cols) {
+  const ForwardEpilogue& e = *static_cast<const ForwardEpilogue*>(user);
+  for (int r = 0; r < rows; ++r) {
+    float* row = c + static_cast<int64_t>(r) * ldc;
+    if (e.activation != Activation::Identity) {
+      for (int j = 0; j < cols; ++j) row[j] = activation_forward(e.activation, e.alpha, row[j]);
+    }
+    if (!e.keep) continue;
+    const int64_t first = static_cast<int64_t>(row0 + r) * e.units + col0;
+    PhiloxBlock block{};
+    for (int j = 0; j < cols; ++j) {
+      const uint32_t i = static_cast<uint32_t>(first + j);
+      if (j == 0 || (i & 3u) == 0) block = philox4x32(e.key0, e.key1, i >> 2, e.step, e.layer, static_cast<uint32_t>(Stream::Dropout));
+      const float keep = (block.v[i & 3u] >> 8) >= e.threshold ? e.scale : 0.0f;
+      e.keep[first + j] = keep;
+      row[j] *= keep;
+    }
+  }
+}
+
+// Backward epilogue: δ_{l-1} ⊙= φ'(a_{l-1}) ⊙ keep, where a is the layer's output before dropout.
+struct BackwardEpilogue {
+  Activation activation;
+  float alpha;
+  int units;
+  const float* out;   // (n, units): φ(z) ⊙ keep
+  const float* keep;  // (n, units) or null
+  float keep_rate;    // 1 - rate: recovers φ(z) from a kept output
+};
+
+void backward_post(void* user, float* c, int ldc, int row0, int col0, int rows, int cols) {
+  const BackwardEpilogue& e = *static_cast<const BackwardEpilogue*>(user);
+  for (int r = 0; r < rows; ++r) {
+    float* row = c + static_cast<int64_t>(r) * ldc;
+    const int64_t first = static_cast<int64_t>(row0 + r) * e.units + col0;
+    if (e.keep) {
+      for (int j = 0; j < cols; ++j) {
+        const float keep = e.keep[first + j];
+        row[j] = keep == 0.0f ? 0.0f : row[j] * keep * activation_backward(e.activation, e.alpha, e.out[first + j] * e.keep_rate);
+      }
+    } else if (e.activation != Activation::Identity) {
+      for (int j = 0; j < cols; ++j) row[j] *= activation_backward(e.activation, e.alpha, e.out[first + j]);
+    }
+  }
+}
+
+// Gradient epilogue: dW += 2·l2·W on a finished block of dW (row-major like W).
+struct L2Epilogue {
+  const float* weights;  // (units, inputs)
+  float factor;          // 2·l2
+};
+
+void l2_post(void* user, float* c, int ldc, int row0, int col0, int rows, int cols) {
+  const L2Epilogue& e = *static_cast<const L2Epilogue*>(user);
+  for (int r = 0; r < rows; ++r) {
+    float* row = c + static_cast<int64_t>(r) * ldc;
+    const float* w = e.weights + static_cast<int64_t>(row0 + r) * ldc + col0;
+    for (int j = 0; j < cols; ++j) row[j] += e.factor * w[j];
+  }
+}
+
+}  // namespace
+
+void Mlp::forward(const float* x, int n, bool training) {
+  const GemmContext ctx = context();
+  const float* input = x;
+  const size_t last = spec_.layers.size() - 1;
+  for (size_t l = 0; l <= last; ++l) {
+    const LayerSpec& layer = spec_.layers[l];
+    const bool dropout = training && layer.dropout > 0;
+    ForwardEpilogue fe{layer.activation, layer.alpha, layer.units, dropout ? keep_[l] : nullptr,
+                       dropout_threshold(layer.dropout), static_cast<float>(1.0 / (1.0 - layer.dropout)),
+                       spec_.seed_lo, spec_.seed_hi, static_cast<uint32_t>(counters_[0]), static_cast<uint32_t>(l)};
+    GemmEpilogue epilogue;
+    epilogue.kind = layer.bias ? EpilogueKind::Bias : EpilogueKind::None;
+    epilogue.bias = layer.bias ? params_ + layer.bias_offset : nullptr;
+    if (l < last && (layer.activation != Activation::Identity || dropout)) {
+      epilogue.post = &forward_post;
+      epilogue.user = &fe;
+    }
+    sgemm_epilogue(Trans::No, Trans::Yes, n, layer.units, layer.inputs, 1.0f, input, layer.inputs,
+                   params_ + layer.weight_offset, layer.inputs, 0.0f, out_[l], layer.units, epilogue, ctx);
+    input = out_[l];
+  }
+}
+
+void Mlp::output_activation(int n) {
+  const LayerSpec& layer = spec_.layers.back();
+  float* out = out_.back();
+  const int k = layer.units;
+  if (layer.activation == Activation::Softmax) {
+    for (int r = 0; r < n; ++r) {
+      float* row = out + static_cast<int64_t>(r) * k;
+      const float max = *std::max_element(row, row + k);
+      double sum = 0.0;
+      for (int j = 0; j < k; ++j) sum += std::exp(static_cast<double>(row[j]) - max);
+      for (int j = 0; j < k; ++j) row[j] = static_cast<float>(std::exp(static_cast<double>(row[j]) - max) / sum);
+    }
+  } else if (layer.activation != Activation::Identity) {
+    for (int64_t i = 0; i < static_cast<int64_t>(n) * k; ++i) out[i] = activation_forward(layer.activation, layer.alpha, out[i]);
+  }
+}
+
+double Mlp::loss_forward(const float* y, int n) {
+  const LayerSpec& layer = spec_.layers.back();
+  const int k = layer.units;
+  float* out = out_.back();      // logits in, ŷ out
+  float* delta = delta_.back();  // ∂(mean loss)/∂z
+  const double inv_n = 1.0 / n;
+  double total = 0.0;
+  if (spec_.loss == Loss::CrossEntropy) {  // softmax output, from the logits: logΣexp(z) − Σ y·z
+    for (int r = 0; r < n; ++r) {
+      float* z = out + static_cast<int64_t>(r) * k;
+      const float* t = y + static_cast<int64_t>(r) * k;
+      float* d = delta + static_cast<int64_t>(r) * k;
+      const double max = *std::max_element(z, z + k);
+      double sum = 0.0;
+      for (int j = 0; j < k; ++j) sum += std::exp(z[j] - max);
+      const double log_sum_exp = max + std::log(sum);
+      for (int j = 0; j < k; ++j) {
+        total += t[j] * (log_sum_exp - z[j]);
+        const float p = static_cast<float>(std::exp(z[j] - max) / sum);
+        z[j] = p;
+        d[j] = static_cast<float>((p - t[j]) * inv_n);
+      }
+    }
+    return total * inv_n;
+  }
+  if (spec_.loss == Loss::BinaryCrossEntropy) {  // sigmoid output, from the logits
+    for (int64_t i = 0; i < static_cast<int64_t>(n) * k; ++i) {
+      const double z = out[i];
+      total += std::max(z, 0.0) - z * y[i] + std::log1p(std::exp(-std::fabs(z)));
+      out[i] = sigmoid(out[i]);
+      delta[i] = static_cast<float>((out[i] - y[i]) * inv_n);
+    }
+    return total * inv_n;
+  }
+  output_activation(n);
+  for (int r = 0; r < n; ++r) {
+    const float* a = out + static_cast<int64_t>(r) * k;
+    const float* t = y + static_cast<int64_t>(r) * k;
+    float* d = delta + static_cast<int64_t>(r) * k;
+    for (int j = 0; j < k; ++j) {  // d = ∂loss/∂ŷ first
+      const double e = static_cast<double>(a[j]) - t[j];
+      switch (spec_.loss) {
+        case Loss::Mse: total += e * e; d[j] = static_cast<float>(2 * e); break;
+        case Loss::HalfMse: total += 0.5 * e * e; d[j] = static_cast<float>(e); break;
+        default: total += std::fabs(e); d[j] = static_cast<float>((e > 0) - (e < 0)); break;
+      }
+    }
+    if (layer.activation == Activation::Softmax) {  // δ = p ⊙ (g − p·g)
+      double dot = 0.0;
+      for (int j = 0; j < k; ++j) dot += static_cast<double>(a[j]) * d[j];
+      for (int j = 0; j < k; ++j) d[j] = static_cast<float>(a[j] * (d[j] - dot) * inv_n);
+    } else {
+      for (int j = 0; j < k; ++j) d[j] = static_cast<float>(d[j] * activation_backward(layer.activation, layer.alpha, a[j]) * inv_n);
+    }
+  }
+  return total * inv_n;
+}
+
+void Mlp::backward(const float* x, int n) {
+  const GemmContext ctx = context();
+  for (size_t l = spec_.layers.size(); l-- > 0;) {
+    const LayerSpec& layer = spec_.layers[l];
+    const float* input = l == 0 ? x : out_[l - 1];
+    const float* delta = delta_[l];
+    float* dweights = grads_ + layer.weight_offset;
+    L2Epilogue le{params_ + layer.weight_offset, static_cast<float>(2 * spec_.l2)};
+    GemmEpilogue gradient_epilogue;
+    if (spec_.l2 > 0) {
+      gradient_epilogue.post = &l2_post;
+      gradient_epilogue.user = &le;
+    }
+    sgemm_epilogue(Trans::Yes, Trans::No, layer.units, layer.inputs, n, 1.0f, delta, layer.units, input, layer.inputs,
+                   0.0f, dweights, layer.inputs, gradient_epilogue, ctx);
+    if (layer.bias) {
+      float* dbias = grads_ + layer.bias_offset;
+      std::fill(dbias, dbias + layer.units, 0.0f);
+      for (int r = 0; r < n; ++r) {
+        const float* row = delta + static_cast<int64_t>(r) * layer.units;
+        for (int j = 0; j < layer.units; ++j) dbias[j] += row[j];
+      }
+    }
+    if (l == 0) break;
+    const LayerSpec& below = spec_.layers[l - 1];
+    BackwardEpilogue be{below.activation, below.alpha, below.units, out_[l - 1],
+                        below.dropout > 0 ? keep_[l - 1] : nullptr, static_cast<float>(1.0 - below.dropout)};
+    GemmEpilogue delta_epilogue;
+    delta_epilogue.post = &backward_post;
+    delta_epilogue.user = &be;
+    sgemm_epilogue(Trans::No, Trans::No, n, layer.inputs, layer.units, 1.0f, delta, layer.units,
+                   params_ + layer.weight_offset, layer.inputs, 0.0f, delta_[l - 1], layer.inputs, delta_epilogue, ctx);
+  }
+}
+
+double Mlp::penalty() const {
+  if (spec_.l2 == 0) return 0.0;
+  double sum = 0.0;
+  for (const LayerSpec& layer : spec_.layers) {
+    const float* w = params_ + layer.weight_offset;
+    for (int64_t i = 0; i < static_cast<int64_t>(layer.units) * layer.inputs; ++i) sum += static_cast<double>(w[i]) * w[i];
+  }
+  return spec_.l2 * sum;
+}
+
+void Mlp::optimizer_update(double learning_rate) {
+  const int64_t size = spec_.param_count;
+  const float lr = static_cast<float>(learning_rate);
+  float* p = params_;
+  const float* g = grads_;
+  float* m = moment1_;
+  float* v = moment2_;
+  counters_[0] += 1;
+  switch (spec_.optimizer) {
+    case Optimizer::Sgd:
+      for (int64_t i = 0; i < size; ++i) p[i] -= lr * g[i];
+      break;
+    case Optimizer::Momentum: {  // Δw_t = −η·g + μ·Δw_{t−1}
+      const float mu = static_cast<float>(spec_.momentum);
+      for (int64_t i = 0; i < size; ++i) {
+        m[i] = mu * m[i] - lr * g[i];
+        p[i] += m[i];
+      }
+      break;
+    }
+    case Optimizer::Nesterov: {  // the look-ahead form: w += μ·Δw_t − η·g
+      const float mu = static_cast<float>(spec_.momentum);
+      for (int64_t i = 0; i < size; ++i) {
+        m[i] = mu * m[i] - lr * g[i];
+        p[i] += mu * m[i] - lr * g[i];
+      }
+      break;
+    }
+    case Optimizer::Adam: {
+      counters_[1] *= spec_.beta1;  // β^t as running products, as every backend computes them
+      counters_[2] *= spec_.beta2;
+      // Coefficients in double, rounded once: 1 − 0.999f alone would be off by 1e-5 relative.
+      const float b1 = static_cast<float>(spec_.beta1), b2 = static_cast<float>(spec_.beta2);
+      const float one_minus_b1 = static_cast<float>(1.0 - spec_.beta1), one_minus_b2 = static_cast<float>(1.0 - spec_.beta2);
+      const float eps = static_cast<float>(spec_.epsilon);
+      const float c1 = static_cast<float>(1.0 / (1.0 - counters_[1]));
+      const float c2 = static_cast<float>(1.0 / (1.0 - counters_[2]));
+      for (int64_t i = 0; i < size; ++i) {
+        m[i] = b1 * m[i] + one_minus_b1 * g[i];
+        v[i] = b2 * v[i] + one_minus_b2 * g[i] * g[i];
+        p[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
+      }
+      break;
+    }
+  }
+}
+
+double Mlp::train_step(const float* x, const float* y, int n, double learning_rate) {
+  forward(x, n, true);
+  const double loss = loss_forward(y, n) + penalty();
+  if (!std::isfinite(loss)) return loss;
+  backward(x, n);
+  optimizer_update(learning_rate);
+  return loss;
+}
+
+int Mlp::train(const int32_t* order, int count, int batch_size, const double* learning_rates, double* losses,
+               const std::atomic<bool>& stop) {
+  const int inputs = spec_.inputs, outputs = spec_.outputs();
+  const int batches = (count + batch_size - 1) / batch_size;
+  for (int b = 0; b < batches; ++b) {
+    const int first = b * batch_size;
+    const int rows = std::min(batch_size, count - first);
+    for (int r = 0; r < rows; ++r) {
+      const int64_t row = order[first + r];
+      std::memcpy(batch_x_ + static_cast<int64_t>(r) * inputs, data_x_ + row * inputs, sizeof(float) * inputs);
+      std::memcpy(batch_y_ + static_cast<int64_t>(r) * outputs, data_y_ + row * outputs, sizeof(float) * outputs);
+    }
+    losses[b] = train_step(batch_x_, batch_y_, rows, learning_rates[b]);
+    if (!std::isfinite(losses[b]) || stop.load(std::memory_order_relaxed)) return b + 1;
+  }
+  return batches;
+}
+
+double Mlp::evaluate(const float* x, const float* y, int n) {
+  const int inputs = spec_.inputs, outputs = spec_.outputs();
+  double total = 0.0;
+  for (int start = 0; start < n; start += capacity_) {
+    const int rows = std::min(capacity_, n - start);
+    forward(x + static_cast<int64_t>(start) * inputs, rows, false);
+    total += rows * loss_forward(y + static_cast<int64_t>(start) * outputs, rows);
+  }
+  return total / n + penalty();
+}
+
+void Mlp::predict(const float* x, int n, float* out) {
+  const int inputs = spec_.inputs, outputs = spec_.outputs();
+  for (int start = 0; start < n; start += capacity_) {
+    const int rows = std::min(capacity_, n - start);
+    forward(x + static_cast<int64_t>(start) * inputs, rows, false);
+    output_activation(rows);
+    std::memcpy(out + static_cast<int64_t>(start) * outputs, out_.back(), sizeof(float) * rows * outputs);
+  }
+}
+
+}  // namespace mlpkit

@@ -1,0 +1,109 @@
+// The training step of the native backend, in plain C++ (no N-API): the same order and the
+// same names as the TypeScript reference and the AssemblyScript build.
+//
+//   for l in 0..L-1:  out_l = A_{l-1} · W_lᵀ  + b_l, then φ_l and the dropout mask, fused in
+//                     the GEMM epilogue (the output layer keeps its logits for the loss)
+//   loss_forward:     mean loss over the rows; fused δ_L (softmax+CE and sigmoid+BCE: ŷ − y)
+//   for l in L-1..0:  dW_l = δ_lᵀ · A_{l-1} + 2·l2·W_l   (GEMM "TN", L2 fused in the epilogue)
+//                     db_l = Σ_rows δ_l
+//                     δ_{l-1} = (δ_l · W_l) ⊙ φ'_{l-1} ⊙ keep_{l-1}   (GEMM "NN", fused epilogue)
+//   optimizer_update: one loop over the flat parameter vector
+//
+// Memory is owned by JavaScript and borrowed here (see bind()):
+//   state    (4·P floats)  params | grads | moment1 | moment2, in the layout of src/layout.ts
+//   counters (3 doubles)   update step t, β1^t, β2^t
+//   scratch  (scratch_floats(capacity))  per layer: out, delta (capacity × units each), and
+//            keep (capacity × units) for layers with dropout; then the gathered batch x and y
+// Only the GEMM packing workspace is allocated here, in reserve(), never inside a step.
+#ifndef MLPKIT_NATIVE_MLP_H_
+#define MLPKIT_NATIVE_MLP_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "activations.h"
+#include "gemm/gemm.h"
+
+namespace mlpkit {
+
+struct LayerSpec {
+  int inputs = 0;
+  int units = 0;
+  Activation activation = Activation::Identity;
+  float alpha = 0.0f;
+  bool bias = true;
+  double dropout = 0.0;
+  int64_t weight_offset = 0;  // W (units, inputs) in the flat vector
+  int64_t bias_offset = -1;   // b (units), or -1
+};
+
+struct ModelSpec {
+  int inputs = 0;
+  std::vector<LayerSpec> layers;
+  Loss loss = Loss::Mse;
+  Optimizer optimizer = Optimizer::Sgd;
+  double momentum = 0.0, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, l2 = 0.0;
+  uint32_t seed_lo = 0, seed_hi = 0;
+  int64_t param_count = 0;  // filled by finalize()
+
+  int outputs() const { return layers.back().units; }
+  // Computes the offsets and the parameter count; returns an error message, or "" when valid.
+  std::string finalize();
+};
+
+class Mlp {
+ public:
+  explicit Mlp(ModelSpec spec);
+
+  const ModelSpec& spec() const { return spec_; }
+  int64_t state_floats() const { return 4 * spec_.param_count; }
+  int64_t scratch_floats(int capacity) const;
+  int capacity() const { return capacity_; }
+  int threads() const { return threads_; }
+
+  // Points the model at JavaScript-owned memory, sized by state_floats and scratch_floats.
+  void bind(float* state, double* counters, float* scratch, int capacity);
+  void bind_data(const float* x, const float* y, int rows);
+  void set_threads(int threads);
+
+  // One step on n rows (n ≤ capacity). Returns the mean loss + L2 penalty; when that is not
+  // finite, the parameters are left untouched.
+  double train_step(const float* x, const float* y, int n, double learning_rate);
+  // Mini-batches of the bound data set in the order given; see BackendModel.train in
+  // src/backend.ts. Returns the number of batches whose loss was written.
+  int train(const int32_t* order, int count, int batch_size, const double* learning_rates, double* losses,
+            const std::atomic<bool>& stop);
+  double evaluate(const float* x, const float* y, int n);
+  void predict(const float* x, int n, float* out);
+
+ private:
+  void forward(const float* x, int n, bool training);
+  double loss_forward(const float* y, int n);  // writes ŷ into the last out and δ_L
+  void output_activation(int n);               // ŷ = φ_L(logits), for predictions
+  void backward(const float* x, int n);
+  double penalty() const;
+  void optimizer_update(double learning_rate);
+  GemmContext context();
+
+  ModelSpec spec_;
+  float* params_ = nullptr;
+  float* grads_ = nullptr;
+  float* moment1_ = nullptr;
+  float* moment2_ = nullptr;
+  double* counters_ = nullptr;
+  std::vector<float*> out_, delta_, keep_;
+  float* batch_x_ = nullptr;
+  float* batch_y_ = nullptr;
+  int capacity_ = 0;
+  const float* data_x_ = nullptr;
+  const float* data_y_ = nullptr;
+  int data_rows_ = 0;
+  int threads_ = 1;
+  GemmWorkspace workspace_;
+};
+
+}  // namespace mlpkit
+
+#endif  // MLPKIT_NATIVE_MLP_H_

@@ -1,0 +1,42 @@
+/** The shape of the native addon (native/addon.cc), declared once. */
+export interface NativeInfo {
+  /** Micro-kernel instruction set chosen for this CPU: 'avx512', 'avx2+fma' or 'scalar'. */
+  readonly isa: string;
+  readonly mr: number;
+  readonly nr: number;
+  readonly kc: number;
+  readonly mc: number;
+  readonly nc: number;
+  /** Default thread count: the number of cores. */
+  readonly threads: number;
+}
+
+export interface NativeModelHandle {
+  stateFloats(): number;
+  scratchFloats(capacity: number): number;
+  bind(state: Float32Array, counters: Float64Array, scratch: Float32Array, capacity: number): void;
+  setThreads(threads: number): void;
+  setData(x: Float32Array, y: Float32Array, rows: number): void;
+  train(order: Int32Array, batchSize: number, learningRates: Float64Array, losses: Float64Array): number;
+  trainAsync(order: Int32Array, batchSize: number, learningRates: Float64Array, losses: Float64Array): Promise<number>;
+  requestStop(): void;
+  trainStep(x: Float32Array, y: Float32Array, n: number, learningRate: number): number;
+  evaluate(x: Float32Array, y: Float32Array, n: number): number;
+  predict(x: Float32Array, n: number, out: Float32Array): void;
+  dispose(): void;
+}
+
+export interface NativeBinding {
+  info(): NativeInfo;
+  philox(key0: number, key1: number, c0: number, c1: number, c2: number, c3: number): Uint32Array;
+  /** C = alpha·op(A)·op(B) + beta·C, row-major; for parity tests and benchmarks. */
+  sgemm(
+    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+    a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number,
+    threads: number, isa: 'auto' | 'avx512' | 'avx2+fma' | 'scalar',
+  ): void;
+  Model: new (
+    inputs: number, layers: Int32Array, layerParams: Float64Array, loss: number, optimizer: number,
+    hyper: Float64Array, seedLo: number, seedHi: number,
+  ) => NativeModelHandle;
+}

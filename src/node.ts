@@ -1,0 +1,10 @@
+/**
+ * The Node.js entry of mlpkit: everything of the universal entry, plus the native backend.
+ * Bundles for browsers, workers and edge runtimes get `index.ts`, which imports nothing from Node.
+ */
+import { loadNativeBackend } from './backends/native.js';
+import { setBackendLoader } from './registry.js';
+
+setBackendLoader('native', loadNativeBackend);
+
+export * from './index.js';
