@@ -4,7 +4,7 @@
  *
  *     npm run demo
  */
-import { listBackends, MLPClassifier, trainTestSplit } from '../src/index.js';
+import { listBackends, MLPClassifier, trainTestSplit } from '../src/node.js';
 import { loadDigits } from './digits-data.js';
 
 const { X, y } = loadDigits();
