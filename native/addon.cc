@@ -19,6 +19,7 @@ namespace mlpkit {
 namespace {
 
 constexpr int64_t kMaxInt = 2147483647;
+constexpr int64_t kMaxTypedArrayLength = 4294967295;  // the longest Float32Array JavaScript can allocate
 
 int default_threads() {
   const unsigned cores = std::thread::hardware_concurrency();
@@ -198,7 +199,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     check_usable(info.Env());
     const int64_t capacity = get_integer(info, 0, "capacity", 1, kMaxInt);
     const int64_t floats = mlp_->scratch_floats(static_cast<int>(capacity));
-    if (floats > (int64_t{1} << 40)) throw_range(info.Env(), "capacity", "small enough for the scratch memory to be addressable", info[0]);
+    if (floats > kMaxTypedArrayLength) throw_range(info.Env(), "capacity", "small enough for the scratch memory to be addressable", info[0]);
     return Napi::Number::New(info.Env(), static_cast<double>(floats));
   }
 
