@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/mlp.cc",
         "native/thread_pool.cc",
+        "native/peak.cc",
         "native/gemm/gemm.cc",
         "native/gemm/cpu.cc",
         "native/gemm/ukernel_scalar.cc",

@@ -12,6 +12,7 @@
 #include "checks.h"
 #include "gemm/gemm.h"
 #include "mlp.h"
+#include "peak.h"
 #include "rng.h"
 #include "thread_pool.h"
 
@@ -100,6 +101,13 @@ Napi::Value Sgemm(const Napi::CallbackInfo& info) {
         static_cast<int>(k), static_cast<float>(alpha), a.Data(), static_cast<int>(lda), b.Data(), static_cast<int>(ldb),
         static_cast<float>(beta), c.Data(), static_cast<int>(ldc), ctx);
   return env.Undefined();
+}
+
+// [sync] fmaPeak(seconds) → GFLOP/s of one core running only vector FMAs (benchmarks only)
+Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
+  check_count(info, 1, "fmaPeak");
+  const double seconds = get_number(info, 0, "seconds", 0.01, 10);
+  return Napi::Number::New(info.Env(), measure_fma_peak_gflops(seconds));
 }
 
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
@@ -245,15 +253,16 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
   struct TrainArgs {
     Napi::Int32Array order;
+    int epoch_length;
     int batch_size;
     int batches;
     Napi::Float64Array learning_rates;
     Napi::Float64Array losses;
   };
 
-  // Checks train()/trainAsync() arguments: (order, batchSize, learningRates, losses).
+  // Checks train()/trainAsync() arguments: (order, epochLength, batchSize, learningRates, losses).
   TrainArgs train_args(const Napi::CallbackInfo& info, const char* function) {
-    check_count(info, 4, function);
+    check_count(info, 5, function);
     const Napi::Env env = info.Env();
     check_usable(env);
     check_bound(env);
@@ -261,14 +270,18 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     const int64_t count = typed_length(info, 0, "order", napi_int32_array, "Int32Array");
     if (count < 1) throw_range(env, "order", "an Int32Array of at least one row index", info[0]);
     Napi::Int32Array order = get_i32(info, 0, "order", count);
-    const int64_t batch_size = std::min(get_integer(info, 1, "batchSize", 1, kMaxInt), count);  // ≥ count: full batch
+    const int64_t epoch_length = get_integer(info, 1, "epochLength", 1, count);
+    if (count % epoch_length != 0) {
+      throw Napi::RangeError::New(env, "epochLength must divide order.length = " + std::to_string(count) + ", got " + std::to_string(epoch_length));
+    }
+    const int64_t batch_size = std::min(get_integer(info, 2, "batchSize", 1, kMaxInt), epoch_length);  // ≥ epoch: full batch
     if (batch_size > mlp_->capacity()) {
       throw Napi::RangeError::New(env, "batchSize must leave at most " + std::to_string(mlp_->capacity()) +
                                            " rows per batch (the capacity given to bind), got batches of " + std::to_string(batch_size));
     }
-    const int64_t batches = (count + batch_size - 1) / batch_size;
-    Napi::Float64Array rates = get_f64(info, 2, "learningRates", batches, true);
-    Napi::Float64Array losses = get_f64(info, 3, "losses", batches, true);
+    const int64_t batches = count / epoch_length * ((epoch_length + batch_size - 1) / batch_size);
+    Napi::Float64Array rates = get_f64(info, 3, "learningRates", batches, true);
+    Napi::Float64Array losses = get_f64(info, 4, "losses", batches, true);
     const int32_t* rows = order.Data();
     for (int64_t i = 0; i < count; ++i) {
       if (rows[i] < 0 || rows[i] >= data_rows_) {
@@ -282,15 +295,15 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         throw Napi::RangeError::New(env, "learningRates[" + std::to_string(b) + "] must be a finite number >= 0, got " + std::to_string(lr[b]));
       }
     }
-    return TrainArgs{order, static_cast<int>(batch_size), static_cast<int>(batches), rates, losses};
+    return TrainArgs{order, static_cast<int>(epoch_length), static_cast<int>(batch_size), static_cast<int>(batches), rates, losses};
   }
 
-  // [sync] train(order, batchSize, learningRates, losses) → batches done
+  // [sync] train(order, epochLength, batchSize, learningRates, losses) → batches done
   Napi::Value Train(const Napi::CallbackInfo& info) {
     TrainArgs args = train_args(info, "train");
     stop_.store(false);
-    const int done = mlp_->train(args.order.Data(), static_cast<int>(args.order.ElementLength()), args.batch_size,
-                                 args.learning_rates.Data(), args.losses.Data(), stop_);
+    const int done = mlp_->train(args.order.Data(), static_cast<int>(args.order.ElementLength()), args.epoch_length,
+                                 args.batch_size, args.learning_rates.Data(), args.losses.Data(), stop_);
     return Napi::Number::New(info.Env(), done);
   }
 
@@ -302,6 +315,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
           model_(model),
           order_(args.order.Data()),
           count_(static_cast<int>(args.order.ElementLength())),
+          epoch_length_(args.epoch_length),
           batch_size_(args.batch_size),
           rates_(args.learning_rates.Data()),
           losses_(args.losses.Data()),
@@ -315,7 +329,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
    protected:
     void Execute() override {
       try {
-        done_ = model_->mlp_->train(order_, count_, batch_size_, rates_, losses_, model_->stop_);
+        done_ = model_->mlp_->train(order_, count_, epoch_length_, batch_size_, rates_, losses_, model_->stop_);
       } catch (const std::exception& e) {
         SetError(std::string("mlpkit: native training failed: ") + e.what());
       }
@@ -334,6 +348,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     ModelWrap* model_;
     const int32_t* order_;
     int count_;
+    int epoch_length_;
     int batch_size_;
     const double* rates_;
     double* losses_;
@@ -341,7 +356,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     int done_ = 0;
   };
 
-  // [async] trainAsync(order, batchSize, learningRates, losses) → Promise<batches done>
+  // [async] trainAsync(order, epochLength, batchSize, learningRates, losses) → Promise<batches done>
   Napi::Value TrainAsync(const Napi::CallbackInfo& info) {
     TrainArgs args = train_args(info, "trainAsync");
     stop_.store(false);
@@ -426,6 +441,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("philox", Napi::Function::New(env, Philox, "philox"));
   exports.Set("sgemm", Napi::Function::New(env, Sgemm, "sgemm"));
+  exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
   exports.Set("Model", ModelWrap::Define(env));
   return exports;
 }

@@ -369,13 +369,14 @@ double Mlp::train_step(const float* x, const float* y, int n, double learning_ra
   return loss;
 }
 
-int Mlp::train(const int32_t* order, int count, int batch_size, const double* learning_rates, double* losses,
-               const std::atomic<bool>& stop) {
+int Mlp::train(const int32_t* order, int count, int epoch_length, int batch_size, const double* learning_rates,
+               double* losses, const std::atomic<bool>& stop) {
   const int inputs = spec_.inputs, outputs = spec_.outputs();
-  const int batches = (count + batch_size - 1) / batch_size;
+  const int per_epoch = (epoch_length + batch_size - 1) / batch_size;
+  const int batches = count / epoch_length * per_epoch;
   for (int b = 0; b < batches; ++b) {
-    const int first = b * batch_size;
-    const int rows = std::min(batch_size, count - first);
+    const int64_t first = static_cast<int64_t>(b / per_epoch) * epoch_length + static_cast<int64_t>(b % per_epoch) * batch_size;
+    const int rows = std::min(batch_size, epoch_length - (b % per_epoch) * batch_size);
     for (int r = 0; r < rows; ++r) {
       const int64_t row = order[first + r];
       std::memcpy(batch_x_ + static_cast<int64_t>(r) * inputs, data_x_ + row * inputs, sizeof(float) * inputs);

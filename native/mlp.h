@@ -71,10 +71,11 @@ class Mlp {
   // One step on n rows (n ≤ capacity). Returns the mean loss + L2 penalty; when that is not
   // finite, the parameters are left untouched.
   double train_step(const float* x, const float* y, int n, double learning_rate);
-  // Mini-batches of the bound data set in the order given; see BackendModel.train in
+  // Mini-batches of the bound data set in the order given: `count` rows making epochs of
+  // `epoch_length` rows, batches restarting at each epoch; see BackendModel.train in
   // src/backend.ts. Returns the number of batches whose loss was written.
-  int train(const int32_t* order, int count, int batch_size, const double* learning_rates, double* losses,
-            const std::atomic<bool>& stop);
+  int train(const int32_t* order, int count, int epoch_length, int batch_size, const double* learning_rates,
+            double* losses, const std::atomic<bool>& stop);
   double evaluate(const float* x, const float* y, int n);
   void predict(const float* x, int n, float* out);
 

@@ -6,7 +6,7 @@
  * JavaScript crosses into it once per chunk of mini-batches (a whole epoch when nothing
  * needs to observe single batches), never per layer. Everything a step needs is inside:
  *
- *   for each mini-batch (rows `order[b·B … b·B+B−1]` of the data set once):
+ *   for each mini-batch (rows of the data set given once, in the order given):
  *     forward   Z_l = A_{l−1}·W_lᵀ + b_l,  A_l = φ_l(Z_l) ⊙ dropout mask / (1 − rate)
  *     loss      mean over rows of the loss, + l2·‖W‖²; fused δ_L (softmax+CE, sigmoid+BCE: ŷ − y)
  *     backward  dW_l = δ_lᵀ·A_{l−1} + 2·l2·W_l,  db_l = Σ_rows δ_l,  δ_{l−1} = (δ_l·W_l) ⊙ φ'_{l−1}
@@ -52,14 +52,15 @@ export interface BackendModel {
   /** Copies a training set in (x: n×inputs, y: n×outputs, already scaled and one-hot). */
   setData(x: Float32Array, y: Float32Array, n: number): void;
   /**
-   * Trains on consecutive mini-batches of the rows in `order` (of the data set given to
-   * `setData`), batch b using `learningRates[b]`; writes each batch's mean loss to
-   * `losses[b]`. Stops early after a batch whose loss is not finite (without applying that
-   * update) or after `requestStop()`. Returns the number of batches whose loss was written.
+   * Trains on the rows of `order` (indices into the data set given to `setData`): one or
+   * more epochs of `epochLength` rows each, every epoch cut into batches of `batchSize`
+   * (its last batch may be smaller). Batch b uses `learningRates[b]` and writes its mean
+   * loss to `losses[b]`. Stops early after a batch whose loss is not finite (without
+   * applying that update) or after `requestStop()`. Returns the number of batches done.
    */
-  train(order: Int32Array, batchSize: number, learningRates: Float64Array, losses: Float64Array): number;
+  train(order: Int32Array, epochLength: number, batchSize: number, learningRates: Float64Array, losses: Float64Array): number;
   /** Same as `train`, without blocking the event loop. */
-  trainAsync(order: Int32Array, batchSize: number, learningRates: Float64Array, losses: Float64Array): Promise<number>;
+  trainAsync(order: Int32Array, epochLength: number, batchSize: number, learningRates: Float64Array, losses: Float64Array): Promise<number>;
   /** Asks a running `train`/`trainAsync` to return after its current batch. */
   requestStop(): void;
   /** One step on a batch given directly. Returns its mean loss; no update when that is not finite. */

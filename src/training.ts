@@ -8,7 +8,7 @@ import type { BackendModel } from './backend.js';
 import { checkBoolean, checkInteger, checkKnownKeys, checkNumber, checkOptions, typeError } from './errors.js';
 import type { MatrixInput, TargetInput } from './data.js';
 import { scheduledLearningRate } from './schedules.js';
-import { permutation, Stream } from './rng.js';
+import { shuffleInto, Stream } from './rng.js';
 import type { OptimizerSpec } from './spec.js';
 
 export interface EarlyStoppingOptions {
@@ -201,20 +201,33 @@ export interface TrainingJob {
 }
 
 export type TrainingRequest =
-  | { kind: 'train'; order: Int32Array; batchSize: number; learningRates: Float64Array; losses: Float64Array }
+  | { kind: 'train'; order: Int32Array; epochLength: number; batchSize: number; learningRates: Float64Array; losses: Float64Array }
   | { kind: 'call'; run: () => unknown };
 
 const now = (): number => performance.now();
 
+/** Rows handed to the backend in one call when nothing needs to see single epochs. */
+const ROWS_PER_CALL = 1 << 16;
+
+/**
+ * The epoch loop. Work goes to the backend in chunks: one batch at a time when a per-batch
+ * callback must see each batch, one epoch at a time when something looks at every epoch
+ * (validation, early stopping, reduce-on-plateau, an epoch callback), and otherwise as many
+ * epochs as make about 64k rows, so that small networks do not pay a crossing per epoch.
+ */
 export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, History, unknown> {
   const { model, optimizer, state, rows, validation, options } = job;
   const { batchSize, earlyStopping: es, reduceLROnPlateau: plateau } = options;
   const history: History = { loss: [], valLoss: [], learningRate: [], bestEpoch: -1, stopReason: 'completed' };
   const batchesPerEpoch = Math.ceil(rows / batchSize);
-  const perBatch = options.onBatchEnd !== undefined; // a callback per batch needs one crossing per batch
-  const learningRates = new Float64Array(perBatch ? 1 : batchesPerEpoch);
+  const perBatch = options.onBatchEnd !== undefined;
+  const perEpoch = perBatch || validation !== undefined || es !== undefined || plateau !== undefined || options.onEpochEnd !== undefined;
+  const epochsPerCall = perEpoch ? 1 : Math.max(1, Math.min(options.epochs, Math.floor(ROWS_PER_CALL / rows)));
+  const order = new Int32Array(epochsPerCall * rows);
+  const draws = new Uint32Array(rows);
+  const learningRates = new Float64Array(epochsPerCall * batchesPerEpoch);
   const losses = new Float64Array(learningRates.length);
-  let lastFinite = new Float32Array(model.size); // weights at the end of the last good epoch
+  let lastFinite = new Float32Array(model.size); // weights at the end of the last good chunk
   let current = new Float32Array(model.size);
   model.getParams(lastFinite);
   const best = es?.restoreBestWeights ? new Float32Array(model.size) : undefined;
@@ -224,86 +237,117 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
   let plateauWait = 0;
   let cooldown = 0;
   let learningRate = optimizer.learningRate * state.learningRateScale;
-  const identity = Int32Array.from({ length: rows }, (_, i) => i);
 
-  for (let epoch = 0; epoch < options.epochs; epoch++) {
+  for (let epoch = 0; epoch < options.epochs;) {
     if (options.signal?.aborted) { history.stopReason = 'aborted'; break; }
     const started = now();
-    const order = options.shuffle ? permutation(rows, job.seed, Stream.SHUFFLE, state.epochsTrained) : identity;
-    let lossSum = 0;
-    let seen = 0;
-    let stop: StopReason | undefined;
+    const epochs = Math.min(epochsPerCall, options.epochs - epoch);
+    for (let e = 0; e < epochs; e++) {
+      const slice = order.subarray(e * rows, (e + 1) * rows);
+      if (options.shuffle) shuffleInto(slice, job.seed, Stream.SHUFFLE, state.epochsTrained + e, draws);
+      else for (let i = 0; i < rows; i++) slice[i] = i;
+    }
 
-    for (let first = 0; first < batchesPerEpoch && !stop; first += learningRates.length) {
-      const count = Math.min(learningRates.length, batchesPerEpoch - first);
-      const chunk = order.subarray(first * batchSize, Math.min(rows, (first + count) * batchSize));
-      for (let b = 0; b < count; b++) {
+    // Train the chunk: losses[b] is the loss of its b-th batch (batches restart at each epoch).
+    let done = 0;
+    let stop: StopReason | undefined;
+    const calls = perBatch ? batchesPerEpoch : 1;
+    for (let call = 0; call < calls && !stop; call++) {
+      const batches = perBatch ? 1 : epochs * batchesPerEpoch;
+      const first = perBatch ? call : 0;
+      const chunk = perBatch ? order.subarray(call * batchSize, Math.min(rows, (call + 1) * batchSize)) : order.subarray(0, epochs * rows);
+      for (let b = 0; b < batches; b++) {
         learningRate = scheduledLearningRate(optimizer.learningRate, optimizer.schedule, model.step + b) * state.learningRateScale;
-        learningRates[b] = learningRate;
+        learningRates[first + b] = learningRate;
       }
-      const done = (yield { kind: 'train', order: chunk, batchSize, learningRates, losses }) as number;
-      for (let b = 0; b < done; b++) {
-        const size = Math.min(batchSize, chunk.length - b * batchSize);
+      const count = (yield {
+        kind: 'train', order: chunk, epochLength: perBatch ? chunk.length : rows, batchSize,
+        learningRates: learningRates.subarray(first, first + batches), losses: losses.subarray(first, first + batches),
+      }) as number;
+      for (let b = first; b < first + count; b++) {
         if (!Number.isFinite(losses[b]!)) {
           keepFiniteWeights(model, lastFinite);
-          throw new TrainingDivergedError(losses[b]!, epoch, first + b);
+          throw new TrainingDivergedError(losses[b]!, epoch + Math.floor(b / batchesPerEpoch), b % batchesPerEpoch);
         }
-        lossSum += losses[b]! * size;
-        seen += size;
         if (perBatch) {
-          const verdict = yield { kind: 'call', run: () => options.onBatchEnd!(first + b, { loss: losses[b]!, size }) };
+          const size = Math.min(batchSize, rows - b * batchSize);
+          const verdict = yield { kind: 'call', run: () => options.onBatchEnd!(b, { loss: losses[b]!, size }) };
           if (verdict === false) stop = 'callback';
         }
       }
-      if (options.signal?.aborted) stop = 'aborted';
-      else if (done < count) stop = 'aborted'; // the backend stopped on request
+      done = first + count;
+      if (options.signal?.aborted || count < batches) stop ??= 'aborted'; // aborted, or the backend stopped on request
     }
+    if (done === 0) { history.stopReason = stop ?? 'aborted'; break; }
 
-    state.epochsTrained++;
-    if (seen === 0) { history.stopReason = stop ?? 'aborted'; break; }
-    const loss = lossSum / seen;
-    const valLoss = validation ? model.evaluate(validation.x, validation.y, validation.rows) : undefined;
     model.getParams(current);
-    const bad = current.find((v) => !Number.isFinite(v)) ?? (valLoss !== undefined && !Number.isFinite(valLoss) ? valLoss : undefined);
-    if (bad !== undefined) {
+    const nonFinite = current.find((v) => !Number.isFinite(v));
+    if (nonFinite !== undefined) {
       model.setParams(lastFinite);
-      throw new TrainingDivergedError(bad, epoch);
+      throw new TrainingDivergedError(nonFinite, epoch + Math.ceil(done / batchesPerEpoch) - 1);
     }
     [lastFinite, current] = [current, lastFinite];
-    history.loss.push(loss);
-    if (valLoss !== undefined) history.valLoss.push(valLoss);
-    history.learningRate.push(learningRate);
 
-    const monitored = valLoss ?? loss;
-    if (monitored < bestValue - (es?.minDelta ?? 0)) {
-      bestValue = monitored;
-      history.bestEpoch = epoch;
-      epochsWithoutImprovement = 0;
-      if (best) model.getParams(best);
-    } else if (es && ++epochsWithoutImprovement >= es.patience) {
-      stop ??= 'early-stopping';
-    }
-    if (plateau) {
-      if (monitored < plateauBest - plateau.minDelta) {
-        plateauBest = monitored;
-        plateauWait = 0;
-      } else if (cooldown > 0) {
-        cooldown--;
-      } else if (++plateauWait >= plateau.patience) {
-        const floor = plateau.minLearningRate / optimizer.learningRate;
-        state.learningRateScale = Math.max(state.learningRateScale * plateau.factor, floor);
-        plateauWait = 0;
-        cooldown = plateau.cooldown;
+    // Per-epoch bookkeeping for each epoch of the chunk (a partial last epoch counts too).
+    const epochsDone = Math.ceil(done / batchesPerEpoch);
+    const seconds = (now() - started) / 1000;
+    for (let e = 0; e < epochsDone; e++) {
+      let sum = 0;
+      let seen = 0;
+      for (let b = e * batchesPerEpoch; b < Math.min(done, (e + 1) * batchesPerEpoch); b++) {
+        const size = Math.min(batchSize, rows - (b % batchesPerEpoch) * batchSize);
+        sum += losses[b]! * size;
+        seen += size;
+      }
+      const loss = sum / seen;
+      const epochRate = learningRates[Math.min(done, (e + 1) * batchesPerEpoch) - 1]!;
+      history.loss.push(loss);
+      history.learningRate.push(epochRate);
+      if (!perEpoch) continue; // a multi-epoch chunk: nothing watches single epochs
+
+      const valLoss = validation ? model.evaluate(validation.x, validation.y, validation.rows) : undefined;
+      if (valLoss !== undefined) {
+        if (!Number.isFinite(valLoss)) {
+          model.setParams(current); // the chunk's starting weights (swapped above)
+          throw new TrainingDivergedError(valLoss, epoch);
+        }
+        history.valLoss.push(valLoss);
+      }
+      const monitored = valLoss ?? loss;
+      if (monitored < bestValue - (es?.minDelta ?? 0)) {
+        bestValue = monitored;
+        history.bestEpoch = epoch;
+        epochsWithoutImprovement = 0;
+        if (best) model.getParams(best);
+      } else if (es && ++epochsWithoutImprovement >= es.patience) {
+        stop ??= 'early-stopping';
+      }
+      if (plateau) {
+        if (monitored < plateauBest - plateau.minDelta) {
+          plateauBest = monitored;
+          plateauWait = 0;
+        } else if (cooldown > 0) {
+          cooldown--;
+        } else if (++plateauWait >= plateau.patience) {
+          state.learningRateScale = Math.max(state.learningRateScale * plateau.factor, plateau.minLearningRate / optimizer.learningRate);
+          plateauWait = 0;
+          cooldown = plateau.cooldown;
+        }
+      }
+      if (options.onEpochEnd) {
+        const logs: EpochLogs = { loss, learningRate: epochRate, samplesPerSecond: seconds > 0 ? Math.min(done * batchSize, rows) / seconds : Infinity };
+        if (valLoss !== undefined) logs.valLoss = valLoss;
+        const verdict = yield { kind: 'call', run: () => options.onEpochEnd!(epoch, logs) };
+        if (verdict === false) stop ??= 'callback';
       }
     }
-
-    if (options.onEpochEnd) {
-      const seconds = (now() - started) / 1000;
-      const logs: EpochLogs = { loss, learningRate, samplesPerSecond: seconds > 0 ? seen / seconds : Infinity };
-      if (valLoss !== undefined) logs.valLoss = valLoss;
-      const verdict = yield { kind: 'call', run: () => options.onEpochEnd!(epoch, logs) };
-      if (verdict === false) stop ??= 'callback';
+    if (!perEpoch) {
+      const losses = history.loss.slice(-epochsDone);
+      const bestInChunk = losses.indexOf(Math.min(...losses));
+      if (losses[bestInChunk]! < bestValue) { bestValue = losses[bestInChunk]!; history.bestEpoch = epoch + bestInChunk; }
     }
+    state.epochsTrained += epochsDone;
+    epoch += epochsDone;
     if (stop) { history.stopReason = stop; break; }
   }
 
@@ -326,7 +370,7 @@ export function runSync(job: TrainingJob): History {
     const request = step.value;
     step = loop.next(
       request.kind === 'train'
-        ? job.model.train(request.order, request.batchSize, request.learningRates, request.losses)
+        ? job.model.train(request.order, request.epochLength, request.batchSize, request.learningRates, request.losses)
         : request.run(),
     );
   }
@@ -350,7 +394,7 @@ export async function runAsync(job: TrainingJob): Promise<History> {
       job.onChunk?.(true);
       let done: number;
       try {
-        done = await job.model.trainAsync(request.order, request.batchSize, request.learningRates, request.losses);
+        done = await job.model.trainAsync(request.order, request.epochLength, request.batchSize, request.learningRates, request.losses);
       } finally {
         job.onChunk?.(false);
       }

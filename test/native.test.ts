@@ -170,11 +170,12 @@ describe('native boundary: every bad call throws and the process lives on', () =
     ['scratch for an absurd capacity', () => model().scratchFloats(2 ** 31 - 1), /capacity must be small enough for the scratch memory to be addressable/],
     ['a state array of the wrong length', () => model().bind(new Float32Array(3), Float64Array.of(0, 1, 1), new Float32Array(100), 1), /state must be a Float32Array of length \d+, got a Float32Array of length 3/],
     ['a detached state array', () => { const m = model(); m.bind(detached(), Float64Array.of(0, 1, 1), new Float32Array(m.scratchFloats(1)), 1); }, /state must be a Float32Array of length \d+, got a Float32Array with a detached buffer/],
-    ['training before bind', () => model().train(Int32Array.of(0), 1, Float64Array.of(0.1), new Float64Array(1)), /bind\(state, counters, scratch, capacity\) must come first/],
-    ['training before setData', () => bound().train(Int32Array.of(0), 1, Float64Array.of(0.1), new Float64Array(1)), /setData\(x, y, rows\) must come before training/],
-    ['a row index out of range', () => { const m = bound(); m.setData(new Float32Array(6), new Float32Array(4), 2); m.train(Int32Array.of(0, 2), 1, Float64Array.of(0.1, 0.1), new Float64Array(2)); }, /order\[1\] must be a row index between 0 and 1, got 2/],
-    ['a NaN learning rate', () => { const m = bound(); m.setData(new Float32Array(6), new Float32Array(4), 2); m.train(Int32Array.of(0, 1), 1, Float64Array.of(0.1, NaN), new Float64Array(2)); }, /learningRates\[1\] must be a finite number >= 0/],
-    ['too few loss slots', () => { const m = bound(); m.setData(new Float32Array(6), new Float32Array(4), 2); m.train(Int32Array.of(0, 1), 1, Float64Array.of(0.1, 0.1), new Float64Array(1)); }, /losses must be a Float64Array of length at least 2, got a Float64Array of length 1/],
+    ['training before bind', () => model().train(Int32Array.of(0), 1, 1, Float64Array.of(0.1), new Float64Array(1)), /bind\(state, counters, scratch, capacity\) must come first/],
+    ['training before setData', () => bound().train(Int32Array.of(0), 1, 1, Float64Array.of(0.1), new Float64Array(1)), /setData\(x, y, rows\) must come before training/],
+    ['a row index out of range', () => { const m = bound(); m.setData(new Float32Array(6), new Float32Array(4), 2); m.train(Int32Array.of(0, 2), 2, 1, Float64Array.of(0.1, 0.1), new Float64Array(2)); }, /order\[1\] must be a row index between 0 and 1, got 2/],
+    ['an epoch length that does not divide the order', () => { const m = bound(); m.setData(new Float32Array(9), new Float32Array(6), 3); m.train(Int32Array.of(0, 1, 2), 2, 1, Float64Array.of(0.1, 0.1, 0.1), new Float64Array(3)); }, /epochLength must divide order.length = 3, got 2/],
+    ['a NaN learning rate', () => { const m = bound(); m.setData(new Float32Array(6), new Float32Array(4), 2); m.train(Int32Array.of(0, 1), 2, 1, Float64Array.of(0.1, NaN), new Float64Array(2)); }, /learningRates\[1\] must be a finite number >= 0/],
+    ['too few loss slots', () => { const m = bound(); m.setData(new Float32Array(6), new Float32Array(4), 2); m.train(Int32Array.of(0, 1), 2, 1, Float64Array.of(0.1, 0.1), new Float64Array(1)); }, /losses must be a Float64Array of length at least 2, got a Float64Array of length 1/],
     ['a batch larger than the capacity', () => bound().trainStep(new Float32Array(27), new Float32Array(18), 9, 0.1), /n must be an integer between 1 and 8, got 9/],
     ['x shorter than n rows', () => bound().predict(new Float32Array(5), 2, new Float32Array(4)), /x must be a Float32Array of length at least 6, got a Float32Array of length 5/],
     ['predict into a Float64Array', () => bound().predict(new Float32Array(6), 2, new Float64Array(4) as never), /out must be a Float32Array, got a Float64Array of length 4/],
@@ -205,9 +206,9 @@ describe('native boundary: every bad call throws and the process lives on', () =
     m.bind(new Float32Array(m.stateFloats()), Float64Array.of(0, 1, 1), new Float32Array(m.scratchFloats(1)), 1);
     m.setData(randomMatrix(3 * 2000, 1), new Float32Array(2 * 2000).map((_, i) => (i % 2 ? 1 : 0)), 2000);
     const order = Int32Array.from({ length: 2000 }, (_, i) => i);
-    const running = m.trainAsync(order, 1, new Float64Array(2000).fill(0.01), new Float64Array(2000));
+    const running = m.trainAsync(order, 2000, 1, new Float64Array(2000).fill(0.01), new Float64Array(2000));
     expect(() => m.predict(new Float32Array(3), 1, new Float32Array(2))).toThrow(/busy training/);
-    expect(() => m.train(order, 1, new Float64Array(2000), new Float64Array(2000))).toThrow(/busy training/);
+    expect(() => m.train(order, 2000, 1, new Float64Array(2000), new Float64Array(2000))).toThrow(/busy training/);
     expect(() => m.dispose()).toThrow(/busy training/);
     m.requestStop();
     const done = await running;

@@ -105,6 +105,22 @@ describe.each(BACKENDS)('training on %s', (backend) => {
     expect(flatWeights(c)).not.toEqual(flatWeights(a));
   });
 
+  it('handing the backend many epochs, one epoch or one batch at a time trains the same bits', () => {
+    const fit = { epochs: 7, batchSize: 6 }; // 40 rows: epochs end with a batch of 4
+    const whole = regression({ dropout: 0.2 });
+    const byEpoch = regression({ dropout: 0.2 });
+    const byBatch = regression({ dropout: 0.2 });
+    const h1 = whole.fitSync(x, y, fit);
+    const h2 = byEpoch.fitSync(x, y, { ...fit, onEpochEnd: () => {} });
+    const h3 = byBatch.fitSync(x, y, { ...fit, onBatchEnd: () => {} });
+    expect(whole.step).toBe(7 * 7);
+    expect(flatWeights(byEpoch)).toEqual(flatWeights(whole));
+    expect(flatWeights(byBatch)).toEqual(flatWeights(whole));
+    expect(h2.loss).toEqual(h1.loss);
+    expect(h3.loss).toEqual(h1.loss);
+    expect(h1.loss).toHaveLength(7);
+  });
+
   it('batch size 1 is stochastic, batch size ≥ n is full-batch', () => {
     const sgd = regression();
     sgd.fitSync(x, y, { epochs: 1, batchSize: 1 });

@@ -111,18 +111,18 @@ export class ReferenceModel implements BackendModel {
 
   requestStop(): void { this.stopRequested = true; }
 
-  train(order: Int32Array, batchSize: number, learningRates: Float64Array, losses: Float64Array): number {
+  train(order: Int32Array, epochLength: number, batchSize: number, learningRates: Float64Array, losses: Float64Array): number {
     this.stopRequested = false;
-    return this.trainBatches(order, batchSize, learningRates, losses, 0, Infinity);
+    return this.trainBatches(order, epochLength, batchSize, learningRates, losses, 0, Infinity);
   }
 
   /** Runs batches in slices of about 10 ms, giving the event loop a turn between slices. */
-  async trainAsync(order: Int32Array, batchSize: number, learningRates: Float64Array, losses: Float64Array): Promise<number> {
+  async trainAsync(order: Int32Array, epochLength: number, batchSize: number, learningRates: Float64Array, losses: Float64Array): Promise<number> {
     this.stopRequested = false;
-    const batches = Math.ceil(order.length / batchSize);
+    const batches = (order.length / epochLength) * Math.ceil(epochLength / batchSize);
     let done = 0;
     while (done < batches && !this.stopRequested) {
-      done = this.trainBatches(order, batchSize, learningRates, losses, done, performance.now() + 10);
+      done = this.trainBatches(order, epochLength, batchSize, learningRates, losses, done, performance.now() + 10);
       if (!Number.isFinite(losses[done - 1]!)) break;
       if (done < batches) await yieldToEventLoop();
     }
@@ -131,15 +131,18 @@ export class ReferenceModel implements BackendModel {
 
   /** Trains batches first, first+1, … until all are done, one fails, a stop is requested or the deadline passes. */
   private trainBatches(
-    order: Int32Array, batchSize: number, learningRates: Float64Array, losses: Float64Array, first: number, deadline: number,
+    order: Int32Array, epochLength: number, batchSize: number, learningRates: Float64Array, losses: Float64Array,
+    first: number, deadline: number,
   ): number {
     const { inputs } = this.spec;
     const outputs = this.outputs;
-    const batches = Math.ceil(order.length / batchSize);
+    const perEpoch = Math.ceil(epochLength / batchSize);
+    const batches = (order.length / epochLength) * perEpoch;
     for (let b = first; b < batches; b++) {
-      const rows = Math.min(batchSize, order.length - b * batchSize);
+      const start = Math.floor(b / perEpoch) * epochLength + (b % perEpoch) * batchSize;
+      const rows = Math.min(batchSize, epochLength - (b % perEpoch) * batchSize);
       for (let r = 0; r < rows; r++) {
-        const row = order[b * batchSize + r]!;
+        const row = order[start + r]!;
         for (let i = 0; i < inputs; i++) this.batchX[r * inputs + i] = this.dataX[row * inputs + i]!;
         for (let k = 0; k < outputs; k++) this.batchY[r * outputs + k] = this.dataY[row * outputs + k]!;
       }

@@ -17,8 +17,8 @@ export interface NativeModelHandle {
   bind(state: Float32Array, counters: Float64Array, scratch: Float32Array, capacity: number): void;
   setThreads(threads: number): void;
   setData(x: Float32Array, y: Float32Array, rows: number): void;
-  train(order: Int32Array, batchSize: number, learningRates: Float64Array, losses: Float64Array): number;
-  trainAsync(order: Int32Array, batchSize: number, learningRates: Float64Array, losses: Float64Array): Promise<number>;
+  train(order: Int32Array, epochLength: number, batchSize: number, learningRates: Float64Array, losses: Float64Array): number;
+  trainAsync(order: Int32Array, epochLength: number, batchSize: number, learningRates: Float64Array, losses: Float64Array): Promise<number>;
   requestStop(): void;
   trainStep(x: Float32Array, y: Float32Array, n: number, learningRate: number): number;
   evaluate(x: Float32Array, y: Float32Array, n: number): number;
@@ -35,6 +35,8 @@ export interface NativeBinding {
     a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number,
     threads: number, isa: 'auto' | 'avx512' | 'avx2+fma' | 'scalar',
   ): void;
+  /** GFLOP/s of one core running only vector FMAs for about `seconds`: the benchmarks' yardstick. */
+  fmaPeak(seconds: number): number;
   Model: new (
     inputs: number, layers: Int32Array, layerParams: Float64Array, loss: number, optimizer: number,
     hyper: Float64Array, seedLo: number, seedHi: number,

@@ -91,12 +91,12 @@ class NativeModel implements BackendModel {
     this.#handle.setData(this.#data[0], this.#data[1], n);
   }
 
-  train(order: Int32Array, batchSize: number, learningRates: Float64Array, losses: Float64Array): number {
-    return this.#handle.train(order, batchSize, learningRates, losses);
+  train(order: Int32Array, epochLength: number, batchSize: number, learningRates: Float64Array, losses: Float64Array): number {
+    return this.#handle.train(order, epochLength, batchSize, learningRates, losses);
   }
 
-  trainAsync(order: Int32Array, batchSize: number, learningRates: Float64Array, losses: Float64Array): Promise<number> {
-    return this.#handle.trainAsync(order, batchSize, learningRates, losses);
+  trainAsync(order: Int32Array, epochLength: number, batchSize: number, learningRates: Float64Array, losses: Float64Array): Promise<number> {
+    return this.#handle.trainAsync(order, epochLength, batchSize, learningRates, losses);
   }
 
   requestStop(): void { this.#handle.requestStop(); }
