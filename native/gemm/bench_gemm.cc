@@ -1,6 +1,7 @@
 // Throughput benchmark for the packed SGEMM.
 //
 //   bench_gemm [--quick] [--isa scalar|avx2|avx512] [--crossover] [--kernel]
+//              [--blocks KC,MC,NC] [--runs N]
 //
 // Prints GFLOP/s (2*m*n*k / median time) on 1 and 2 threads for the MLP
 // shapes (layer 784 -> 512 at batch 64, and 1024 -> 1024 at batch 256) in
@@ -10,6 +11,7 @@
 //   --crossover  times direct vs packed path for small m and small cubes
 //   --kernel     times the micro-kernel alone on L1/L2-resident packed data
 //   --blocks KC,MC,NC  overrides the cache blocksizes (for tuning)
+//   --runs N     rounds per table cell (best of N medians; default 5)
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -107,7 +109,7 @@ double seconds_since(Clock::time_point t0) {
 
 // Median seconds of one call, over enough repetitions for ~budget seconds.
 template <class F>
-double median_time(F&& f, double budget = 0.4, int min_reps = 15) {
+double median_time(F&& f, double budget = 0.25, int min_reps = 15) {
   for (int w = 0; w < 3; ++w) f();
   const auto t0 = Clock::now();
   f();
@@ -229,7 +231,12 @@ double run_openblas(const Problem& p, Operands& o, int threads) {
 }
 #endif
 
-void main_table(const GemmConfig& cfg, bool quick, double peak1, double peak2, SpinPool& pool) {
+// Each cell is the best, over `runs` rounds, of a median over many calls;
+// rounds alternate between our code and OpenBLAS so both see the same
+// machine conditions (this matters on a shared 2-vCPU machine, where a busy
+// neighbour can halve a single measurement).
+void main_table(const GemmConfig& cfg, bool quick, int runs, double peak1, double peak2,
+                SpinPool& pool) {
   std::vector<Problem> problems = {
       {"mlp 784->512 b64 fwd", Trans::No, Trans::Yes, 64, 512, 784},
       {"mlp 784->512 b64 bwd", Trans::No, Trans::No, 64, 784, 512},
@@ -262,11 +269,21 @@ void main_table(const GemmConfig& cfg, bool quick, double peak1, double peak2, S
     c2.num_threads = 2;
     c2.parallel_for = SpinPool::parallel_for;
     c2.pool = &pool;
-    const double g1 = run_ours(p, o, c1), g2 = run_ours(p, o, c2);
+    double g1 = 0, g2 = 0;
+#ifdef MLPKIT_WITH_OPENBLAS
+    double o1 = 0, o2 = 0;
+#endif
+    for (int r = 0; r < runs; ++r) {
+      g1 = std::max(g1, run_ours(p, o, c1));
+      g2 = std::max(g2, run_ours(p, o, c2));
+#ifdef MLPKIT_WITH_OPENBLAS
+      o1 = std::max(o1, run_openblas(p, o, 1));
+      o2 = std::max(o2, run_openblas(p, o, 2));
+#endif
+    }
     std::printf("%-22s %-4s %-16s | %8.1f %5.1f%% %8.1f %5.1f%%", p.label, form(p.ta, p.tb), dims,
                 g1, 100 * g1 / peak1, g2, 100 * g2 / peak2);
 #ifdef MLPKIT_WITH_OPENBLAS
-    const double o1 = run_openblas(p, o, 1), o2 = run_openblas(p, o, 2);
     std::printf(" | %8.1f %5.1f%% %8.1f %5.1f%%", o1, 100 * o1 / peak1, o2, 100 * o2 / peak2);
 #endif
     std::printf("\n");
@@ -279,8 +296,10 @@ void crossover(const GemmConfig& cfg) {
   GemmConfig direct = cfg, packed = cfg;
   direct.direct_max_m = 1 << 30;
   direct.direct_max_mnk = 1e30;
+  direct.direct_max_mnk_bt = 1e30;
   packed.direct_max_m = 0;
   packed.direct_max_mnk = 0;
+  packed.direct_max_mnk_bt = 0;
   GemmWorkspace ws(gemm_workspace_bytes(cfg, 1024, 1024, 1024, 1));
   GemmContext cd, cp;
   cd.config = &direct;
@@ -330,13 +349,14 @@ void kernel_only(const GemmConfig& cfg, double peak1) {
 
 int main(int argc, char** argv) {
   bool quick = false, cross = false, kernel = false;
-  int kc = 0, mc = 0, nc = 0;
+  int kc = 0, mc = 0, nc = 0, runs = 5;
   Isa isa = gemm_config().isa;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--quick") quick = true;
     else if (arg == "--crossover") cross = true;
     else if (arg == "--kernel") kernel = true;
+    else if (arg == "--runs" && i + 1 < argc) runs = std::max(1, std::atoi(argv[++i]));
     else if (arg == "--blocks" && i + 1 < argc) {
       if (std::sscanf(argv[++i], "%d,%d,%d", &kc, &mc, &nc) != 3) return 2;
     }
@@ -344,7 +364,7 @@ int main(int argc, char** argv) {
       const std::string v = argv[++i];
       isa = v == "scalar" ? Isa::Scalar : v == "avx512" ? Isa::Avx512 : Isa::Avx2;
     } else {
-      std::fprintf(stderr, "usage: %s [--quick] [--isa scalar|avx2|avx512] [--crossover] [--kernel] [--blocks KC,MC,NC]\n",
+      std::fprintf(stderr, "usage: %s [--quick] [--isa scalar|avx2|avx512] [--crossover] [--kernel] [--blocks KC,MC,NC] [--runs N]\n",
                    argv[0]);
       return 2;
     }
@@ -355,8 +375,9 @@ int main(int argc, char** argv) {
     cfg.mc = mc / cfg.mr * cfg.mr;
     cfg.nc = nc / cfg.nr * cfg.nr;
   }
-  std::printf("config: %s  MR=%d NR=%d KC=%d MC=%d NC=%d  direct: m<=%d or mnk<=%.0f\n", cfg.name,
-              cfg.mr, cfg.nr, cfg.kc, cfg.mc, cfg.nc, cfg.direct_max_m, cfg.direct_max_mnk);
+  std::printf("config: %s  MR=%d NR=%d KC=%d MC=%d NC=%d  direct: m<=%d or mnk<=%.0f (NT: %.0f)\n",
+              cfg.name, cfg.mr, cfg.nr, cfg.kc, cfg.mc, cfg.nc, cfg.direct_max_m, cfg.direct_max_mnk,
+              cfg.direct_max_mnk_bt);
   const double peak1 = measure_fma_peak_gflops(1);
   const double peak2 = measure_fma_peak_gflops(2);
   std::printf("FMA peak (ymm vfmadd, 12 chains): 1 core %.1f GFLOP/s, 2 cores %.1f GFLOP/s\n",
@@ -364,6 +385,6 @@ int main(int argc, char** argv) {
   SpinPool pool(1);
   if (kernel) kernel_only(cfg, peak1);
   if (cross) crossover(cfg);
-  if (!cross && !kernel) main_table(cfg, quick, peak1, peak2, pool);
+  if (!cross && !kernel) main_table(cfg, quick, runs, peak1, peak2, pool);
   return 0;
 }

@@ -4,13 +4,19 @@
 //
 //   for jc in n by NC:                       B block (KC x NC) lives in L3
 //     for pc in k by KC:
-//       pack B[pc:pc+kc, jc:jc+nc] -> ceil(nc/NR) micro-panels (kc, NR)
 //       for ic in m by MC:                   A block (MC x KC) lives in L2
 //         pack A[ic:ic+mc, pc:pc+kc] -> ceil(mc/MR) micro-panels (kc, MR)
 //         for jr in nc by NR:                B micro-panel (KC x NR) in L1
+//           if first ic: pack B[pc:pc+kc, jr:jr+NR] -> micro-panel (kc, NR)
+//                        and prefetch the source of the next one
 //           for ir in mc by MR:
 //             micro-kernel: C[ir:ir+MR, jr:jr+NR] (+)= Apanel * Bpanel
 //           if last pc: epilogue on the finished C strip (mc x NR), still in L1
+//
+// B is packed lazily (BLIS packs the whole KC x NC block before the ic loop):
+// with an MLP batch of 64 every B element feeds only 64 FMAs, so reading the
+// weights from L3 is a visible share of the time unless it overlaps with the
+// micro-kernels of the previous panel.
 //
 // Packed layouts (every ISA):
 //   A micro-panel (kc, MR): element (i, p) at p*MR + i; rows past m are 0
@@ -21,10 +27,10 @@
 // Blocksizes (upper bounds; the driver splits each dimension into equal
 // blocks rounded up to MR / NR / 4, e.g. k=784 -> 4 x 196, not 3 x 256 + 16):
 //
-//   ISA       kernel                       MR  NR   KC   MC    NC   direct path
-//   avx512    sgemm_ukernel_12x32_avx512   12  32  192  144  4096   m <= 4 or mnk <= 32^3
-//   avx2+fma  sgemm_ukernel_6x16_avx2       6  16  256  144  4080   m <= 4 or mnk <= 32^3
-//   scalar    sgemm_ukernel_4x8_scalar      4   8  256  128  4096   m <= 2 or mnk <= 16^3
+//   ISA       kernel                       MR  NR   KC   MC    NC   direct path (see GemmConfig)
+//   avx512    sgemm_ukernel_12x32_avx512   12  32  192  144  4096   m <= 8, mnk <= 64^3 (NT 12^3)
+//   avx2+fma  sgemm_ukernel_6x16_avx2       6  16  256  144  4080   m <= 8, mnk <= 64^3 (NT 12^3)
+//   scalar    sgemm_ukernel_4x8_scalar      4   8  256  128  4096   m <= 1
 //
 // (avx2 values measured on a Zen 3 core, 32 KB L1d / 512 KB L2; see
 // bench_gemm.cc. The avx512 row has not been run on hardware.)
@@ -46,7 +52,6 @@
 #include "ukernel.h"
 
 namespace mlpkit {
-int g_exp_lazy = 1, g_exp_pf = 1, g_exp_skipa = 0;
 
 // ---------------------------------------------------------------------------
 // Configurations and dispatch
@@ -64,8 +69,10 @@ static GemmConfig make_scalar_config() {
   c.pack_a = sgemm_pack_a_mr4;
   c.pack_b = sgemm_pack_b_nr8;
   c.direct = sgemm_direct_scalar;
-  c.direct_max_m = 2;
-  c.direct_max_mnk = 16.0 * 16 * 16;
+  // Measured: the portable direct loops only beat packing for m = 1 (gemv).
+  c.direct_max_m = 1;
+  c.direct_max_mnk = 0.0;
+  c.direct_max_mnk_bt = 0.0;
   return c;
 }
 
@@ -80,11 +87,16 @@ static GemmConfig make_avx2_config() {
   c.mc = 144;
   c.nc = 4080;
   c.ukernel = sgemm_ukernel_6x16_avx2;
-  c.pack_a = sgemm_pack_a_mr6;
+  c.pack_a = sgemm_pack_a_mr6_avx2;
   c.pack_b = sgemm_pack_b_nr16_avx2;
   c.direct = sgemm_direct_avx2;
-  c.direct_max_m = 4;
-  c.direct_max_mnk = 32.0 * 32 * 32;
+  // Measured on Zen 3 (bench_gemm --crossover): direct wins for m <= 12 at
+  // n=512, k=784 in every form (8 kept as margin), for NN/TN cubes up to 64^3
+  // (B rows stay in L1/L2, packing is pure overhead) and for NT only below
+  // 16^3 (the horizontal sums of the dot-product kernel dominate).
+  c.direct_max_m = 8;
+  c.direct_max_mnk = 64.0 * 64 * 64;
+  c.direct_max_mnk_bt = 12.0 * 12 * 12;
   return c;
 }
 
@@ -101,8 +113,9 @@ static GemmConfig make_avx512_config() {
   c.pack_a = sgemm_pack_a_mr12;
   c.pack_b = sgemm_pack_b_nr32_avx2;  // every AVX-512F CPU has AVX2
   c.direct = sgemm_direct_avx2;
-  c.direct_max_m = 4;
-  c.direct_max_mnk = 32.0 * 32 * 32;
+  c.direct_max_m = 8;
+  c.direct_max_mnk = 64.0 * 64 * 64;
+  c.direct_max_mnk_bt = 12.0 * 12 * 12;
   return c;
 }
 #endif
@@ -297,6 +310,7 @@ void run_task(const Job& J, int t) {
   // Blocks balanced over this task's own extent; never above mc_max/nc_max.
   const int mc_blk = balanced_block(m1 - m0, cfg.mc, mr);
   const int nc_blk = balanced_block(n1 - n0, cfg.nc, nr);
+  const bool single_ic = mc_blk >= m1 - m0;
 
   for (int jc = n0; jc < n1; jc += nc_blk) {
     const int nc = std::min(nc_blk, n1 - jc);
@@ -307,19 +321,19 @@ void run_task(const Job& J, int t) {
       for (int ic = m0; ic < m1; ic += mc_blk) {
         const int mc = std::min(mc_blk, m1 - ic);
         const bool first_ic = ic == m0;
-        if (!g_exp_skipa) cfg.pack_a(J.ta, mc, kc, a_at(J, ic, pc), J.lda, packed_a);
-        if (first_ic && g_exp_lazy == 0) cfg.pack_b(J.tb, kc, nc, b_at(J, pc, jc), J.ldb, packed_b);
+        cfg.pack_a(J.ta, mc, kc, a_at(J, ic, pc), J.lda, packed_a);
         const int parts = (mc + mr - 1) / mr;
         for (int jr = 0; jr < nc; jr += nr) {
           const int nrr = std::min(nr, nc - jr);
-          float* bp = packed_b + static_cast<long>(jr) * kc;
           // B is packed one micro-panel at a time during the first ic pass,
           // right before its first use, while the source of the next panel
-          // is prefetched under the micro-kernels: the read of B (often an
-          // L3-resident weight matrix) then overlaps with arithmetic instead
-          // of being a separate serial sweep.
-          if (first_ic && g_exp_lazy == 1) cfg.pack_b(J.tb, kc, nrr, b_at(J, pc, jc + jr), J.ldb, bp);
-          const bool prefetch = g_exp_pf && first_ic && jr + nr < nc;
+          // is prefetched under the micro-kernels. When this pass is the only
+          // one (m <= MC, e.g. batch 64) the panel is never needed again and
+          // is packed into one slot that stays in L1, instead of into a
+          // KC x NC block whose write misses cost as much as the packing.
+          float* bp = single_ic ? packed_b : packed_b + static_cast<long>(jr) * kc;
+          if (first_ic) cfg.pack_b(J.tb, kc, nrr, b_at(J, pc, jc + jr), J.ldb, bp);
+          const bool prefetch = first_ic && jr + nr < nc;
           float* cstrip = J.c + static_cast<long>(ic) * J.ldc + jc + jr;
           for (int ir = 0, part = 0; ir < mc; ir += mr, ++part) {
             if (prefetch) prefetch_b_source(J, pc, kc, jc + jr + nr, part, parts);
@@ -382,7 +396,8 @@ void sgemm_impl(Trans ta, Trans tb, int m, int n, int k, float alpha, const floa
   // arithmetic per element is fixed.
   const double mnk = static_cast<double>(m) * n * k;
   const bool tt = ta == Trans::Yes && tb == Trans::Yes;
-  J.direct = mnk <= cfg.direct_max_mnk || (!tt && m <= cfg.direct_max_m);
+  const double max_mnk = tb == Trans::No ? cfg.direct_max_mnk : cfg.direct_max_mnk_bt;
+  J.direct = mnk <= max_mnk || (!tt && m <= cfg.direct_max_m);
 
   // Partition: prefer splitting n (each task packs all of A, which is the
   // smaller operand when m <= n) unless there are too few column units.

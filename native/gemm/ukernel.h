@@ -34,6 +34,9 @@ void sgemm_ukernel_6x16_avx2(int mr, int nr, int k, float alpha,
                              float beta,
                              float* c,  // (mr, nr), ldc
                              int ldc);
+// A packing (MR=6) with 8x8 in-register transposes; needs 8 floats of slack
+// after the packed block.
+void sgemm_pack_a_mr6_avx2(Trans ta, int m, int k, const float* a, int lda, float* out);
 // B packing with 8x8 in-register transposes for the NT (weights) form.
 void sgemm_pack_b_nr16_avx2(Trans tb, int k, int n, const float* b, int ldb, float* out);
 void sgemm_pack_b_nr32_avx2(Trans tb, int k, int n, const float* b, int ldb, float* out);

@@ -4,8 +4,9 @@
 // registers instead of maskload/maskstore.
 //
 // Loop structure (driver, gemm.cc):
-//   jc: n by NC  ->  pc: k by KC [pack B]  ->  ic: m by MC [pack A]
-//     -> jr: by NR=32  ->  ir: by MR=12  ->  sgemm_ukernel_12x32_avx512
+//   jc: n by NC  ->  pc: k by KC  ->  ic: m by MC [pack A]
+//     -> jr: by NR=32 [pack B micro-panel on first use]  ->  ir: by MR=12
+//     -> sgemm_ukernel_12x32_avx512
 //
 // Packed layouts:
 //   A micro-panel (kc, 12): element (i, p) at p*12 + i

@@ -6,8 +6,9 @@
 // vectorise the j-loops on their own.
 //
 // Loop structure (driver, gemm.cc) served by this kernel:
-//   jc: n by NC  ->  pc: k by KC [pack B]  ->  ic: m by MC [pack A]
-//     -> jr: by NR  ->  ir: by MR  ->  micro-kernel (MR x NR, kc long)
+//   jc: n by NC  ->  pc: k by KC  ->  ic: m by MC [pack A]
+//     -> jr: by NR [pack B micro-panel on first use]  ->  ir: by MR
+//     -> micro-kernel (MR x NR, kc long)
 //
 // Packed layouts (shared with every ISA):
 //   A: ceil(m/MR) micro-panels, each (kc, MR): element (i, p) at p*MR + i
