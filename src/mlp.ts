@@ -11,7 +11,7 @@ import { holdOut, selectRows } from './split.js';
 import type { BackendName, LayerSpec, Loss, MLPOptions, ModelSpec } from './spec.js';
 import { normalizeModelSpec, specToOptions } from './spec.js';
 import {
-  normalizeFitOptions, runAsync, runSync, TrainingDivergedError, keepFiniteWeights,
+  normalizeFitOptions, runAsync, runSync, TrainingDivergedError, keepFiniteWeights, firstNonFinite,
   type FitOptions, type History, type TrainingJob, type TrainingState,
 } from './training.js';
 
@@ -253,10 +253,10 @@ export class MLP {
     }
     const after = new Float32Array(this.#layout.size);
     this.#model.getParams(after);
-    const bad = after.find((v) => !Number.isFinite(v));
-    if (bad !== undefined) {
+    const bad = firstNonFinite(after);
+    if (bad >= 0) {
       this.#model.setParams(before);
-      throw new TrainingDivergedError(bad);
+      throw new TrainingDivergedError(after[bad]!);
     }
     return loss;
   }

@@ -60,11 +60,12 @@ export function seedKey(seed: number): [number, number] {
 /** Fills `out` with the u32 stream (seed, stream, a, b): element i is lane i%4 of block i/4. */
 const block = new Uint32Array(4);
 
-export function fillRandomU32(out: Uint32Array, seed: number, stream: number, a: number, b: number): void {
+/** Fills `count` entries of `out` from `offset` (default: all of it) with the u32 stream (seed, stream, a, b): entry i is lane i%4 of block i/4. */
+export function fillRandomU32(out: Uint32Array, seed: number, stream: number, a: number, b: number, count = out.length, offset = 0): void {
   const [k0, k1] = seedKey(seed);
-  for (let i = 0; i < out.length; i += 4) {
+  for (let i = 0; i < count; i += 4) {
     philox4x32(k0, k1, i >>> 2, a, b, stream, block);
-    for (let lane = 0; lane < 4 && i + lane < out.length; lane++) out[i + lane] = block[lane]!;
+    for (let lane = 0; lane < 4 && i + lane < count; lane++) out[offset + i + lane] = block[lane]!;
   }
 }
 
@@ -76,19 +77,18 @@ export function u32ToUnit(u: number): number {
 /** A seeded permutation of 0..n-1 (Fisher–Yates; draw i picks from [0, i] by multiply-high). */
 export function permutation(n: number, seed: number, stream: number, a: number): Int32Array {
   const order = new Int32Array(n);
-  shuffleInto(order, seed, stream, a, new Uint32Array(n));
+  shuffleInto(order, 0, n, seed, stream, a, new Uint32Array(n));
   return order;
 }
 
-/** Writes the permutation of `permutation(order.length, …)` into `order`, using `draws` (≥ n) as scratch. */
-export function shuffleInto(order: Int32Array, seed: number, stream: number, a: number, draws: Uint32Array): void {
-  const n = order.length;
-  for (let i = 0; i < n; i++) order[i] = i;
-  fillRandomU32(draws.subarray(0, n), seed, stream, a, 0);
+/** Writes `permutation(n, …)` into order[offset … offset+n), using `draws` (≥ n) as scratch; allocates nothing. */
+export function shuffleInto(order: Int32Array, offset: number, n: number, seed: number, stream: number, a: number, draws: Uint32Array): void {
+  for (let i = 0; i < n; i++) order[offset + i] = i;
+  fillRandomU32(draws, seed, stream, a, 0, n);
   for (let i = n - 1; i > 0; i--) {
-    const j = mulhi32(draws[i]!, i + 1);
-    const t = order[i]!;
-    order[i] = order[j]!;
+    const j = offset + mulhi32(draws[i]!, i + 1);
+    const t = order[offset + i]!;
+    order[offset + i] = order[j]!;
     order[j] = t;
   }
 }

@@ -243,9 +243,8 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
     const started = now();
     const epochs = Math.min(epochsPerCall, options.epochs - epoch);
     for (let e = 0; e < epochs; e++) {
-      const slice = order.subarray(e * rows, (e + 1) * rows);
-      if (options.shuffle) shuffleInto(slice, job.seed, Stream.SHUFFLE, state.epochsTrained + e, draws);
-      else for (let i = 0; i < rows; i++) slice[i] = i;
+      if (options.shuffle) shuffleInto(order, e * rows, rows, job.seed, Stream.SHUFFLE, state.epochsTrained + e, draws);
+      else for (let i = 0; i < rows; i++) order[e * rows + i] = i;
     }
 
     // Train the chunk: losses[b] is the loss of its b-th batch (batches restart at each epoch).
@@ -256,9 +255,14 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
       const batches = perBatch ? 1 : epochs * batchesPerEpoch;
       const first = perBatch ? call : 0;
       const chunk = perBatch ? order.subarray(call * batchSize, Math.min(rows, (call + 1) * batchSize)) : order.subarray(0, epochs * rows);
-      for (let b = 0; b < batches; b++) {
-        learningRate = scheduledLearningRate(optimizer.learningRate, optimizer.schedule, model.step + b) * state.learningRateScale;
-        learningRates[first + b] = learningRate;
+      if (optimizer.schedule.type === 'constant') {
+        learningRate = optimizer.learningRate * state.learningRateScale;
+        learningRates.fill(learningRate, first, first + batches);
+      } else {
+        for (let b = 0; b < batches; b++) {
+          learningRate = scheduledLearningRate(optimizer.learningRate, optimizer.schedule, model.step + b) * state.learningRateScale;
+          learningRates[first + b] = learningRate;
+        }
       }
       const count = (yield {
         kind: 'train', order: chunk, epochLength: perBatch ? chunk.length : rows, batchSize,
@@ -281,10 +285,10 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
     if (done === 0) { history.stopReason = stop ?? 'aborted'; break; }
 
     model.getParams(current);
-    const nonFinite = current.find((v) => !Number.isFinite(v));
-    if (nonFinite !== undefined) {
+    const bad = firstNonFinite(current);
+    if (bad >= 0) {
       model.setParams(lastFinite);
-      throw new TrainingDivergedError(nonFinite, epoch + Math.ceil(done / batchesPerEpoch) - 1);
+      throw new TrainingDivergedError(current[bad]!, epoch + Math.ceil(done / batchesPerEpoch) - 1);
     }
     [lastFinite, current] = [current, lastFinite];
 
@@ -355,11 +359,17 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
   return history;
 }
 
+/** Index of the first NaN or infinity in `values`, or -1 (a plain loop: this runs on every chunk). */
+export function firstNonFinite(values: Float32Array): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
+  return -1;
+}
+
 /** After a non-finite loss (whose update was not applied): keep the current weights if finite, else the last good ones. */
 export function keepFiniteWeights(model: BackendModel, lastFinite: Float32Array): void {
   const current = new Float32Array(model.size);
   model.getParams(current);
-  if (!current.every(Number.isFinite)) model.setParams(lastFinite);
+  if (firstNonFinite(current) >= 0) model.setParams(lastFinite);
 }
 
 /** Runs a training loop to the end, blocking. */

@@ -399,6 +399,14 @@ void sgemm_impl(Trans ta, Trans tb, int m, int n, int k, float alpha, const floa
   const double max_mnk = tb == Trans::No ? cfg.direct_max_mnk : cfg.direct_max_mnk_bt;
   J.direct = mnk <= max_mnk || (!tt && m <= cfg.direct_max_m);
 
+  // Small problems on one thread: straight to the direct loops. For layers of
+  // a few units the bookkeeping below costs as much as the product itself.
+  if (J.direct && (ctx.num_threads <= 1 || static_cast<double>(m) * n <= 4096)) {
+    cfg.direct(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (ep != nullptr) apply_epilogue(*ep, c, ldc, 0, 0, m, n);
+    return;
+  }
+
   // Partition: prefer splitting n (each task packs all of A, which is the
   // smaller operand when m <= n) unless there are too few column units.
   const int threads = std::max(ctx.num_threads, 1);
