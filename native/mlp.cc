@@ -390,30 +390,56 @@ MLPKIT_ELEMENTWISE void adam_update(int64_t n, float lr, float b1, float b2, flo
   }
 }
 
-}  // namespace
+// One optimizer step over the parameter range [begin, end): every element is updated alone,
+// so splitting the range across threads gives the same bits.
+struct UpdateJob {
+  const ModelSpec* spec;
+  float* params;
+  const float* grads;
+  float* moment1;
+  float* moment2;
+  float lr;
+  float bias_correction1, bias_correction2;  // 1/(1 − β^t), Adam only
+  int64_t size;
+  int parts;
+};
 
-void Mlp::optimizer_update(double learning_rate) {
-  const int64_t size = spec_.param_count;
-  const float lr = static_cast<float>(learning_rate);
-  counters_[0] += 1;
-  switch (spec_.optimizer) {
+void update_range(void* arg, int part) {
+  const UpdateJob& j = *static_cast<const UpdateJob*>(arg);
+  const int64_t begin = j.size * part / j.parts, end = j.size * (part + 1) / j.parts;
+  const int64_t n = end - begin;
+  float* p = j.params + begin;
+  const float* g = j.grads + begin;
+  switch (j.spec->optimizer) {
     case Optimizer::Sgd:
-      sgd_update(size, lr, params_, grads_);
+      sgd_update(n, j.lr, p, g);
       break;
     case Optimizer::Momentum:
     case Optimizer::Nesterov:
-      momentum_update(size, lr, static_cast<float>(spec_.momentum), spec_.optimizer == Optimizer::Nesterov, params_, grads_, moment1_);
+      momentum_update(n, j.lr, static_cast<float>(j.spec->momentum), j.spec->optimizer == Optimizer::Nesterov, p, g, j.moment1 + begin);
       break;
-    case Optimizer::Adam: {
-      counters_[1] *= spec_.beta1;  // β^t as running products, as every backend computes them
-      counters_[2] *= spec_.beta2;
+    case Optimizer::Adam:
       // Coefficients in double, rounded once: 1 − 0.999f alone would be off by 1e-5 relative.
-      adam_update(size, lr, static_cast<float>(spec_.beta1), static_cast<float>(spec_.beta2), static_cast<float>(1.0 - spec_.beta1),
-                  static_cast<float>(1.0 - spec_.beta2), static_cast<float>(1.0 / (1.0 - counters_[1])),
-                  static_cast<float>(1.0 / (1.0 - counters_[2])), static_cast<float>(spec_.epsilon), params_, grads_, moment1_, moment2_);
+      adam_update(n, j.lr, static_cast<float>(j.spec->beta1), static_cast<float>(j.spec->beta2),
+                  static_cast<float>(1.0 - j.spec->beta1), static_cast<float>(1.0 - j.spec->beta2), j.bias_correction1,
+                  j.bias_correction2, static_cast<float>(j.spec->epsilon), p, g, j.moment1 + begin, j.moment2 + begin);
       break;
-    }
   }
+}
+
+}  // namespace
+
+void Mlp::optimizer_update(double learning_rate) {
+  counters_[0] += 1;
+  if (spec_.optimizer == Optimizer::Adam) {
+    counters_[1] *= spec_.beta1;  // β^t as running products, as every backend computes them
+    counters_[2] *= spec_.beta2;
+  }
+  constexpr int64_t kMinPerThread = 1 << 16;  // below this, waking a thread costs more than it saves
+  UpdateJob job{&spec_, params_, grads_, moment1_, moment2_, static_cast<float>(learning_rate),
+                static_cast<float>(1.0 / (1.0 - counters_[1])), static_cast<float>(1.0 / (1.0 - counters_[2])),
+                spec_.param_count, static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads_, spec_.param_count / kMinPerThread)))};
+  ThreadPool::shared().parallel_for(job.parts, &update_range, &job);
 }
 
 double Mlp::train_step(const float* x, const float* y, int n, double learning_rate) {

@@ -43,6 +43,9 @@ class ThreadPool {
   std::condition_variable done_;
   std::vector<std::thread> workers_;
   Job job_{0, nullptr, nullptr, 0};
+  // Mirrors job_.generation for workers that spin before sleeping: training issues GEMMs back
+  // to back, and waking a sleeping thread for each one costs tens of microseconds.
+  std::atomic<uint64_t> published_{0};
   // (generation << 32) | next task index: a worker still holding an old job can never take
   // a task of a newer one, because it claims indices with a compare-and-swap on both halves.
   std::atomic<uint64_t> ticket_{0};
