@@ -10,6 +10,7 @@ import { MLP, type LoadOptions } from './mlp.js';
 import { decodeModel, encodeModel, type Label } from './model-file.js';
 import { checkSeed, randomSeed, type Activation, type BackendName, type LayerOptions, type MLPOptions, type OptimizerOptions } from './spec.js';
 import type { FitOptions, History } from './training.js';
+import { r2Score } from './metrics.js';
 
 /** Options shared by `MLPClassifier` and `MLPRegressor`, named as in scikit-learn. */
 export interface EstimatorOptions {
@@ -394,23 +395,4 @@ export class MLPRegressor extends MLPEstimator {
     reg.#outputs = net.outputs;
     return reg;
   }
-}
-
-/** R² = 1 − SS_res / SS_tot per target column, averaged (1 when a column is constant and matched exactly). */
-export function r2Score(want: ArrayLike<number>, got: ArrayLike<number>, columns = 1): number {
-  const rows = want.length / columns;
-  let total = 0;
-  for (let c = 0; c < columns; c++) {
-    let mean = 0;
-    for (let r = 0; r < rows; r++) mean += want[r * columns + c]!;
-    mean /= rows;
-    let residual = 0;
-    let spread = 0;
-    for (let r = 0; r < rows; r++) {
-      residual += (want[r * columns + c]! - got[r * columns + c]!) ** 2;
-      spread += (want[r * columns + c]! - mean) ** 2;
-    }
-    total += spread === 0 ? (residual === 0 ? 1 : 0) : 1 - residual / spread;
-  }
-  return total / columns;
 }

@@ -4,7 +4,8 @@
  */
 export { MLP, type LayerWeights, type Evaluation, type LoadOptions } from './mlp.js';
 export { StandardScaler } from './scaler.js';
-export { MLPClassifier, MLPRegressor, r2Score, type EstimatorOptions } from './estimators.js';
+export { MLPClassifier, MLPRegressor, type EstimatorOptions } from './estimators.js';
+export { confusionMatrix, classScores, r2Score, regressionErrors, type ClassScores } from './metrics.js';
 export {
   trainTestSplit, crossValidate, gridSearch, randomSearch, randomRestarts,
   type Estimator, type Build, type CrossValidation, type SearchResults, type SearchResult, type Distribution,

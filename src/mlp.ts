@@ -88,6 +88,7 @@ export class MLP {
   readonly #standardize: boolean;
   readonly #state: TrainingState = { epochsTrained: 0, learningRateScale: 1 };
   #scaler: StandardScaler | undefined;
+  #metadata: Record<string, unknown> | undefined;
   #history: History | undefined;
   #training = false; // a fit is running: refuse another fit, trainBatch, setWeights and dispose
   #inFlight = false; // the backend is working asynchronously: refuse everything that touches it
@@ -130,6 +131,29 @@ export class MLP {
   get history(): History | undefined { return this.#history; }
   /** The normalized model description (what a model file stores). */
   get spec(): ModelSpec { return this.#spec; }
+
+  /**
+   * Your own JSON data saved with the model (feature names, units, provenance…).
+   * @example
+   * ```ts
+   * net.metadata = { features: ['age', 'income'], target: 'churn' };
+   * MLP.load(net.save()).metadata; // { features: [...], target: 'churn' }
+   * ```
+   */
+  get metadata(): Record<string, unknown> | undefined { return this.#metadata; }
+  set metadata(value: Record<string, unknown> | undefined) {
+    if (value !== undefined) {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw typeError('metadata', 'a plain object or undefined', value);
+      let json: string;
+      try {
+        json = JSON.stringify(value);
+      } catch (error) {
+        throw new TypeError(`metadata must be JSON-serializable: ${(error as Error).message}`);
+      }
+      value = JSON.parse(json) as Record<string, unknown>;
+    }
+    this.#metadata = value;
+  }
 
   /** The scaler applied to every input, if any (set by `standardize` on the first fit, or assigned). */
   get scaler(): StandardScaler | undefined { return this.#scaler; }
@@ -393,8 +417,13 @@ export class MLP {
   /** @internal What a model file stores about this network. */
   _record(): ModelRecord {
     this.#check();
-    const record: ModelRecord = { spec: this.#spec, params: this.#params(), standardize: this.#standardize };
-    return this.#scaler ? { ...record, scaler: this.#scaler.toJSON() } : record;
+    return {
+      spec: this.#spec,
+      params: this.#params(),
+      standardize: this.#standardize,
+      ...(this.#scaler ? { scaler: this.#scaler.toJSON() } : {}),
+      ...(this.#metadata ? { metadata: this.#metadata } : {}),
+    };
   }
 
   /**
@@ -421,6 +450,7 @@ export class MLP {
       pendingParams = undefined;
     }
     if (record.scaler) net.#scaler = StandardScaler.fromJSON(record.scaler);
+    if (record.metadata) net.#metadata = record.metadata;
     return net;
   }
 

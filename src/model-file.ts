@@ -36,6 +36,8 @@ export interface ModelRecord {
   readonly standardize: boolean;
   readonly scaler?: { mean: number[]; scale: number[] };
   readonly estimator?: EstimatorRecord;
+  /** The user's JSON metadata (feature names, the target column, …). */
+  readonly metadata?: Record<string, unknown>;
 }
 
 interface Manifest {
@@ -46,6 +48,7 @@ interface Manifest {
   standardize: boolean;
   scaler?: { mean: number[]; scale: number[] };
   estimator?: EstimatorRecord;
+  metadata?: Record<string, unknown>;
 }
 
 const CRC_TABLE = (() => {
@@ -74,6 +77,7 @@ export function encodeModel(record: ModelRecord): Uint8Array {
   };
   if (record.scaler) manifest.scaler = record.scaler;
   if (record.estimator) manifest.estimator = record.estimator;
+  if (record.metadata) manifest.metadata = record.metadata;
   const json = new TextEncoder().encode(JSON.stringify(manifest));
   const weightsOffset = Math.ceil((HEADER_BYTES + json.length) / 4) * 4;
   const bytes = new Uint8Array(weightsOffset + 4 * record.params.length + 4);
@@ -127,7 +131,7 @@ export function decodeModel(value: unknown): ModelRecord {
   }
   const m = checkOptions<Manifest>('model file manifest', manifest);
   if (m.format !== 'mlpkit-model') throw corrupt(`its manifest format is ${describe(m.format)}, expected "mlpkit-model"`);
-  checkKnownKeys('model file manifest', m, ['format', 'library', 'model', 'parameters', 'standardize', 'scaler', 'estimator']);
+  checkKnownKeys('model file manifest', m, ['format', 'library', 'model', 'parameters', 'standardize', 'scaler', 'estimator', 'metadata']);
   let spec: ModelSpec;
   try {
     spec = normalizeModelSpec(m.model);
@@ -163,6 +167,9 @@ export function decodeModel(value: unknown): ModelRecord {
       throw corrupt('its class labels are not a list of strings, numbers or booleans');
     }
   }
-  return { spec, params, standardize: m.standardize, scaler: m.scaler, estimator: m.estimator };
+  if (m.metadata !== undefined && (m.metadata === null || typeof m.metadata !== 'object' || Array.isArray(m.metadata))) {
+    throw corrupt(`its metadata is ${describe(m.metadata)}, expected an object`);
+  }
+  return { spec, params, standardize: m.standardize, scaler: m.scaler, estimator: m.estimator, metadata: m.metadata };
 }
 

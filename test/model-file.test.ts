@@ -28,8 +28,14 @@ function resealed(bytes: Uint8Array): Uint8Array {
 describe.each(BACKENDS)('model files on %s', (backend) => {
   it('save → load gives bit-identical predictions, the same options and the scaler', () => {
     const net = trained(backend);
+    net.metadata = { features: ['a', 'b', 'c'], target: 'label', nested: { units: 'cm' } };
     const bytes = net.save();
     expect(new TextDecoder().decode(bytes.subarray(0, 4))).toBe('MLPK');
+    expect(MLP.load(bytes, { backend: backend as 'js' }).metadata).toEqual(net.metadata);
+    expect(() => { net.metadata = [] as never; }).toThrow(/metadata must be a plain object or undefined, got an array of length 0/);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => { net.metadata = cyclic; }).toThrow(/metadata must be JSON-serializable/);
     for (const target of BACKENDS) {
       const again = MLP.load(bytes, { backend: target });
       expect(again.backend).toBe(target);

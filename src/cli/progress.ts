@@ -1,0 +1,52 @@
+/**
+ * Training progress on the terminal: a bar over the epochs with loss, validation loss,
+ * samples/s and ETA when standard output is a terminal; one plain line per epoch otherwise
+ * (logs, pipes, CI).
+ */
+import { SingleBar } from 'cli-progress';
+import type { EpochLogs } from '../node.js';
+
+const fixed = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(4));
+const rate = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en') : '∞');
+
+function duration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  if (seconds < 60) return `${Math.round(seconds)}s`;
+  const m = Math.floor(seconds / 60);
+  return m < 60 ? `${m}m${String(Math.round(seconds % 60)).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+export class ProgressReporter {
+  readonly #bar: SingleBar | undefined;
+  readonly #started = performance.now();
+
+  constructor(readonly epochs: number, readonly stream: NodeJS.WriteStream) {
+    if (stream.isTTY) {
+      this.#bar = new SingleBar({
+        format: 'epoch {value}/{total} {bar} loss {loss}  val {valLoss}  {rate} samples/s  eta {eta_formatted}',
+        stream,
+        hideCursor: true,
+        barsize: 24,
+        etaBuffer: 5,
+      });
+      this.#bar.start(epochs, 0, { loss: '–', valLoss: '–', rate: '–' });
+    }
+  }
+
+  epoch(epoch: number, logs: EpochLogs): void {
+    const payload = { loss: fixed(logs.loss), valLoss: fixed(logs.valLoss), rate: rate(logs.samplesPerSecond) };
+    if (this.#bar) {
+      this.#bar.update(epoch + 1, payload);
+      return;
+    }
+    const elapsed = (performance.now() - this.#started) / 1000;
+    const eta = (elapsed / (epoch + 1)) * (this.epochs - epoch - 1);
+    this.stream.write(
+      `epoch ${epoch + 1}/${this.epochs} loss ${payload.loss} val ${payload.valLoss} ${payload.rate} samples/s eta ${duration(eta)}\n`,
+    );
+  }
+
+  stop(): void {
+    this.#bar?.stop();
+  }
+}

@@ -1,0 +1,61 @@
+/** Scores of predictions against true values. */
+
+/** Counts: entry [t][p] is the number of rows of true class t predicted as class p. */
+export function confusionMatrix(truth: ArrayLike<number>, predicted: ArrayLike<number>, classes: number): number[][] {
+  const matrix = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  for (let i = 0; i < truth.length; i++) matrix[truth[i]!]![predicted[i]!]!++;
+  return matrix;
+}
+
+export interface ClassScores {
+  /** Of the rows predicted as this class, the fraction that are (0 when none were predicted). */
+  precision: number;
+  /** Of the rows of this class, the fraction predicted as it (0 when there are none). */
+  recall: number;
+  f1: number;
+  /** Rows of this class. */
+  support: number;
+}
+
+/** Precision, recall, F1 and support of every class, from a confusion matrix. */
+export function classScores(matrix: readonly (readonly number[])[]): ClassScores[] {
+  return matrix.map((row, k) => {
+    const truePositives = row[k]!;
+    const support = row.reduce((a, b) => a + b, 0);
+    const predictedAsK = matrix.reduce((a, r) => a + r[k]!, 0);
+    const precision = predictedAsK === 0 ? 0 : truePositives / predictedAsK;
+    const recall = support === 0 ? 0 : truePositives / support;
+    return { precision, recall, f1: precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall), support };
+  });
+}
+
+/** R² = 1 − SS_res / SS_tot per target column, averaged (1 when a column is constant and matched exactly). */
+export function r2Score(want: ArrayLike<number>, got: ArrayLike<number>, columns = 1): number {
+  const rows = want.length / columns;
+  let total = 0;
+  for (let c = 0; c < columns; c++) {
+    let mean = 0;
+    for (let r = 0; r < rows; r++) mean += want[r * columns + c]!;
+    mean /= rows;
+    let residual = 0;
+    let spread = 0;
+    for (let r = 0; r < rows; r++) {
+      residual += (want[r * columns + c]! - got[r * columns + c]!) ** 2;
+      spread += (want[r * columns + c]! - mean) ** 2;
+    }
+    total += spread === 0 ? (residual === 0 ? 1 : 0) : 1 - residual / spread;
+  }
+  return total / columns;
+}
+
+/** Mean absolute error and root mean squared error over all values. */
+export function regressionErrors(want: ArrayLike<number>, got: ArrayLike<number>): { mae: number; rmse: number } {
+  let absolute = 0;
+  let squared = 0;
+  for (let i = 0; i < want.length; i++) {
+    const e = got[i]! - want[i]!;
+    absolute += Math.abs(e);
+    squared += e * e;
+  }
+  return { mae: absolute / want.length, rmse: Math.sqrt(squared / want.length) };
+}
