@@ -8,3 +8,4 @@ import { setBackendLoader } from './registry.js';
 setBackendLoader('native', loadNativeBackend);
 
 export * from './index.js';
+export { compareBackends, type CompareOptions, type BackendComparison, type Comparison } from './compare.js';

@@ -176,7 +176,7 @@ describe('mlpkit command line', () => {
   });
 
   it('--help shows examples everywhere; info lists the backends', () => {
-    for (const command of [[], ['train'], ['evaluate'], ['predict'], ['info']]) {
+    for (const command of [[], ['train'], ['evaluate'], ['predict'], ['bench'], ['info']]) {
       const run = mlpkit(...command, '--help');
       expect(run.status).toBe(0);
       expect(run.stdout).toMatch(/Examples?:\n\s+mlpkit /);
@@ -184,5 +184,16 @@ describe('mlpkit command line', () => {
     const info = mlpkit('info');
     expect(info.stdout).toMatch(/^mlpkit \d+\.\d+\.\d+ on Node/);
     expect(info.stdout).toMatch(/js\s+available\s+scalar, 1 thread/);
+  });
+
+  it('bench compares the backends on a data file', () => {
+    const run = mlpkit('bench', join(root, 'data', 'digits.csv.gz'), '--target', 'digit', '--layers', '32', '--rows', '256', '--epochs', '1', '--json');
+    expect(run.status).toBe(0);
+    const report = JSON.parse(run.stdout) as { rows: { backend: string; available: boolean; samplesPerSecond?: number; maxWeightDifference?: number }[] };
+    expect(report.rows.map((r) => r.backend)).toEqual(['native', 'wasm', 'js']);
+    for (const row of report.rows.filter((r) => r.available)) {
+      expect(row.samplesPerSecond).toBeGreaterThan(0);
+      expect(row.maxWeightDifference).toBeLessThan(1e-3);
+    }
   });
 });

@@ -7,7 +7,7 @@ import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
-  classScores, confusionMatrix, listBackends, MLP, r2Score, regressionErrors, VERSION,
+  classScores, compareBackends, confusionMatrix, listBackends, MLP, r2Score, regressionErrors, VERSION,
   type Activation, type History, type LayerWeights, type Loss, type MLPOptions, type OptimizerType,
 } from '../node.js';
 import { ACTIVATIONS, LOSSES, OPTIMIZERS } from '../spec.js';
@@ -293,6 +293,39 @@ async function predict(modelPath: string, file: string, options: { out?: string;
   net.dispose();
 }
 
+async function bench(file: string | undefined, options: { target?: string; labels?: string; layers: number[]; epochs: number; batchSize: number; rows: number; json?: boolean }): Promise<void> {
+  let x: Float32Array;
+  let y: Int32Array;
+  let inputs: number;
+  let classes: number;
+  let source: string;
+  if (file) {
+    if (options.target === undefined && options.labels === undefined) throw new UsageError('name the target column with --target (CSV) or the labels file with --labels (IDX)');
+    const data = readTable(file, { ...(options.target !== undefined ? { target: options.target } : {}), ...(options.labels ? { labels: options.labels } : {}) });
+    const names = [...new Set(data.target!.map(String))].sort();
+    const index = new Map(names.map((c, i) => [c, i]));
+    x = data.x.subarray(0, Math.min(data.rows, options.rows) * data.features.length);
+    y = Int32Array.from(data.target!.slice(0, x.length / data.features.length), (v) => index.get(String(v))!);
+    inputs = data.features.length;
+    classes = Math.max(2, names.length);
+    source = `${y.length} rows of ${file}`;
+  } else {
+    inputs = 784;
+    classes = 10;
+    x = Float32Array.from({ length: options.rows * inputs }, (_, i) => Math.sin(i * 0.37) * Math.cos(i * 0.011));
+    y = Int32Array.from({ length: options.rows }, (_, r) => (r * 7) % classes);
+    source = `${options.rows} synthetic rows of 784 features, 10 classes`;
+  }
+  const model: MLPOptions = {
+    inputs,
+    layers: [...options.layers.map((units) => ({ units, activation: 'relu' as const })), { units: classes, activation: 'softmax' }],
+    optimizer: { type: 'sgd', learningRate: 0.01 },
+  };
+  if (!options.json) console.log(`comparing backends: ${[inputs, ...options.layers, classes].join('-')} relu/softmax, SGD, batch ${options.batchSize}, ${options.epochs} epochs on ${source}\n`);
+  const comparison = await compareBackends({ model, x, y, epochs: options.epochs, batchSize: options.batchSize, backends: ['native', 'wasm', 'js'] });
+  console.log(options.json ? JSON.stringify({ model, source, rows: comparison.rows }, null, 2) : comparison.table());
+}
+
 function info(): void {
   console.log(`mlpkit ${VERSION} on Node ${process.versions.node} (${process.platform}-${process.arch})`);
   for (const b of listBackends()) {
@@ -320,6 +353,7 @@ Examples:
   mlpkit train data/iris.csv --target species --layers 16 --epochs 200 --out iris.mlpkit
   mlpkit evaluate iris.mlpkit data/iris.csv --confusion
   mlpkit predict iris.mlpkit new-flowers.csv --probabilities --out predictions.csv
+  mlpkit bench data/digits.csv.gz --target digit --layers 128
   mlpkit info`);
 
   cli.command('train')
@@ -376,6 +410,25 @@ Examples:
   mlpkit predict iris.mlpkit new-flowers.csv
   mlpkit predict iris.mlpkit new-flowers.csv --probabilities --out predictions.csv`)
     .action(predict);
+
+  cli.command('bench')
+    .description('compare the backends on one model: speed, weight agreement with js, event-loop delay, memory')
+    .argument('[file]', 'CSV or IDX data to train on (default: synthetic data of 784 features, 10 classes)')
+    .option('-t, --target <column>', 'target column of a CSV file')
+    .option('--labels <file>', 'labels file for IDX images')
+    .option('--layers <sizes>', 'hidden layer sizes, comma-separated', layerList, [512, 512])
+    .option('--epochs <n>', 'epochs timed per backend', positiveInt('--epochs'), 2)
+    .option('--batch-size <n>', 'rows per update', positiveInt('--batch-size'), 64)
+    .option('--rows <n>', 'rows used (the first ones of the file)', positiveInt('--rows'), 2048)
+    .option('--json', 'print JSON instead of a table')
+    .addHelpText('after', `
+The js backend is the reference: it is slow on large models; pick small --layers or --rows to include it quickly.
+
+Examples:
+  mlpkit bench
+  mlpkit bench data/digits.csv.gz --target digit --layers 128 --epochs 5
+  mlpkit bench --layers 256 --rows 512 --json > comparison.json`)
+    .action(bench);
 
   cli.command('info')
     .description('each backend: available or why not, instruction set and threads')
