@@ -375,6 +375,19 @@ void sgemm_impl(Trans ta, Trans tb, int m, int n, int k, float alpha, const floa
     return;
   }
   const GemmConfig& cfg = ctx.config != nullptr ? *ctx.config : gemm_config();
+  // The path depends on the shape only (never on the thread count), so the
+  // arithmetic per element is fixed.
+  const double mnk = static_cast<double>(m) * n * k;
+  const bool tt = ta == Trans::Yes && tb == Trans::Yes;
+  const double max_mnk = tb == Trans::No ? cfg.direct_max_mnk : cfg.direct_max_mnk_bt;
+  const bool direct = mnk <= max_mnk || (!tt && m <= cfg.direct_max_m);
+  // Small problems on one thread go straight to the direct loops: for layers of
+  // a few units, the partitioning below costs as much as the product itself.
+  if (direct && (ctx.num_threads <= 1 || static_cast<double>(m) * n <= 4096)) {
+    cfg.direct(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (ep != nullptr) apply_epilogue(*ep, c, ldc, 0, 0, m, n);
+    return;
+  }
 
   Job J{};
   J.ta = ta;
@@ -392,20 +405,7 @@ void sgemm_impl(Trans ta, Trans tb, int m, int n, int k, float alpha, const floa
   J.ldc = ldc;
   J.epilogue = ep;
   J.cfg = &cfg;
-  // The path depends on the shape only (never on the thread count), so the
-  // arithmetic per element is fixed.
-  const double mnk = static_cast<double>(m) * n * k;
-  const bool tt = ta == Trans::Yes && tb == Trans::Yes;
-  const double max_mnk = tb == Trans::No ? cfg.direct_max_mnk : cfg.direct_max_mnk_bt;
-  J.direct = mnk <= max_mnk || (!tt && m <= cfg.direct_max_m);
-
-  // Small problems on one thread: straight to the direct loops. For layers of
-  // a few units the bookkeeping below costs as much as the product itself.
-  if (J.direct && (ctx.num_threads <= 1 || static_cast<double>(m) * n <= 4096)) {
-    cfg.direct(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    if (ep != nullptr) apply_epilogue(*ep, c, ldc, 0, 0, m, n);
-    return;
-  }
+  J.direct = direct;
 
   // Partition: prefer splitting n (each task packs all of A, which is the
   // smaller operand when m <= n) unless there are too few column units.
