@@ -9,8 +9,9 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { MLP, type MLPOptions } from '../dist/node.js';
 import { measure, type Case, type Result } from './common.js';
+import { useWasmBuild, type WasmBuild } from './wasm.js';
 
-export type Contender = { label: string; backend: 'native' | 'wasm' | 'js'; threads?: number };
+export type Contender = { label: string; backend: 'native' | 'wasm' | 'js'; threads?: number; wasmBuild?: WasmBuild };
 
 function random(length: number, seed: number): Float32Array {
   let s = seed;
@@ -35,6 +36,7 @@ export const WORKLOADS = {
 } satisfies Record<string, MLPOptions>;
 
 function build(workload: keyof typeof WORKLOADS, contender: Contender): MLP {
+  if (contender.wasmBuild) useWasmBuild(contender.wasmBuild);
   return new MLP({ ...WORKLOADS[workload], seed: 1, backend: contender.backend, ...(contender.threads ? { threads: contender.threads } : {}) } as MLPOptions);
 }
 

@@ -86,8 +86,12 @@ export function listBackends(): BackendStatus[] {
 }
 
 function environmentChoice(): string | undefined {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-  const value = env?.MLPKIT_BACKEND;
+  let value: string | undefined;
+  try {
+    value = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.MLPKIT_BACKEND;
+  } catch {
+    return undefined; // a runtime that guards its environment (Deno without --allow-env) refuses the read
+  }
   return value === undefined || value === '' ? undefined : value;
 }
 

@@ -1,0 +1,140 @@
+// Activations and their derivatives, as in native/activations.h. Derivatives are taken from the
+// activation's output a = φ(z), which is what the forward pass keeps:
+//   sigmoid φ' = a(1 − a),  tanh φ' = 1 − a²,  relu φ' = [a > 0],  leaky-relu φ' = a > 0 ? 1 : α,
+//   elu φ' = a > 0 ? 1 : a + α.
+// The block loops apply them to a (rows, cols) block of a row-major matrix, the shape a GEMM
+// epilogue hands over. Where the SIMD form rounds exactly like the scalar one (relu, leaky-relu,
+// every derivative) it has a v128 body; sigmoid, tanh and elu go through Mathf per element, so
+// both builds give the same bits.
+// The numeric codes mirror ACTIVATION_CODE, LOSS_CODE and OPTIMIZER_CODE in src/spec.ts.
+
+export const IDENTITY = 0;
+export const SIGMOID = 1;
+export const TANH = 2;
+export const RELU = 3;
+export const LEAKY_RELU = 4;
+export const ELU = 5;
+export const SOFTMAX = 6;
+export const ACTIVATION_COUNT = 7;
+
+export const MSE = 0;
+export const HALF_MSE = 1;
+export const MAE = 2;
+export const BINARY_CROSS_ENTROPY = 3;
+export const CROSS_ENTROPY = 4;
+export const LOSS_COUNT = 5;
+
+export const SGD = 0;
+export const MOMENTUM = 1;
+export const NESTEROV = 2;
+export const ADAM = 3;
+export const OPTIMIZER_COUNT = 4;
+
+/** σ(z), never overflowing: exp of a non-positive number only. */
+// @ts-ignore: decorator
+@inline export function sigmoid(z: f32): f32 {
+  if (z >= 0) return 1 / (1 + Mathf.exp(-z));
+  const e = Mathf.exp(z);
+  return e / (1 + e);
+}
+
+/** φ(z) for every activation but softmax (applied per row). */
+export function activation_forward(kind: i32, alpha: f32, z: f32): f32 {
+  switch (kind) {
+    case SIGMOID: return sigmoid(z);
+    case TANH: return Mathf.tanh(z);
+    case RELU: return z > 0 ? z : 0;
+    case LEAKY_RELU: return z > 0 ? z : alpha * z;
+    case ELU: return z > 0 ? z : alpha * Mathf.expm1(z);
+    default: return z;
+  }
+}
+
+/** φ'(z) expressed through a = φ(z). */
+export function activation_backward(kind: i32, alpha: f32, a: f32): f32 {
+  switch (kind) {
+    case SIGMOID: return a * (1 - a);
+    case TANH: return 1 - a * a;
+    case RELU: return a > 0 ? 1 : 0;
+    case LEAKY_RELU: return a > 0 ? 1 : alpha;
+    case ELU: return a > 0 ? 1 : a + alpha;
+    default: return 1;
+  }
+}
+
+/** c ← φ(c) on a block; the switch sits outside the loops. */
+export function activation_forward_block(
+  kind: i32, alpha: f32,
+  c: usize, // (rows, cols), row stride ldc
+  ldc: i32, rows: i32, cols: i32,
+): void {
+  if (kind == IDENTITY || kind == SOFTMAX) return;
+  const stride = <usize>ldc << 2;
+  for (let r = 0; r < rows; ++r, c += stride) {
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      if (kind == RELU) {
+        // pmax(0, z) = 0 < z ? z : 0, which is z > 0 ? z : 0 for NaN and −0 as well.
+        const zero = f32x4.splat(0);
+        for (; j + 4 <= cols; j += 4) {
+          const p = c + (<usize>j << 2);
+          v128.store(p, f32x4.pmax(zero, v128.load(p)));
+        }
+      } else if (kind == LEAKY_RELU) {
+        const zero = f32x4.splat(0);
+        const slope = f32x4.splat(alpha);
+        for (; j + 4 <= cols; j += 4) {
+          const p = c + (<usize>j << 2);
+          const z = v128.load(p);
+          v128.store(p, v128.bitselect(z, f32x4.mul(slope, z), f32x4.gt(z, zero)));
+        }
+      }
+    }
+    switch (kind) {
+      case SIGMOID: for (; j < cols; ++j) { const p = c + (<usize>j << 2); store<f32>(p, sigmoid(load<f32>(p))); } break;
+      case TANH: for (; j < cols; ++j) { const p = c + (<usize>j << 2); store<f32>(p, Mathf.tanh(load<f32>(p))); } break;
+      case RELU: for (; j < cols; ++j) { const p = c + (<usize>j << 2); const z = load<f32>(p); store<f32>(p, z > 0 ? z : 0); } break;
+      case LEAKY_RELU: for (; j < cols; ++j) { const p = c + (<usize>j << 2); const z = load<f32>(p); store<f32>(p, z > 0 ? z : alpha * z); } break;
+      case ELU: for (; j < cols; ++j) { const p = c + (<usize>j << 2); const z = load<f32>(p); store<f32>(p, z > 0 ? z : alpha * Mathf.expm1(z)); } break;
+      default: break;
+    }
+  }
+}
+
+/** c ← c ⊙ φ'(a) on a block, where `a` holds the outputs at the block's position. */
+export function activation_backward_block(
+  kind: i32, alpha: f32,
+  c: usize, // (rows, cols), row stride ldc
+  ldc: i32, rows: i32, cols: i32,
+  a: usize, // (rows, cols), row stride lda: φ(z)
+  lda: i32,
+): void {
+  if (kind == IDENTITY || kind == SOFTMAX) return;
+  const c_stride = <usize>ldc << 2;
+  const a_stride = <usize>lda << 2;
+  for (let r = 0; r < rows; ++r, c += c_stride, a += a_stride) {
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      const zero = f32x4.splat(0);
+      const one = f32x4.splat(1);
+      const slope = f32x4.splat(alpha);
+      for (; j + 4 <= cols; j += 4) {
+        const p = c + (<usize>j << 2);
+        const y = v128.load(a + (<usize>j << 2));
+        let d: v128;
+        switch (kind) {
+          case SIGMOID: d = f32x4.mul(y, f32x4.sub(one, y)); break;
+          case TANH: d = f32x4.sub(one, f32x4.mul(y, y)); break;
+          case RELU: d = v128.and(f32x4.gt(y, zero), one); break;
+          case LEAKY_RELU: d = v128.bitselect(one, slope, f32x4.gt(y, zero)); break;
+          default: d = v128.bitselect(one, f32x4.add(y, slope), f32x4.gt(y, zero)); break;
+        }
+        v128.store(p, f32x4.mul(v128.load(p), d));
+      }
+    }
+    for (; j < cols; ++j) {
+      const p = c + (<usize>j << 2);
+      store<f32>(p, load<f32>(p) * activation_backward(kind, alpha, load<f32>(a + (<usize>j << 2))));
+    }
+  }
+}

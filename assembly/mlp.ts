@@ -1,0 +1,754 @@
+// The training step of the WebAssembly backend: the same order and the same names as
+// native/mlp.cc and the TypeScript reference.
+//
+//   for l in 0..L-1:  out_l = A_{l-1} · W_lᵀ + b_l, then φ_l and the dropout mask, fused in the
+//                     GEMM epilogue (the output layer keeps its logits for the loss)
+//   loss_forward:     mean loss over the rows; fused δ_L (softmax+CE and sigmoid+BCE: ŷ − y)
+//   for l in L-1..0:  dW_l = δ_lᵀ · A_{l-1} + 2·l2·W_l   (GEMM "TN", L2 fused in the epilogue)
+//                     db_l = Σ_rows δ_l
+//                     δ_{l-1} = (δ_l · W_l) ⊙ φ'_{l-1} ⊙ keep_{l-1}   (GEMM "NN", fused epilogue)
+//   optimizer_update: one loop over the flat parameter vector
+//
+// One instance holds one model, so the model lives in module globals and its memory is the
+// instance's arena (arena.ts), laid out once per size:
+//   fixed     layer table; state (4·P floats) params | grads | moment1 | moment2 in the layout
+//             of src/layout.ts; counters (3 doubles) update step t, β1^t, β2^t
+//   scratch   (capacity rows) per layer: out, delta and, with dropout, keep (capacity × units
+//             each); the gathered batch x and y; the GEMM packing workspace
+//   data      the training set x (rows × inputs), y (rows × outputs)
+//   io        one train() call's window: order (int32), learning rates and losses (double)
+// Growing one region moves the ones after it (the data is kept, io is per call). Memory
+// grows only in model_create, reserve, set_data and reserve_io, never inside a step.
+
+import { activation_backward, activation_backward_block, activation_forward_block, sigmoid,
+  ADAM, BINARY_CROSS_ENTROPY, CROSS_ENTROPY, HALF_MSE, IDENTITY, MOMENTUM, MSE, NESTEROV, SGD, SOFTMAX } from './activations';
+import { arena_alloc, arena_set_top, arena_top } from './arena';
+import { gemm_bind_workspace, gemm_workspace_bytes, sgemm_epilogue, PATH_AUTO } from './gemm';
+import { dropout_threshold, philox4x32, STREAM_DROPOUT } from './rng';
+
+// @ts-ignore: decorator
+@unmanaged export class Layer {
+  inputs: i32;
+  units: i32;
+  activation: i32;
+  alpha: f32;
+  bias: bool;
+  dropout: f64;
+  weight_offset: i32; // W (units, inputs) in the flat vector
+  bias_offset: i32;   // b (units), or -1
+  out: usize;         // (capacity, units): φ(z) ⊙ keep; for the output layer the logits, then ŷ
+  delta: usize;       // (capacity, units): ∂(mean loss)/∂z
+  keep: usize;        // (capacity, units): 0 or 1/(1 − rate); 0 without dropout
+}
+
+const LAYER_BYTES: usize = offsetof<Layer>();
+
+// The model of this instance.
+let inputs: i32 = 0;
+let layer_count: i32 = 0;
+let layers: usize = 0; // Layer[layer_count]
+let loss: i32 = MSE;
+let optimizer: i32 = SGD;
+let momentum: f64 = 0, beta1: f64 = 0.9, beta2: f64 = 0.999, epsilon: f64 = 1e-8, l2: f64 = 0;
+let seed_lo: u32 = 0, seed_hi: u32 = 0;
+let param_count: i32 = 0;
+let widest: i32 = 0;
+
+let params: usize = 0;   // (P)
+let grads: usize = 0;    // (P)
+let moment1: usize = 0;  // (P)
+let moment2: usize = 0;  // (P)
+let counters: usize = 0; // (3) f64: t, β1^t, β2^t
+
+let fixed_end: usize = 0;
+let scratch_bytes: u64 = 0;
+let data_bytes: u64 = 0;
+
+let capacity: i32 = 0;
+let batch_x: usize = 0; // (capacity, inputs)
+let batch_y: usize = 0; // (capacity, outputs)
+
+let data_x: usize = 0;  // (data_rows, inputs)
+let data_y: usize = 0;  // (data_rows, outputs)
+let data_rows: i32 = 0;
+
+let io_order: usize = 0;  // (io_rows) i32
+let io_rates: usize = 0;  // (io_batches) f64
+let io_losses: usize = 0; // (io_batches) f64
+let io_rows: i32 = 0;
+let io_batches: i32 = 0;
+
+// @ts-ignore: decorator
+@inline export function layer_at(l: i32): Layer {
+  return changetype<Layer>(layers + <usize>l * LAYER_BYTES);
+}
+
+// @ts-ignore: decorator
+@inline function align64(bytes: u64): u64 {
+  return (bytes + 63) & ~<u64>63;
+}
+
+/** Units of the output layer. */
+export function outputs(): i32 { return layer_at(layer_count - 1).units; }
+/** Number of parameters; 0 before model_create. */
+export function model_param_count(): i32 { return param_count; }
+/** Rows of the largest batch the scratch region holds. */
+export function model_capacity(): i32 { return capacity; }
+/** Address of the parameters (P floats, the layout of src/layout.ts). */
+export function model_params(): usize { return params; }
+/** Address of the gradients of the last step (P floats). */
+export function model_grads(): usize { return grads; }
+/** Address of the counters (3 doubles): update step t, β1^t, β2^t. */
+export function model_counters(): usize { return counters; }
+/** Address of the batch inputs (capacity × inputs floats); moves on reserve. */
+export function model_batch_x(): usize { return batch_x; }
+/** Address of the batch targets (capacity × outputs floats); moves on reserve. */
+export function model_batch_y(): usize { return batch_y; }
+/** Address of the outputs of the last forward pass (capacity × outputs floats); moves on reserve. */
+export function model_output(): usize { return layer_at(layer_count - 1).out; }
+/** Address of the training inputs (rows × inputs floats); moves on reserve and set_data. */
+export function model_data_x(): usize { return data_x; }
+/** Address of the training targets (rows × outputs floats); moves on reserve and set_data. */
+export function model_data_y(): usize { return data_y; }
+/** Rows of the training set. */
+export function model_data_rows(): i32 { return data_rows; }
+/** Address of the order window of train() (io_rows int32); moves whenever memory is laid out. */
+export function model_io_order(): usize { return io_order; }
+/** Address of the learning rates of a train() window (io_batches doubles). */
+export function model_io_rates(): usize { return io_rates; }
+/** Address of the losses of a train() window (io_batches doubles). */
+export function model_io_losses(): usize { return io_losses; }
+/** Order entries one train() window holds. */
+export function model_io_rows(): i32 { return io_rows; }
+/** Batches one train() window holds. */
+export function model_io_batches(): i32 { return io_batches; }
+
+/**
+ * Reads the model description, computes the parameter layout and allocates the fixed region.
+ * Returns the parameter count.
+ */
+export function model_create(
+  n_inputs: i32, n_layers: i32,
+  layer_ints: usize,   // (n_layers, 3) i32: units, activation, bias
+  layer_floats: usize, // (n_layers, 2) f64: alpha, dropout
+  loss_kind: i32, optimizer_kind: i32,
+  hyper: usize,        // (5) f64: momentum, beta1, beta2, epsilon, l2
+  key_lo: u32, key_hi: u32,
+): i32 {
+  if (layers != 0) throw new Error("model_create: this instance already holds a model");
+  if (n_inputs < 1 || n_layers < 1) throw new Error("model_create: a model needs inputs and at least one layer");
+  inputs = n_inputs;
+  layer_count = n_layers;
+  loss = loss_kind;
+  optimizer = optimizer_kind;
+  momentum = load<f64>(hyper);
+  beta1 = load<f64>(hyper, 8);
+  beta2 = load<f64>(hyper, 16);
+  epsilon = load<f64>(hyper, 24);
+  l2 = load<f64>(hyper, 32);
+  seed_lo = key_lo;
+  seed_hi = key_hi;
+  layers = arena_alloc(<u64>n_layers * LAYER_BYTES);
+  let offset: i64 = 0;
+  let fan_in = n_inputs;
+  widest = n_inputs;
+  for (let l = 0; l < n_layers; ++l) {
+    const layer = layer_at(l);
+    layer.units = load<i32>(layer_ints + <usize>(3 * l) * 4);
+    layer.activation = load<i32>(layer_ints + <usize>(3 * l + 1) * 4);
+    layer.bias = load<i32>(layer_ints + <usize>(3 * l + 2) * 4) != 0;
+    layer.alpha = <f32>load<f64>(layer_floats + <usize>(2 * l) * 8);
+    layer.dropout = load<f64>(layer_floats + <usize>(2 * l + 1) * 8);
+    if (layer.units < 1) throw new Error("model_create: a layer has no units");
+    if (<u32>layer.activation > <u32>SOFTMAX) throw new Error("model_create: unknown activation code");
+    if (layer.activation == SOFTMAX && l != n_layers - 1) throw new Error("model_create: softmax is only allowed on the output layer");
+    if (!(layer.dropout >= 0 && layer.dropout < 1) || (l == n_layers - 1 && layer.dropout != 0)) {
+      throw new Error("model_create: dropout must be in [0, 1) on hidden layers and 0 on the output layer");
+    }
+    layer.inputs = fan_in;
+    layer.weight_offset = <i32>offset;
+    offset += <i64>layer.units * fan_in;
+    layer.bias_offset = layer.bias ? <i32>offset : -1;
+    if (layer.bias) offset += layer.units;
+    if (offset > 0x7fffffff) throw new Error("model_create: the model has more than 2^31 - 1 parameters");
+    layer.out = 0;
+    layer.delta = 0;
+    layer.keep = 0;
+    fan_in = layer.units;
+    if (layer.units > widest) widest = layer.units;
+  }
+  if (<u32>loss > <u32>CROSS_ENTROPY || <u32>optimizer > <u32>ADAM) throw new Error("model_create: unknown loss or optimizer code");
+  param_count = <i32>offset;
+  params = arena_alloc(<u64>param_count * 16);
+  grads = params + (<usize>param_count << 2);
+  moment1 = grads + (<usize>param_count << 2);
+  moment2 = moment1 + (<usize>param_count << 2);
+  memory.fill(params, 0, <usize>param_count * 16);
+  counters = arena_alloc(24);
+  store<f64>(counters, 0);
+  store<f64>(counters, 1, 8);
+  store<f64>(counters, 1, 16);
+  fixed_end = arena_top();
+  return param_count;
+}
+
+/** Bytes of the scratch region for batches of `rows`. */
+function scratch_bytes_for(rows: i32): u64 {
+  let total: u64 = 0;
+  for (let l = 0; l < layer_count; ++l) {
+    const layer = layer_at(l);
+    total += align64(<u64>rows * <u64>layer.units * 4) * (layer.dropout > 0 ? 3 : 2);
+  }
+  total += align64(<u64>rows * <u64>inputs * 4) + align64(<u64>rows * <u64>outputs() * 4);
+  return total + align64(<u64>gemm_workspace_bytes(widest));
+}
+
+/**
+ * Lays the scratch, data and io regions out after the fixed one for the given sizes, keeping
+ * the data set when only the scratch grows. Memory grows first: when it cannot, this throws
+ * before anything has changed, and the model stays as it was.
+ */
+function relayout(new_scratch: u64, rows: i32, order_rows: i32, batches: i32, keep_data: bool): void {
+  const x_bytes = align64(<u64>rows * <u64>inputs * 4);
+  const new_data = x_bytes + align64(<u64>rows * <u64>outputs() * 4);
+  const new_io = align64(<u64>order_rows * 4) + <u64>batches * 16;
+  const old_data_start = <u64>fixed_end + scratch_bytes;
+  const data_start = <u64>fixed_end + new_scratch;
+  const io_start = data_start + new_data;
+  arena_set_top(io_start + new_io);
+  if (keep_data && data_start != old_data_start && data_rows > 0) {
+    memory.copy(<usize>data_start, <usize>old_data_start, <usize>min(data_bytes, new_data));
+  }
+  data_rows = rows;
+  data_x = <usize>data_start;
+  data_y = <usize>(data_start + x_bytes);
+  io_rows = order_rows;
+  io_batches = batches;
+  io_order = <usize>io_start;
+  io_rates = <usize>(io_start + align64(<u64>order_rows * 4));
+  io_losses = io_rates + (<usize>batches << 3);
+  scratch_bytes = new_scratch;
+  data_bytes = new_data;
+}
+
+/** Points the layers, the batch buffers and the GEMM workspace into the scratch region. */
+function bind_scratch(rows: i32): void {
+  let next = fixed_end;
+  for (let l = 0; l < layer_count; ++l) {
+    const layer = layer_at(l);
+    const size = <usize>align64(<u64>rows * <u64>layer.units * 4);
+    layer.out = next;
+    layer.delta = next + size;
+    next += 2 * size;
+    if (layer.dropout > 0) {
+      layer.keep = next;
+      next += size;
+    }
+  }
+  batch_x = next;
+  next += <usize>align64(<u64>rows * <u64>inputs * 4);
+  batch_y = next;
+  next += <usize>align64(<u64>rows * <u64>outputs() * 4);
+  gemm_bind_workspace(next, gemm_workspace_bytes(widest));
+  capacity = rows;
+}
+
+/** Grows scratch memory to hold batches of `rows`. */
+export function reserve(rows: i32): void {
+  if (rows <= capacity) return;
+  relayout(scratch_bytes_for(rows), data_rows, io_rows, io_batches, true);
+  bind_scratch(rows);
+}
+
+/** Makes room for a training set of `rows` rows; the caller copies x and y in. */
+export function set_data(rows: i32): void {
+  relayout(scratch_bytes, rows, io_rows, io_batches, false);
+}
+
+/** Makes room for a train() window of `rows` order entries and `batches` batches. */
+export function reserve_io(rows: i32, batches: i32): void {
+  if (rows <= io_rows && batches <= io_batches) return;
+  relayout(scratch_bytes, data_rows, max(rows, io_rows), max(batches, io_batches), true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Epilogues
+
+// Forward epilogue of a hidden layer: φ, then inverted dropout, on a finished block of out.
+// @ts-ignore: decorator
+@unmanaged class ForwardEpilogue {
+  activation: i32;
+  alpha: f32;
+  units: i32;
+  keep: usize;      // (n, units), or 0 without dropout
+  threshold: u32;   // dropout_threshold(rate)
+  scale: f32;       // 1 / (1 − rate)
+  key0: u32;
+  key1: u32;
+  step: u32;
+  layer: u32;
+}
+
+// Backward epilogue: δ_{l-1} ⊙= φ'(a_{l-1}) ⊙ keep, where a is the layer's output before dropout.
+// @ts-ignore: decorator
+@unmanaged class BackwardEpilogue {
+  activation: i32;
+  alpha: f32;
+  units: i32;
+  out: usize;       // (n, units): φ(z) ⊙ keep
+  keep: usize;      // (n, units), or 0
+  keep_rate: f32;   // 1 − rate: recovers φ(z) from a kept output
+}
+
+// Gradient epilogue: dW += 2·l2·W on a finished block of dW (row-major like W).
+// @ts-ignore: decorator
+@unmanaged class L2Epilogue {
+  weights: usize;   // (units, inputs)
+  factor: f32;      // 2·l2
+}
+
+const forward_epilogue = changetype<ForwardEpilogue>(memory.data(offsetof<ForwardEpilogue>(), 16));
+const backward_epilogue = changetype<BackwardEpilogue>(memory.data(offsetof<BackwardEpilogue>(), 16));
+const l2_epilogue = changetype<L2Epilogue>(memory.data(offsetof<L2Epilogue>(), 16));
+const draws = memory.data(16, 16); // one Philox block
+
+function forward_post(user: usize, c: usize, ldc: i32, row0: i32, col0: i32, rows: i32, cols: i32): void {
+  const e = changetype<ForwardEpilogue>(user);
+  activation_forward_block(e.activation, e.alpha, c, ldc, rows, cols);
+  if (!e.keep) return;
+  for (let r = 0; r < rows; ++r) {
+    const row = c + ((<usize>r * <usize>ldc) << 2);
+    const first = <u32>(row0 + r) * <u32>e.units + <u32>col0;
+    for (let j = 0; j < cols; ++j) {
+      const i = first + <u32>j;
+      if (j == 0 || (i & 3) == 0) philox4x32(e.key0, e.key1, i >> 2, e.step, e.layer, STREAM_DROPOUT, draws);
+      const keep: f32 = (load<u32>(draws + ((<usize>i & 3) << 2)) >> 8) >= e.threshold ? e.scale : 0;
+      store<f32>(e.keep + (<usize>i << 2), keep);
+      const p = row + (<usize>j << 2);
+      store<f32>(p, load<f32>(p) * keep);
+    }
+  }
+}
+
+function backward_post(user: usize, c: usize, ldc: i32, row0: i32, col0: i32, rows: i32, cols: i32): void {
+  const e = changetype<BackwardEpilogue>(user);
+  const first = (<usize>row0 * <usize>e.units + <usize>col0) << 2;
+  if (!e.keep) {
+    activation_backward_block(e.activation, e.alpha, c, ldc, rows, cols, e.out + first, e.units);
+    return;
+  }
+  for (let r = 0; r < rows; ++r) {
+    const row = c + ((<usize>r * <usize>ldc) << 2);
+    const at = first + ((<usize>r * <usize>e.units) << 2);
+    for (let j = 0; j < cols; ++j) {
+      const off = at + (<usize>j << 2);
+      const keep = load<f32>(e.keep + off);
+      const p = row + (<usize>j << 2);
+      store<f32>(p, keep == 0 ? 0 : load<f32>(p) * keep * activation_backward(e.activation, e.alpha, load<f32>(e.out + off) * e.keep_rate));
+    }
+  }
+}
+
+function l2_post(user: usize, c: usize, ldc: i32, row0: i32, col0: i32, rows: i32, cols: i32): void {
+  const e = changetype<L2Epilogue>(user);
+  for (let r = 0; r < rows; ++r) {
+    const row = c + ((<usize>r * <usize>ldc) << 2);
+    const w = e.weights + ((<usize>(row0 + r) * <usize>ldc + <usize>col0) << 2);
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      const factor = f32x4.splat(e.factor);
+      for (; j + 4 <= cols; j += 4) {
+        const off = <usize>j << 2;
+        v128.store(row + off, f32x4.add(v128.load(row + off), f32x4.mul(factor, v128.load(w + off))));
+      }
+    }
+    for (; j < cols; ++j) {
+      const off = <usize>j << 2;
+      store<f32>(row + off, load<f32>(row + off) + e.factor * load<f32>(w + off));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The step
+
+/** out_l = φ_l(A_{l-1} · W_lᵀ + b_l) ⊙ mask for every layer; the output layer keeps its logits. */
+export function forward(
+  x: usize, // (n, inputs)
+  n: i32, training: bool,
+): void {
+  let input = x;
+  const last = layer_count - 1;
+  const step = <u32>load<f64>(counters);
+  for (let l = 0; l <= last; ++l) {
+    const layer = layer_at(l);
+    const dropout = training && layer.dropout > 0;
+    const e = forward_epilogue;
+    e.activation = layer.activation;
+    e.alpha = layer.alpha;
+    e.units = layer.units;
+    e.keep = dropout ? layer.keep : 0;
+    e.threshold = dropout_threshold(layer.dropout);
+    e.scale = <f32>(1.0 / (1.0 - layer.dropout));
+    e.key0 = seed_lo;
+    e.key1 = seed_hi;
+    e.step = step;
+    e.layer = <u32>l;
+    const post = l < last && (layer.activation != IDENTITY || dropout) ? forward_post : null;
+    sgemm_epilogue(false, true, n, layer.units, layer.inputs, 1, input, layer.inputs,
+      params + (<usize>layer.weight_offset << 2), layer.inputs, 0, layer.out, layer.units,
+      layer.bias ? params + (<usize>layer.bias_offset << 2) : 0, post, changetype<usize>(e), PATH_AUTO);
+    input = layer.out;
+  }
+}
+
+/** ŷ = φ_L(logits) in the last out, for predictions. */
+export function output_activation(n: i32): void {
+  const layer = layer_at(layer_count - 1);
+  const out = layer.out;
+  const k = layer.units;
+  if (layer.activation == SOFTMAX) {
+    for (let r = 0; r < n; ++r) {
+      const row = out + ((<usize>r * <usize>k) << 2);
+      let max = load<f32>(row);
+      for (let j = 1; j < k; ++j) { const v = load<f32>(row + (<usize>j << 2)); if (max < v) max = v; }
+      let sum: f64 = 0;
+      for (let j = 0; j < k; ++j) sum += Math.exp(<f64>load<f32>(row + (<usize>j << 2)) - max);
+      for (let j = 0; j < k; ++j) {
+        const p = row + (<usize>j << 2);
+        store<f32>(p, <f32>(Math.exp(<f64>load<f32>(p) - max) / sum));
+      }
+    }
+  } else if (layer.activation != IDENTITY) {
+    activation_forward_block(layer.activation, layer.alpha, out, k, n, k);
+  }
+}
+
+/** Mean loss over n rows from the logits; writes ŷ into the last out and δ_L. */
+export function loss_forward(
+  y: usize, // (n, outputs)
+  n: i32,
+): f64 {
+  const layer = layer_at(layer_count - 1);
+  const k = layer.units;
+  const out = layer.out;     // logits in, ŷ out
+  const delta = layer.delta; // ∂(mean loss)/∂z
+  const inv_n = 1.0 / n;
+  let total: f64 = 0;
+  if (loss == CROSS_ENTROPY) { // softmax output, from the logits: logΣexp(z) − Σ y·z
+    for (let r = 0; r < n; ++r) {
+      const z = out + ((<usize>r * <usize>k) << 2);
+      const t = y + ((<usize>r * <usize>k) << 2);
+      const d = delta + ((<usize>r * <usize>k) << 2);
+      let zmax = load<f32>(z);
+      for (let j = 1; j < k; ++j) { const v = load<f32>(z + (<usize>j << 2)); if (zmax < v) zmax = v; }
+      const max = <f64>zmax;
+      let sum: f64 = 0;
+      for (let j = 0; j < k; ++j) sum += Math.exp(<f64>load<f32>(z + (<usize>j << 2)) - max);
+      const log_sum_exp = max + Math.log(sum);
+      for (let j = 0; j < k; ++j) {
+        const off = <usize>j << 2;
+        const zj = load<f32>(z + off);
+        const tj = load<f32>(t + off);
+        total += <f64>tj * (log_sum_exp - <f64>zj);
+        const p = <f32>(Math.exp(<f64>zj - max) / sum);
+        store<f32>(z + off, p);
+        store<f32>(d + off, <f32>(<f64>(p - tj) * inv_n));
+      }
+    }
+    return total * inv_n;
+  }
+  const count = <usize>n * <usize>k;
+  if (loss == BINARY_CROSS_ENTROPY) { // sigmoid output, from the logits
+    for (let i: usize = 0; i < count; ++i) {
+      const off = i << 2;
+      const zf = load<f32>(out + off);
+      const yf = load<f32>(y + off);
+      const z = <f64>zf;
+      total += (z < 0 ? 0 : z) - z * <f64>yf + Math.log1p(Math.exp(-Math.abs(z)));
+      const a = sigmoid(zf);
+      store<f32>(out + off, a);
+      store<f32>(delta + off, <f32>(<f64>(a - yf) * inv_n));
+    }
+    return total * inv_n;
+  }
+  output_activation(n);
+  for (let r = 0; r < n; ++r) {
+    const a = out + ((<usize>r * <usize>k) << 2);
+    const t = y + ((<usize>r * <usize>k) << 2);
+    const d = delta + ((<usize>r * <usize>k) << 2);
+    for (let j = 0; j < k; ++j) { // d = ∂loss/∂ŷ first
+      const off = <usize>j << 2;
+      const e = <f64>load<f32>(a + off) - <f64>load<f32>(t + off);
+      if (loss == MSE) {
+        total += e * e;
+        store<f32>(d + off, <f32>(2 * e));
+      } else if (loss == HALF_MSE) {
+        total += 0.5 * e * e;
+        store<f32>(d + off, <f32>e);
+      } else {
+        total += Math.abs(e);
+        store<f32>(d + off, <f32>(<i32>(e > 0) - <i32>(e < 0)));
+      }
+    }
+    if (layer.activation == SOFTMAX) { // δ = p ⊙ (g − p·g)
+      let dot: f64 = 0;
+      for (let j = 0; j < k; ++j) dot += <f64>load<f32>(a + (<usize>j << 2)) * <f64>load<f32>(d + (<usize>j << 2));
+      for (let j = 0; j < k; ++j) {
+        const off = <usize>j << 2;
+        store<f32>(d + off, <f32>(<f64>load<f32>(a + off) * (<f64>load<f32>(d + off) - dot) * inv_n));
+      }
+    } else {
+      for (let j = 0; j < k; ++j) {
+        const off = <usize>j << 2;
+        store<f32>(d + off, <f32>(<f64>(load<f32>(d + off) * activation_backward(layer.activation, layer.alpha, load<f32>(a + off))) * inv_n));
+      }
+    }
+  }
+  return total * inv_n;
+}
+
+/** dW, db for every layer and δ for every layer below the output, from δ_L. */
+export function backward(
+  x: usize, // (n, inputs)
+  n: i32,
+): void {
+  for (let l = layer_count - 1; l >= 0; --l) {
+    const layer = layer_at(l);
+    const input = l == 0 ? x : layer_at(l - 1).out;
+    const delta = layer.delta;
+    const dweights = grads + (<usize>layer.weight_offset << 2);
+    const le = l2_epilogue;
+    le.weights = params + (<usize>layer.weight_offset << 2);
+    le.factor = <f32>(2 * l2);
+    sgemm_epilogue(true, false, layer.units, layer.inputs, n, 1, delta, layer.units, input, layer.inputs,
+      0, dweights, layer.inputs, 0, l2 > 0 ? l2_post : null, changetype<usize>(le), PATH_AUTO);
+    if (layer.bias) bias_backward(delta, n, layer.units, grads + (<usize>layer.bias_offset << 2));
+    if (l == 0) break;
+    const below = layer_at(l - 1);
+    const be = backward_epilogue;
+    be.activation = below.activation;
+    be.alpha = below.alpha;
+    be.units = below.units;
+    be.out = below.out;
+    be.keep = below.dropout > 0 ? below.keep : 0;
+    be.keep_rate = <f32>(1.0 - below.dropout);
+    sgemm_epilogue(false, false, n, layer.inputs, layer.units, 1, delta, layer.units,
+      params + (<usize>layer.weight_offset << 2), layer.inputs, 0, below.delta, layer.inputs, 0, backward_post, changetype<usize>(be), PATH_AUTO);
+  }
+}
+
+/** db = Σ_rows δ, in row order (the order every backend sums in). */
+function bias_backward(
+  delta: usize, // (n, units)
+  n: i32, units: i32,
+  dbias: usize, // (units)
+): void {
+  for (let j = 0; j < units; ++j) store<f32>(dbias + (<usize>j << 2), 0);
+  for (let r = 0; r < n; ++r) {
+    const row = delta + ((<usize>r * <usize>units) << 2);
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      for (; j + 4 <= units; j += 4) {
+        const off = <usize>j << 2;
+        v128.store(dbias + off, f32x4.add(v128.load(dbias + off), v128.load(row + off)));
+      }
+    }
+    for (; j < units; ++j) {
+      const off = <usize>j << 2;
+      store<f32>(dbias + off, load<f32>(dbias + off) + load<f32>(row + off));
+    }
+  }
+}
+
+/** l2 · ‖W‖² over the weights (biases are not penalized). */
+export function penalty(): f64 {
+  if (l2 == 0) return 0;
+  let sum: f64 = 0;
+  for (let l = 0; l < layer_count; ++l) {
+    const layer = layer_at(l);
+    const w = params + (<usize>layer.weight_offset << 2);
+    const count = <usize>layer.units * <usize>layer.inputs;
+    for (let i: usize = 0; i < count; ++i) { const v = <f64>load<f32>(w + (i << 2)); sum += v * v; }
+  }
+  return l2 * sum;
+}
+
+function sgd_update(
+  n: usize, lr: f32,
+  p: usize, // (n)
+  g: usize, // (n)
+): void {
+  let i: usize = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vlr = f32x4.splat(lr);
+    for (; i + 4 <= n; i += 4) {
+      const off = i << 2;
+      v128.store(p + off, f32x4.sub(v128.load(p + off), f32x4.mul(vlr, v128.load(g + off))));
+    }
+  }
+  for (; i < n; ++i) {
+    const off = i << 2;
+    store<f32>(p + off, load<f32>(p + off) - lr * load<f32>(g + off));
+  }
+}
+
+// Δw_t = −η·g + μ·Δw_{t−1}; plain momentum adds Δw_t, Nesterov's look-ahead form μ·Δw_t − η·g.
+function momentum_update(
+  n: usize, lr: f32, mu: f32, nesterov: bool,
+  p: usize, // (n)
+  g: usize, // (n)
+  m: usize, // (n)
+): void {
+  let i: usize = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vlr = f32x4.splat(lr);
+    const vmu = f32x4.splat(mu);
+    for (; i + 4 <= n; i += 4) {
+      const off = i << 2;
+      const step = f32x4.mul(vlr, v128.load(g + off));
+      const vm = f32x4.sub(f32x4.mul(vmu, v128.load(m + off)), step);
+      v128.store(m + off, vm);
+      v128.store(p + off, f32x4.add(v128.load(p + off), nesterov ? f32x4.sub(f32x4.mul(vmu, vm), step) : vm));
+    }
+  }
+  for (; i < n; ++i) {
+    const off = i << 2;
+    const step = lr * load<f32>(g + off);
+    const vm = mu * load<f32>(m + off) - step;
+    store<f32>(m + off, vm);
+    store<f32>(p + off, load<f32>(p + off) + (nesterov ? mu * vm - step : vm));
+  }
+}
+
+function adam_update(
+  n: usize, lr: f32, b1: f32, b2: f32, one_minus_b1: f32, one_minus_b2: f32, c1: f32, c2: f32, eps: f32,
+  p: usize, // (n)
+  g: usize, // (n)
+  m: usize, // (n)
+  v: usize, // (n)
+): void {
+  let i: usize = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vlr = f32x4.splat(lr), vb1 = f32x4.splat(b1), vb2 = f32x4.splat(b2);
+    const vomb1 = f32x4.splat(one_minus_b1), vomb2 = f32x4.splat(one_minus_b2);
+    const vc1 = f32x4.splat(c1), vc2 = f32x4.splat(c2), veps = f32x4.splat(eps);
+    for (; i + 4 <= n; i += 4) {
+      const off = i << 2;
+      const vg = v128.load(g + off);
+      const vm = f32x4.add(f32x4.mul(vb1, v128.load(m + off)), f32x4.mul(vomb1, vg));
+      const vv = f32x4.add(f32x4.mul(vb2, v128.load(v + off)), f32x4.mul(f32x4.mul(vomb2, vg), vg));
+      v128.store(m + off, vm);
+      v128.store(v + off, vv);
+      const update = f32x4.div(f32x4.mul(vlr, f32x4.mul(vm, vc1)), f32x4.add(f32x4.sqrt(f32x4.mul(vv, vc2)), veps));
+      v128.store(p + off, f32x4.sub(v128.load(p + off), update));
+    }
+  }
+  for (; i < n; ++i) {
+    const off = i << 2;
+    const gi = load<f32>(g + off);
+    const mi = b1 * load<f32>(m + off) + one_minus_b1 * gi;
+    const vi = b2 * load<f32>(v + off) + one_minus_b2 * gi * gi;
+    store<f32>(m + off, mi);
+    store<f32>(v + off, vi);
+    store<f32>(p + off, load<f32>(p + off) - lr * (mi * c1) / (Mathf.sqrt(vi * c2) + eps));
+  }
+}
+
+/** One update of the flat parameter vector from the gradients, with this batch's learning rate. */
+export function optimizer_update(learning_rate: f64): void {
+  const size = <usize>param_count;
+  const lr = <f32>learning_rate;
+  store<f64>(counters, load<f64>(counters) + 1);
+  switch (optimizer) {
+    case SGD:
+      sgd_update(size, lr, params, grads);
+      break;
+    case MOMENTUM:
+    case NESTEROV:
+      momentum_update(size, lr, <f32>momentum, optimizer == NESTEROV, params, grads, moment1);
+      break;
+    default: {
+      const b1t = load<f64>(counters, 8) * beta1; // β^t as running products, as every backend computes them
+      const b2t = load<f64>(counters, 16) * beta2;
+      store<f64>(counters, b1t, 8);
+      store<f64>(counters, b2t, 16);
+      // Coefficients in double, rounded once: 1 − 0.999f alone would be off by 1e-5 relative.
+      adam_update(size, lr, <f32>beta1, <f32>beta2, <f32>(1.0 - beta1), <f32>(1.0 - beta2),
+        <f32>(1.0 / (1.0 - b1t)), <f32>(1.0 / (1.0 - b2t)), <f32>epsilon, params, grads, moment1, moment2);
+      break;
+    }
+  }
+}
+
+/** One step on n rows (n ≤ capacity): the mean loss + L2 penalty; no update when that is not finite. */
+export function train_step(
+  x: usize, // (n, inputs)
+  y: usize, // (n, outputs)
+  n: i32, learning_rate: f64,
+): f64 {
+  forward(x, n, true);
+  const value = loss_forward(y, n) + penalty();
+  if (!isFinite(value)) return value;
+  backward(x, n);
+  optimizer_update(learning_rate);
+  return value;
+}
+
+/**
+ * Batches first … first+count−1 of a train() call (see BackendModel.train in src/backend.ts):
+ * batches restart at each epoch of `epoch_length` rows. The io window holds the order from
+ * entry `base` on, and the learning rates and losses from batch `first` on. Returns the
+ * number of batches whose loss was written; stops after a loss that is not finite.
+ */
+export function train(first: i32, count: i32, epoch_length: i32, batch_size: i32, base: i32): i32 {
+  const n_inputs = <usize>inputs << 2, n_outputs = <usize>outputs() << 2;
+  const per_epoch = (epoch_length + batch_size - 1) / batch_size;
+  for (let i = 0; i < count; ++i) {
+    const b = first + i;
+    const start = <i64>(b / per_epoch) * epoch_length + <i64>(b % per_epoch) * batch_size - base;
+    const rows = min(batch_size, epoch_length - (b % per_epoch) * batch_size);
+    if (start < 0 || start + rows > io_rows || i >= io_batches || rows > capacity) throw new Error("train: the batch is outside the io window or the capacity");
+    for (let r = 0; r < rows; ++r) {
+      const row = load<i32>(io_order + (<usize>(start + r) << 2));
+      if (<u32>row >= <u32>data_rows) throw new Error("train: order holds a row index outside the data set");
+      copy_floats(batch_x + <usize>r * n_inputs, data_x + <usize>row * n_inputs, n_inputs);
+      copy_floats(batch_y + <usize>r * n_outputs, data_y + <usize>row * n_outputs, n_outputs);
+    }
+    const value = train_step(batch_x, batch_y, rows, load<f64>(io_rates + (<usize>i << 3)));
+    store<f64>(io_losses + (<usize>i << 3), value);
+    if (!isFinite(value)) return i + 1;
+  }
+  return count;
+}
+
+/** Copies `bytes` (a multiple of 4); short rows in a loop, since memory.copy is a call out of the module in V8. */
+// @ts-ignore: decorator
+@inline function copy_floats(dst: usize, src: usize, bytes: usize): void {
+  if (bytes >= 256) {
+    memory.copy(dst, src, bytes);
+    return;
+  }
+  let i: usize = 0;
+  if (ASC_FEATURE_SIMD) for (; i + 16 <= bytes; i += 16) v128.store(dst + i, v128.load(src + i));
+  for (; i < bytes; i += 4) store<f32>(dst + i, load<f32>(src + i));
+}
+
+/** Σ over n ≤ capacity rows of the loss, without dropout or penalty: one chunk of evaluate. */
+export function evaluate_rows(
+  x: usize, // (n, inputs)
+  y: usize, // (n, outputs)
+  n: i32,
+): f64 {
+  forward(x, n, false);
+  return n * loss_forward(y, n);
+}
+
+/** Outputs for n ≤ capacity rows into the last out. */
+export function predict_rows(
+  x: usize, // (n, inputs)
+  n: i32,
+): void {
+  forward(x, n, false);
+  output_activation(n);
+}

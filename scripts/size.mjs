@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// What an edge bundle of mlpkit weighs: the universal entry (src/index.ts and everything it
+// imports) bundled and minified by esbuild, plus the WebAssembly module it loads, gzipped at
+// level 9 as a CDN or a Workers upload would compress them. Run `npm run build:wasm` first.
+//
+//   node scripts/size.mjs            prints the table
+//   node scripts/size.mjs --json     prints the numbers as JSON
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { build } = await import('esbuild');
+
+const result = await build({
+  entryPoints: [join(root, 'src', 'index.ts')],
+  bundle: true, minify: true, format: 'esm', platform: 'neutral', target: 'es2022',
+  write: false, logLevel: 'silent', metafile: true,
+});
+const js = result.outputFiles[0].contents;
+const nodeImports = Object.values(result.metafile.inputs).flatMap((input) => input.imports).filter((i) => i.path.startsWith('node:') || i.external);
+if (nodeImports.length > 0) {
+  console.error(`mlpkit: the universal entry imports ${nodeImports.map((i) => i.path).join(', ')}; it must import nothing from Node`);
+  process.exit(1);
+}
+
+const gzip = (bytes) => gzipSync(bytes, { level: 9 }).length;
+const rows = [{ file: 'universal entry (esbuild --bundle --minify)', bytes: js.length, gzipped: gzip(js) }];
+for (const build of ['simd', 'scalar']) {
+  const path = join(root, 'dist', 'wasm', `mlpkit-${build}.wasm`);
+  if (!existsSync(path)) {
+    console.error(`mlpkit: ${path} is missing; run npm run build:wasm first`);
+    process.exit(1);
+  }
+  const bytes = readFileSync(path);
+  rows.push({ file: `mlpkit-${build}.wasm`, bytes: bytes.length, gzipped: gzip(bytes) });
+}
+const total = rows[0].gzipped + rows[1].gzipped;
+if (process.argv.includes('--json')) {
+  console.log(JSON.stringify({ rows, edgeBundleGzipped: total }, null, 2));
+} else {
+  const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+  for (const row of rows) console.log(`${row.file.padEnd(46)} ${kb(row.bytes).padStart(9)} ${kb(row.gzipped).padStart(9)} gzipped`);
+  console.log(`${'edge bundle: entry + mlpkit-simd.wasm'.padEnd(46)} ${''.padStart(9)} ${kb(total).padStart(9)} gzipped (target 40 KB)`);
+}
