@@ -1,7 +1,7 @@
 /** SGEMM GFLOP/s of the native kernels at the shapes an MLP runs, next to the FMA peak. */
 import { nativeBinding } from '../dist/backends/native.js';
 import { sgemm as referenceSgemm } from '../dist/backends/js-kernels.js';
-import { measure, type Case, type Result } from './common.js';
+import type { Case } from './common.js';
 
 type Form = 'NT' | 'NN' | 'TN';
 const TRANS: Record<Form, [boolean, boolean]> = { NT: [false, true], NN: [false, false], TN: [true, false] };
@@ -51,10 +51,4 @@ export function gemmCases(threads: number[], peak: number, shapes = GEMM_SHAPES)
       reference: { label: `the ${t}-core FMA peak`, rate: peak * t },
     };
   }));
-}
-
-export function runGemm(threads: number[], shapes = GEMM_SHAPES): { peak: number; results: Result[] } {
-  const peak = nativeBinding().fmaPeak(1);
-  console.log(`\nSGEMM (FMA peak of one core, measured: ${peak.toFixed(1)} GFLOP/s)`);
-  return { peak, results: measure(gemmCases(threads, peak, shapes), { maxTime: 1 }) };
 }

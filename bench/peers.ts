@@ -8,6 +8,7 @@
  *   synaptic (W1 only: building W2 alone takes it over a minute)
  */
 import { createRequire } from 'node:module';
+import type { Case } from './common.js';
 import type { WORKLOADS } from './train.js';
 
 const require = createRequire(import.meta.url);
@@ -197,3 +198,76 @@ const synaptic: Peer = {
 };
 
 export const PEERS: Peer[] = [tfjs('cpu'), tfjs('wasm'), brainjs, mlFnn, synaptic];
+
+/** A peer that does not run a workload, and why. */
+export interface Skipped {
+  group: string;
+  contender: string;
+  reason: string;
+}
+
+/** Trains until the loss has clearly fallen (some libraries need a few hundred updates), or throws. */
+async function learns(label: string, session: PeerSession, maxCalls: number): Promise<void> {
+  if (session.validate) return session.validate();
+  const before = await session.loss();
+  for (let call = 0; call < maxCalls; call++) {
+    await session.train();
+    const now = await session.loss();
+    if (now < 0.98 * before) return;
+  }
+  throw new Error(`${label}: the loss did not fall from ${before} in ${maxCalls} training calls`);
+}
+
+/**
+ * The peers' timed cases on the workloads of train.ts, on the same synthetic data; each peer
+ * must learn before it is timed. `tiny` shrinks everything for the smoke test.
+ */
+export async function peerCases(
+  peers: Peer[], groups: Record<'W1' | 'W2' | 'W3' | 'W2-infer-1' | 'W2-infer-256', string>,
+  data: (workload: Workload) => PeerData, { tiny = false, workloads = Object.keys(groups) } = {},
+): Promise<{ cases: Case[]; skipped: Skipped[] }> {
+  const cases: Case[] = [];
+  const skipped: Skipped[] = [];
+  for (const peer of peers) {
+    const contender = `${peer.label} ${peer.version}`;
+    for (const workload of ['W1', 'W2', 'W3'] as const) {
+      if (!workloads.includes(workload)) continue;
+      const session = await peer.session(workload, data(workload));
+      if (typeof session === 'string') {
+        skipped.push({ group: groups[workload], contender, reason: session });
+        continue;
+      }
+      cases.push({
+        name: `${groups[workload]}, ${contender}`,
+        group: groups[workload],
+        contender,
+        mlpkit: false,
+        work: session.samplesPerCall,
+        unit: 'samples/s',
+        run: () => session.train(),
+        validate: () => learns(`${contender} on ${workload}`, session, tiny ? 10 : 40),
+        ...(session.note ? { note: session.note } : {}),
+      });
+    }
+    for (const [id, rows] of [['W2-infer-1', 1], ['W2-infer-256', 256]] as const) {
+      if (!workloads.includes(id)) continue;
+      const session = await peer.session('W2', data('W2'));
+      if (typeof session === 'string' || !session.predict) {
+        skipped.push({ group: groups[id], contender, reason: typeof session === 'string' ? session : 'no batch prediction' });
+        continue;
+      }
+      const calls = rows === 1 && !tiny ? 16 : 1;
+      cases.push({
+        name: `${groups[id]}, ${contender}`,
+        group: groups[id],
+        contender,
+        mlpkit: false,
+        work: rows * calls,
+        unit: 'samples/s',
+        run: async () => { for (let i = 0; i < calls; i++) await session.predict!(rows); },
+        ...(session.note ? { note: session.note } : {}),
+      });
+    }
+  }
+  return { cases, skipped };
+}

@@ -1,27 +1,44 @@
 /**
- * `npm run bench`: the GEMM and the training/inference workloads on every backend, with
- * medians, min–max and the machine they ran on. Writes bench/results/<date>.json.
+ * `npm run bench`: mlpkit's backends and the peer libraries side by side.
  *
- *   npm run bench                 everything
- *   npm run bench -- --quick      fewer shapes and contenders (a smoke run)
+ *   1. SGEMM GFLOP/s at the MLP shapes: native on 1 and 2 threads against the measured FMA
+ *      peak, and both WebAssembly builds;
+ *   2. W1/W2/W3 training and W2 inference on every mlpkit backend and every peer library,
+ *      each checked before timing, with ratios to mlpkit native and to the fastest peer;
+ *   3. event-loop delay during asynchronous training;
+ *   4. scaling with batch size and width, and memory across 50 epochs (in fresh processes).
+ *
+ * Writes bench/results/<date>.json, <date>.md, <date>.svg (log-scale bars) and
+ * <date>-scaling.svg.
+ *
+ *   npm run bench                 everything (about 15 minutes on 2 cores)
+ *   npm run bench -- --quick      one shape, fewer contenders, no scaling (a smoke run)
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { nativeBinding } from '../dist/backends/native.js';
 import { listBackends } from '../dist/node.js';
-import { banner, markdown, type Result } from './common.js';
-import { GEMM_SHAPES, runGemm } from './gemm.js';
-import { eventLoopDelayDuringTraining, runTraining, type Contender } from './train.js';
-import { runWasmGemm } from './wasm.js';
+import { barChart, xyChart } from '../dist/cli/plot.js';
+import { banner, markdown, measure, ratioMarkdown, ratios, type Case } from './common.js';
+import { GEMM_SHAPES, gemmCases } from './gemm.js';
+import { PEERS, peerCases, type PeerData, type Workload } from './peers.js';
+import { batchScaling, widthScaling, type MemoryCheck } from './scaling.js';
+import { eventLoopDelayDuringTraining, GROUPS, syntheticClasses, trainingCases, WORKLOADS, type Contender } from './train.js';
+import { wasmGemmCases } from './wasm.js';
 
 const quick = process.argv.includes('--quick');
+const date = new Date().toISOString().slice(0, 10);
 console.log(banner());
-const available = new Set(listBackends().filter((b) => b.available).map((b) => b.name));
-if (!available.has('native')) throw new Error('the native backend is not available; build it with npm run build:native');
+const missing = listBackends().filter((b) => b.name !== 'js' && !b.available);
+if (missing.length) throw new Error(`backends unavailable: ${missing.map((b) => `${b.name} (${b.reason})`).join('; ')}; run npm install`);
 
-const results: Result[] = [];
-const { peak, results: gemm } = runGemm(quick ? [1] : [1, 2], quick ? GEMM_SHAPES.slice(0, 1) : GEMM_SHAPES);
-results.push(...gemm);
-results.push(...runWasmGemm(quick ? GEMM_SHAPES.slice(0, 1) : undefined));
+// 1. SGEMM
+const peak = nativeBinding().fmaPeak(1);
+console.log(`\nSGEMM (FMA peak of one core, measured: ${peak.toFixed(1)} GFLOP/s)`);
+const shapes = quick ? GEMM_SHAPES.slice(0, 1) : GEMM_SHAPES;
+const gemm = await measure([...gemmCases(quick ? [1] : [1, 2], peak, shapes), ...wasmGemmCases(quick ? shapes : GEMM_SHAPES.slice(0, 6))], { maxTime: 1 });
 
+// 2. The workloads, on mlpkit's backends and on the peers
 const contenders: Contender[] = [
   { label: 'native 1 thread', backend: 'native', threads: 1 },
   ...(quick ? [] : [{ label: 'native 2 threads', backend: 'native', threads: 2 } as Contender]),
@@ -29,20 +46,82 @@ const contenders: Contender[] = [
   ...(quick ? [] : [{ label: 'wasm scalar', backend: 'wasm', wasmBuild: 'scalar' } as Contender]),
   { label: 'js', backend: 'js' },
 ];
-results.push(...runTraining(contenders, {
-  W1: 8_000_000,
+const targets = {
+  'W1-native 1 thread': 8_000_000, 'W1-wasm simd': 8_000_000,
   'W2-native 1 thread': 30_000, 'W2-native 2 threads': 50_000, 'W3-native 1 thread': 9_500,
   'W2-infer-1-native 1 thread': 25_000, 'W2-infer-256-native 1 thread': 90_000,
   'W2-wasm simd': 8_000, 'W3-wasm simd': 2_500, 'W2-infer-1-wasm simd': 15_000,
-}));
+};
+const peerData = (workload: Workload): PeerData => {
+  if (workload === 'W1') return { x: Float32Array.of(0, 0, 0, 1, 1, 0, 1, 1), y: Float32Array.of(0, 1, 1, 0), rows: 4, inputs: 2, classes: 2, batchSize: 4, learningRate: 0.5 };
+  const inputs = WORKLOADS[workload].inputs;
+  const { x, y } = syntheticClasses(256, inputs, 10, 3);
+  return { x, y, rows: 256, inputs, classes: 10, batchSize: workload === 'W2' ? 64 : 256, learningRate: 0.01 };
+};
+console.log('\nTraining and inference, mlpkit and the peer libraries');
+const peers = await peerCases(quick ? PEERS.slice(0, 1) : PEERS, GROUPS, peerData);
+const order = Object.values(GROUPS) as string[];
+const cases: Case[] = [...trainingCases(contenders, { targets }), ...peers.cases].sort((a, b) => order.indexOf(a.group!) - order.indexOf(b.group!));
+const workloads = await measure(cases, { maxTime: 2, minSamples: 5 });
+for (const s of peers.skipped) console.log(`  ${s.group}, ${s.contender}: not run (${s.reason})`);
+const table = ratios(workloads);
 
-const delay = await eventLoopDelayDuringTraining({ label: 'native', backend: 'native' }, quick ? 1 : 4);
-console.log(`\nevent-loop delay while W2 trains with fit() on native: p99 ${delay.p99.toFixed(2)} ms, max ${delay.max.toFixed(2)} ms (${delay.seconds.toFixed(1)} s of training)`);
-const wasmDelay = await eventLoopDelayDuringTraining({ label: 'wasm simd', backend: 'wasm', wasmBuild: 'simd' }, quick ? 1 : 4);
-console.log(`event-loop delay while W2 trains with fit() on wasm: p99 ${wasmDelay.p99.toFixed(2)} ms, max ${wasmDelay.max.toFixed(2)} ms (${wasmDelay.seconds.toFixed(1)} s of training)`);
+// 3. Event-loop delay
+const delays = [];
+for (const c of [{ label: 'native', backend: 'native' }, { label: 'wasm simd', backend: 'wasm', wasmBuild: 'simd' }] as Contender[]) {
+  const d = await eventLoopDelayDuringTraining(c, quick ? 1 : 4);
+  delays.push({ contender: c.label, ...d });
+  console.log(`event-loop delay while W2 trains with fit() on ${c.label}: p99 ${d.p99.toFixed(2)} ms, max ${d.max.toFixed(2)} ms (${d.seconds.toFixed(1)} s of training)`);
+}
 
-console.log('\n' + markdown(results));
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-const file = new URL(`./results/${new Date().toISOString().slice(0, 10)}.json`, import.meta.url);
-writeFileSync(file, JSON.stringify({ banner: banner(), fmaPeakGflops: peak, eventLoopDelayMs: delay, wasmEventLoopDelayMs: wasmDelay, results }, null, 2));
-console.log(`\nwrote ${file.pathname}`);
+// 4. Scaling and memory
+const scaled: Contender[] = [{ label: 'native 1 thread', backend: 'native', threads: 1 }, { label: 'wasm simd', backend: 'wasm', wasmBuild: 'simd' }];
+let batch: ReturnType<typeof batchScaling> = [];
+let width: ReturnType<typeof widthScaling> = [];
+const memory: MemoryCheck[] = [];
+if (!quick) {
+  console.log('\nScaling with batch size (W2) and width (784-w-w-10, batch 64)');
+  batch = batchScaling(scaled);
+  width = widthScaling(scaled);
+  console.log('\nMemory after epoch 1 and epoch 50 of one fit (fresh process, after a full GC)');
+  for (const [backend, threads] of [['native', '1'], ['native', '2'], ['wasm', '']]) {
+    const output = execFileSync(process.execPath, ['--import', 'tsx', new URL('./memory-check.ts', import.meta.url).pathname, backend!, ...(threads ? [threads] : [])], { encoding: 'utf8' });
+    const check = JSON.parse(output.trim().split('\n').pop()!) as MemoryCheck;
+    memory.push(check);
+    console.log(`  ${check.contender.padEnd(18)} heap ${(check.heapEpoch1 / 2 ** 20).toFixed(2)} → ${(check.heapEpoch50 / 2 ** 20).toFixed(2)} MiB, RSS ${(check.rssEpoch1 / 2 ** 20).toFixed(1)} → ${(check.rssEpoch50 / 2 ** 20).toFixed(1)} MiB, growth ${(check.growth * 100).toFixed(2)} %`);
+  }
+}
+
+// 5. Outputs
+const directory = new URL('./results/', import.meta.url);
+mkdirSync(directory, { recursive: true });
+const report = { date, banner: banner(), fmaPeakGflops: peak, gemm, workloads: table, skipped: peers.skipped, eventLoopDelayMs: delays, scaling: { batch, width }, memory };
+writeFileSync(new URL(`${date}.json`, directory), JSON.stringify(report, null, 2) + '\n');
+const scalingTable = (points: typeof batch, what: string) => [
+  `| ${what} | ${scaled.map((c) => `${c.label} samples/s (GFLOP/s)`).join(' | ')} |`, `|---:|${scaled.map(() => '---:').join('|')}|`,
+  ...[...new Set(points.map((p) => p.x))].map((x) => `| ${x} | ${scaled.map((c) => { const p = points.find((q) => q.x === x && q.contender === c.label); return p ? `${Math.round(p.samplesPerSecond).toLocaleString('en')} (${p.gflops.toFixed(1)})` : ''; }).join(' | ')} |`),
+].join('\n');
+const md = [
+  `# mlpkit benchmark results, ${date}`, '', '```', banner(), `FMA peak of one core: ${peak.toFixed(1)} GFLOP/s`, '```', '',
+  '## SGEMM', '', markdown(gemm), '',
+  '## Training and inference (samples/s; ratios to mlpkit native on 1 thread and to the fastest peer library)', '', ratioMarkdown(table), '',
+  ...(peers.skipped.length ? ['Not run:', '', ...peers.skipped.map((s) => `- ${s.contender}, ${s.group}: ${s.reason}`), ''] : []),
+  '## Event-loop delay during asynchronous W2 training', '', ...delays.map((d) => `- ${d.contender}: p99 ${d.p99.toFixed(2)} ms, max ${d.max.toFixed(2)} ms`), '',
+  ...(batch.length ? ['## Scaling', '', scalingTable(batch, 'batch'), '', scalingTable(width, 'width'), '',
+    '## Memory across epochs', '', '| contender | heap epoch 1 → 50 | RSS epoch 1 → 50 | growth |', '|---|---:|---:|---:|',
+    ...memory.map((m) => `| ${m.contender} | ${(m.heapEpoch1 / 2 ** 20).toFixed(2)} → ${(m.heapEpoch50 / 2 ** 20).toFixed(2)} MiB | ${(m.rssEpoch1 / 2 ** 20).toFixed(1)} → ${(m.rssEpoch50 / 2 ** 20).toFixed(1)} MiB | ${(m.growth * 100).toFixed(2)} % |`), ''] : []),
+].join('\n');
+writeFileSync(new URL(`${date}.md`, directory), md);
+writeFileSync(new URL(`${date}.svg`, directory), barChart(
+  order.filter((g) => table.some((r) => r.group === g)).map((g) => ({ name: g, bars: table.filter((r) => r.group === g).map((r) => ({ name: r.contender, value: r.median })) })),
+  { title: `mlpkit and peer libraries: samples/s (medians), ${date}`, valueLabel: 'samples/s' },
+));
+if (batch.length) {
+  writeFileSync(new URL(`${date}-scaling.svg`, directory), xyChart(
+    [...scaled.map((c) => ({ name: `${c.label}, by batch`, points: batch.filter((p) => p.contender === c.label).map((p) => [p.x, p.gflops] as const) })),
+      ...scaled.map((c) => ({ name: `${c.label}, by width`, points: width.filter((p) => p.contender === c.label).map((p) => [p.x, p.gflops] as const) }))],
+    { title: 'Training GFLOP/s against batch size (W2) and hidden width (batch 64)', xLabel: 'batch size or width', yLabel: 'GFLOP/s', logX: true },
+  ));
+}
+console.log('\n' + ratioMarkdown(table));
+console.log(`\nwrote ${new URL(`${date}.json`, directory).pathname} and the .md and .svg beside it`);

@@ -11,6 +11,7 @@ import { runInNewContext } from 'node:vm';
 import { MLP, type MLPOptions } from '../dist/node.js';
 import type { Contender } from './train.js';
 import { syntheticClasses, WORKLOADS } from './train.js';
+import { useWasmBuild } from './wasm.js';
 
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
@@ -59,6 +60,7 @@ function timeEpochs(net: MLP, x: Float32Array, y: Int32Array, batchSize: number,
 }
 
 function build(options: MLPOptions, c: Contender): MLP {
+  if (c.wasmBuild) useWasmBuild(c.wasmBuild);
   return new MLP({ ...options, seed: 1, backend: c.backend, ...(c.threads ? { threads: c.threads } : {}) });
 }
 

@@ -8,7 +8,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { MLP, type MLPOptions } from '../dist/node.js';
-import { measure, type Case, type Result } from './common.js';
+import type { Case } from './common.js';
 import { useWasmBuild, type WasmBuild } from './wasm.js';
 
 export type Contender = { label: string; backend: 'native' | 'wasm' | 'js'; threads?: number; wasmBuild?: WasmBuild };
@@ -55,35 +55,59 @@ function checkAgainstReference(net: MLP, workload: keyof typeof WORKLOADS, x: Fl
   }
 }
 
-export function trainingCases(contenders: Contender[], targets: Partial<Record<string, number>> = {}): Case[] {
+/** The workloads' names in the tables, shared by mlpkit's and the peers' cases. */
+export const GROUPS = {
+  W1: 'W1 train: XOR 2-4-1 sigmoid, batch 4',
+  W2: 'W2 train: 784-512-512-10 ReLU, softmax-CE, SGD, batch 64',
+  W3: 'W3 train: 1024-1024-1024-10, batch 256',
+  'W2-infer-1': 'W2 inference, batch 1',
+  'W2-infer-256': 'W2 inference, batch 256',
+} as const;
+export type GroupId = keyof typeof GROUPS;
+
+export interface CaseOptions {
+  /** Which workloads to build. Default: all. */
+  workloads?: GroupId[];
+  /** Rates to show as a percentage ('W2-native 1 thread': 30000, …). */
+  targets?: Partial<Record<string, number>>;
+  /** Tiny data and epochs: the smoke test that keeps the bench code from rotting. */
+  tiny?: boolean;
+}
+
+export function trainingCases(contenders: Contender[], { workloads = Object.keys(GROUPS) as GroupId[], targets = {}, tiny = false }: CaseOptions = {}): Case[] {
   const cases: Case[] = [];
+  const target = (key: string) => (targets[key] ? { reference: { label: 'the target', rate: targets[key]! } } : {});
+  const tag = (group: GroupId, c: Contender) => ({ group: GROUPS[group], contender: `mlpkit ${c.label}`, mlpkit: true, name: `${GROUPS[group]}, mlpkit ${c.label}` });
   const xor = { x: Float32Array.of(0, 0, 0, 1, 1, 0, 1, 1), y: Float32Array.of(0, 1, 1, 0) };
-  for (const c of contenders) {
-    const net = build('W1', c);
-    const epochs = c.backend === 'js' ? 500 : 5000;
-    cases.push({
-      name: `W1 train (XOR 2-4-1, batch 4, fit), ${c.label}`,
-      work: 4 * epochs,
-      unit: 'samples/s',
-      run: () => { net.fitSync(xor.x, xor.y, { epochs, batchSize: 4 }); },
-      validate: () => {
-        const before = net.evaluate(xor.x, xor.y).loss;
-        net.fitSync(xor.x, xor.y, { epochs: 2000, batchSize: 4 });
-        if (!(net.evaluate(xor.x, xor.y).loss < before)) throw new Error(`W1 on ${c.label}: the loss did not fall`);
-        checkAgainstReference(net, 'W1', xor.x);
-      },
-      ...(targets.W1 ? { reference: { label: 'the target', rate: targets.W1 } } : {}),
-    });
+  if (workloads.includes('W1')) {
+    for (const c of contenders) {
+      const net = build('W1', c);
+      const epochs = tiny ? 10 : c.backend === 'js' ? 500 : 5000;
+      cases.push({
+        ...tag('W1', c),
+        work: 4 * epochs,
+        unit: 'samples/s',
+        run: () => { net.fitSync(xor.x, xor.y, { epochs, batchSize: 4 }); },
+        validate: () => {
+          const before = net.evaluate(xor.x, xor.y).loss;
+          net.fitSync(xor.x, xor.y, { epochs: tiny ? 200 : 2000, batchSize: 4 });
+          if (!(net.evaluate(xor.x, xor.y).loss < before)) throw new Error(`W1 on ${c.label}: the loss did not fall`);
+          checkAgainstReference(net, 'W1', xor.x);
+        },
+        ...target(`W1-${c.label}`),
+      });
+    }
   }
   for (const [workload, batch, rows] of [['W2', 64, 1024], ['W3', 256, 1024]] as const) {
+    if (!workloads.includes(workload)) continue;
     const data = syntheticClasses(rows, WORKLOADS[workload].inputs, 10, 3);
     for (const c of contenders) {
       const net = build(workload, c);
-      const slice = c.backend === 'js' ? batch : rows; // the reference is slow: time one batch per call
+      const slice = tiny || c.backend === 'js' ? batch : rows; // the reference is slow: one batch per call
       const x = data.x.subarray(0, slice * net.inputs);
       const y = data.y.subarray(0, slice);
       cases.push({
-        name: `${workload} train (batch ${batch}), ${c.label}`,
+        ...tag(workload, c),
         work: slice,
         unit: 'samples/s',
         run: () => { net.fitSync(x, y, { epochs: 1, batchSize: batch }); },
@@ -93,32 +117,29 @@ export function trainingCases(contenders: Contender[], targets: Partial<Record<s
           if (!(net.evaluate(x, y).loss < before)) throw new Error(`${workload} on ${c.label}: the loss did not fall`);
           checkAgainstReference(net, workload, x);
         },
-        ...(targets[`${workload}-${c.label}`] ? { reference: { label: 'the target', rate: targets[`${workload}-${c.label}`]! } } : {}),
+        ...target(`${workload}-${c.label}`),
       });
     }
   }
   const w2 = syntheticClasses(256, 784, 10, 4);
-  for (const batch of [1, 256]) {
+  for (const batch of [1, 256] as const) {
+    const group: GroupId = batch === 1 ? 'W2-infer-1' : 'W2-infer-256';
+    if (!workloads.includes(group)) continue;
     for (const c of contenders) {
       const net = build('W2', c);
       const x = w2.x.subarray(0, batch * 784);
-      const calls = c.backend === 'js' ? 1 : batch === 1 ? 64 : 4;
+      const calls = tiny || c.backend === 'js' ? 1 : batch === 1 ? 64 : 4;
       cases.push({
-        name: `W2 inference (batch ${batch}), ${c.label}`,
+        ...tag(group, c),
         work: batch * calls,
         unit: 'samples/s',
         run: () => { for (let i = 0; i < calls; i++) net.predict(x); },
         validate: () => checkAgainstReference(net, 'W2', w2.x),
-        ...(targets[`W2-infer-${batch}-${c.label}`] ? { reference: { label: 'the target', rate: targets[`W2-infer-${batch}-${c.label}`]! } } : {}),
+        ...target(`${group}-${c.label}`),
       });
     }
   }
   return cases;
-}
-
-export function runTraining(contenders: Contender[], targets: Partial<Record<string, number>> = {}): Result[] {
-  console.log('\nTraining and inference');
-  return measure(trainingCases(contenders, targets), { maxTime: 2, minSamples: 5 });
 }
 
 /**

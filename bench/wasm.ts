@@ -6,7 +6,7 @@
 import { sgemm as referenceSgemm } from '../dist/backends/js-kernels.js';
 import { useWasmModule, WasmKernels } from '../dist/backends/wasm.js';
 import { compileWasmFileSync, type WasmBuild } from '../dist/backends/wasm-node.js';
-import { measure, type Case, type Result } from './common.js';
+import type { Case } from './common.js';
 import { GEMM_SHAPES } from './gemm.js';
 
 export type { WasmBuild };
@@ -61,7 +61,3 @@ export function wasmGemmCases(shapes = GEMM_SHAPES.slice(0, 6), target = 25): Ca
   });
 }
 
-export function runWasmGemm(shapes?: typeof GEMM_SHAPES): Result[] {
-  console.log('\nSGEMM, WebAssembly (one thread, operands resident in the instance)');
-  return measure(wasmGemmCases(shapes), { maxTime: 1 });
-}
