@@ -90,11 +90,14 @@ function tfjs(backend: 'cpu' | 'wasm'): Peer {
       const xs = tf.tensor2d(d.x, [d.rows, d.inputs]);
       const ys = binary ? tf.tensor2d(d.y, [d.rows, 1]) : tf.oneHot(tf.tensor1d(d.y, 'int32'), d.classes).toFloat();
       const epochs = binary ? 50 : 1;
+      // tfjs has one global backend, and sessions of both tfjs peers exist at once: each call
+      // selects its own first (free when it is already the active one).
+      const use = () => tensorflow(backend);
       return {
         samplesPerCall: d.rows * epochs,
-        train: async () => { await model.fit(xs, ys, { batchSize: d.batchSize, epochs, shuffle: false, verbose: 0 }); },
-        loss: () => tf.tidy(() => (model.evaluate(xs, ys) as import('@tensorflow/tfjs').Scalar).dataSync()[0]!),
-        predict: (rows) => tf.tidy(() => { (model.predict(xs.slice([0, 0], [rows, d.inputs])) as import('@tensorflow/tfjs').Tensor).dataSync(); }),
+        train: async () => { await use(); await model.fit(xs, ys, { batchSize: d.batchSize, epochs, shuffle: false, verbose: 0 }); },
+        loss: async () => { await use(); return tf.tidy(() => (model.evaluate(xs, ys) as import('@tensorflow/tfjs').Scalar).dataSync()[0]!); },
+        predict: async (rows) => { await use(); tf.tidy(() => { (model.predict(xs.slice([0, 0], [rows, d.inputs])) as import('@tensorflow/tfjs').Tensor).dataSync(); }); },
         dispose: () => { xs.dispose(); ys.dispose(); model.dispose(); },
       };
     },
@@ -190,7 +193,9 @@ const synaptic: Peer = {
     const cost = Trainer.cost.CROSS_ENTROPY;
     return {
       samplesPerCall: d.rows * iterations,
-      train: () => { trainer.train(set, { rate: d.learningRate, iterations, error: 0, shuffle: false, cost }); },
+      // error: -1, never reached: synaptic replaces a threshold of 0 (falsy) with 0.005 and would
+      // then stop after one iteration once the network has learnt.
+      train: () => { trainer.train(set, { rate: d.learningRate, iterations, error: -1, shuffle: false, cost }); },
       loss: () => trainer.test(set, { cost }).error,
       note: 'one row per update (no mini-batches)',
     };
