@@ -90,6 +90,7 @@ export class MLP {
   #scaler: StandardScaler | undefined;
   #metadata: Record<string, unknown> | undefined;
   #history: History | undefined;
+  #stepCopies: [Float32Array, Float32Array] | undefined;
   #training = false; // a fit is running: refuse another fit, trainBatch, setWeights and dispose
   #inFlight = false; // the backend is working asynchronously: refuse everything that touches it
   #disposed = false;
@@ -267,7 +268,10 @@ export class MLP {
     const ys = toTargets('y', y, xs.rows, this.outputs, this.#spec.loss);
     const { optimizer } = this.#spec;
     const learningRate = scheduledLearningRate(optimizer.learningRate, optimizer.schedule, this.#model.step) * this.#state.learningRateScale;
-    const before = new Float32Array(this.#layout.size);
+    // Copies of the weights before and after the step, to put them back if it goes non-finite;
+    // the buffers live with the model, so a loop of trainBatch calls allocates nothing.
+    this.#stepCopies ??= [new Float32Array(this.#layout.size), new Float32Array(this.#layout.size)];
+    const [before, after] = this.#stepCopies;
     this.#model.getParams(before);
     this.#model.reserve(xs.rows);
     const loss = this.#model.trainStep(xs.data, ys.data, xs.rows, learningRate);
@@ -275,7 +279,6 @@ export class MLP {
       keepFiniteWeights(this.#model, before);
       throw new TrainingDivergedError(loss);
     }
-    const after = new Float32Array(this.#layout.size);
     this.#model.getParams(after);
     const bad = firstNonFinite(after);
     if (bad >= 0) {
