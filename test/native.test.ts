@@ -6,56 +6,22 @@
  */
 import { describe, expect, it } from 'vitest';
 import { nativeBinding } from '../src/backends/native.js';
-import { sgemm as referenceSgemm } from '../src/backends/js-kernels.js';
 import { MLP, type MLPOptions } from '../src/node.js';
-import { fillRandomU32, philox4x32, u32ToUnit } from '../src/rng.js';
+import { philox4x32 } from '../src/rng.js';
 import { ACTIVATION_CODE } from '../src/spec.js';
 import { expectClose } from './helpers/close.js';
+import { checkGemm, FORMS, randomMatrix, type Form } from './helpers/gemm.js';
 
 const addon = nativeBinding();
 const info = addon.info();
 
-function randomMatrix(length: number, seed: number): Float32Array {
-  const words = new Uint32Array(length);
-  fillRandomU32(words, seed, 50, 0, 0);
-  return Float32Array.from(words, (w) => 2 * u32ToUnit(w) - 1);
-}
-
-type Form = { name: 'NT forward X·Wᵀ' | 'NN backward δ·W' | 'TN gradient δᵀ·X'; transA: boolean; transB: boolean };
-const FORMS: Form[] = [
-  { name: 'NT forward X·Wᵀ', transA: false, transB: true },
-  { name: 'NN backward δ·W', transA: false, transB: false },
-  { name: 'TN gradient δᵀ·X', transA: true, transB: false },
-];
-
-/** Runs both GEMMs on the same shape and compares; returns the native result. */
-function checkGemm(
+/** The native GEMM on one shape, against the reference (see helpers/gemm.ts). */
+function checkNativeGemm(
   form: Form, m: number, n: number, k: number,
-  { isa = 'auto', threads = 1, pad = 0, beta = 0, alpha = 1 }: { isa?: 'auto' | 'avx2+fma' | 'scalar'; threads?: number; pad?: number; beta?: number; alpha?: number } = {},
+  { isa = 'auto', threads = 1, ...options }: { isa?: 'auto' | 'avx2+fma' | 'scalar'; threads?: number; pad?: number; beta?: number; alpha?: number } = {},
 ): Float32Array {
-  const [aRows, aCols] = form.transA ? [k, m] : [m, k];
-  const [bRows, bCols] = form.transB ? [n, k] : [k, n];
-  const lda = Math.max(1, aCols) + pad;
-  const ldb = Math.max(1, bCols) + pad;
-  const ldc = Math.max(1, n) + pad;
-  const a = randomMatrix(Math.max(1, aRows * lda), m * 7 + k);
-  const b = randomMatrix(Math.max(1, bRows * ldb), n * 13 + k);
-  const start = beta === 0 ? new Float32Array(Math.max(1, m * ldc)).fill(NaN) : randomMatrix(Math.max(1, m * ldc), 99);
-  const want = start.slice();
-  const got = start.slice();
-  referenceSgemm(form.transA, form.transB, m, n, k, alpha, a, lda, b, ldb, beta, want, ldc);
-  addon.sgemm(form.transA, form.transB, m, n, k, alpha, a, lda, b, ldb, beta, got, ldc, threads, isa);
-  const tolerance = 2e-6 * Math.sqrt(k + 1) * Math.abs(alpha) + 1e-6;
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      const r = want[i * ldc + j]!;
-      const g = got[i * ldc + j]!;
-      if (!(Math.abs(g - r) <= Math.max(tolerance, 1e-6 * Math.abs(r)))) {
-        expect.fail(`sgemm[${form.name}] ${isa} vs reference at (i=${i}, j=${j}): ref=${r}, got=${g}, |Δ|=${Math.abs(g - r).toExponential(2)} > tol ${tolerance.toExponential(2)}; M×N×K=${m}×${n}×${k}, tile=${info.mr}×${info.nr}, threads ${threads}, pad ${pad}`);
-      }
-    }
-  }
-  return got;
+  return checkGemm(`native ${isa === 'auto' ? info.isa : isa}, tile ${info.mr}×${info.nr}, ${threads} thread${threads > 1 ? 's' : ''}`, form, m, n, k,
+    (a, lda, b, ldb, c, ldc, alpha, beta) => addon.sgemm(form.transA, form.transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads, isa), options);
 }
 
 describe(`native GEMM (${info.isa}, MR×NR = ${info.mr}×${info.nr}, KC = ${info.kc})`, () => {
@@ -67,29 +33,29 @@ describe(`native GEMM (${info.isa}, MR×NR = ${info.mr}×${info.nr}, KC = ${info
 
   for (const form of FORMS) {
     it(`${form.name}: every m and n tile edge, small and packed paths`, () => {
-      for (const isa of isas) for (const m of ms) for (const n of ns) for (const k of [3, 129]) checkGemm(form, m, n, k, { isa });
+      for (const isa of isas) for (const m of ms) for (const n of ns) for (const k of [3, 129]) checkNativeGemm(form, m, n, k, { isa });
     });
     it(`${form.name}: every k block edge`, () => {
-      for (const isa of isas) for (const k of ks) checkGemm(form, 2 * mr + 1, nr + 3, k, { isa });
+      for (const isa of isas) for (const k of ks) checkNativeGemm(form, 2 * mr + 1, nr + 3, k, { isa });
     });
     it(`${form.name}: strided, alpha and beta, beta = 0 never reads C`, () => {
       for (const isa of isas) {
-        checkGemm(form, 37, 45, 61, { isa, pad: 5, beta: 0.5, alpha: -1.5 });
-        checkGemm(form, 37, 45, 61, { isa, pad: 3, beta: 0 });
+        checkNativeGemm(form, 37, 45, 61, { isa, pad: 5, beta: 0.5, alpha: -1.5 });
+        checkNativeGemm(form, 37, 45, 61, { isa, pad: 3, beta: 0 });
       }
     });
     it(`${form.name}: 2 threads give the same bits as 1`, () => {
       for (const [m, n, k] of [[64, 512, 784], [13, 33, 257], [3, 200, 50]] as const) {
-        const one = checkGemm(form, m, n, k, { threads: 1 });
-        const two = checkGemm(form, m, n, k, { threads: 2 });
+        const one = checkNativeGemm(form, m, n, k, { threads: 1 });
+        const two = checkNativeGemm(form, m, n, k, { threads: 2 });
         expect(Array.from(two)).toEqual(Array.from(one));
       }
     });
   }
 
   it('handles empty products', () => {
-    checkGemm(FORMS[0]!, 0, 5, 3);
-    checkGemm(FORMS[1]!, 4, 5, 0, { beta: 0.5 });
+    checkNativeGemm(FORMS[0]!, 0, 5, 3);
+    checkNativeGemm(FORMS[1]!, 4, 5, 0, { beta: 0.5 });
   });
 });
 

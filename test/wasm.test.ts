@@ -8,14 +8,14 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sgemm as referenceSgemm } from '../src/backends/js-kernels.js';
 import { compileWasmFileSync, wasmBuildFromEnvironment, wasmFilePath } from '../src/backends/wasm-node.js';
 import type { BackendModel } from '../src/backend.js';
 import { loadWasmBackend, useWasmModule, wasmSimdSupported, WasmKernels } from '../src/backends/wasm.js';
 import { initWasm, listBackends, MLP, type MLPOptions } from '../src/node.js';
-import { fillRandomU32, philox4x32, u32ToUnit } from '../src/rng.js';
+import { philox4x32 } from '../src/rng.js';
 import { normalizeModelSpec } from '../src/spec.js';
 import { expectClose } from './helpers/close.js';
+import { checkGemm, FORMS, randomMatrix, type Form } from './helpers/gemm.js';
 
 const builds = (wasmSimdSupported() ? ['simd', 'scalar'] : ['scalar']) as ('simd' | 'scalar')[];
 const modules = Object.fromEntries(builds.map((b) => [b, compileWasmFileSync(b)])) as Record<'simd' | 'scalar', WebAssembly.Module>;
@@ -25,50 +25,15 @@ const defaultBuild = wasmBuildFromEnvironment();
 // Tile and block sizes of assembly/gemm.ts.
 const MR = 4, NR = 8, KC = 256, MC = 128;
 
-function randomMatrix(length: number, seed: number): Float32Array {
-  const words = new Uint32Array(length);
-  fillRandomU32(words, seed, 50, 0, 0);
-  return Float32Array.from(words, (w) => 2 * u32ToUnit(w) - 1);
-}
-
-type Form = { name: 'NT forward X·Wᵀ' | 'NN backward δ·W' | 'TN gradient δᵀ·X'; transA: boolean; transB: boolean };
-const FORMS: Form[] = [
-  { name: 'NT forward X·Wᵀ', transA: false, transB: true },
-  { name: 'NN backward δ·W', transA: false, transB: false },
-  { name: 'TN gradient δᵀ·X', transA: true, transB: false },
-];
 type Path = 'packed' | 'direct' | 'auto';
 
-/** Runs the wasm GEMM and the reference on the same shape and compares; returns the wasm result. */
-function checkGemm(
+/** The wasm GEMM of one build and path on one shape, against the reference (see helpers/gemm.ts). */
+function checkWasmGemm(
   build: 'simd' | 'scalar', form: Form, m: number, n: number, k: number,
-  { path = 'auto', pad = 0, beta = 0, alpha = 1 }: { path?: Path; pad?: number; beta?: number; alpha?: number } = {},
+  { path = 'auto', ...options }: { path?: Path; pad?: number; beta?: number; alpha?: number } = {},
 ): Float32Array {
-  const [aRows, aCols] = form.transA ? [k, m] : [m, k];
-  const [bRows, bCols] = form.transB ? [n, k] : [k, n];
-  const lda = Math.max(1, aCols) + pad;
-  const ldb = Math.max(1, bCols) + pad;
-  const ldc = Math.max(1, n) + pad;
-  const a = randomMatrix(Math.max(1, aRows * lda), m * 7 + k);
-  const b = randomMatrix(Math.max(1, bRows * ldb), n * 13 + k);
-  const start = beta === 0 ? new Float32Array(Math.max(1, m * ldc)).fill(NaN) : randomMatrix(Math.max(1, m * ldc), 99);
-  const want = start.slice();
-  const got = start.slice();
-  referenceSgemm(form.transA, form.transB, m, n, k, alpha, a, lda, b, ldb, beta, want, ldc);
-  kernels[build].sgemm(form.transA, form.transB, m, n, k, alpha, a, lda, b, ldb, beta, got, ldc, path);
-  const tolerance = 2e-6 * Math.sqrt(k + 1) * Math.abs(alpha) + 1e-6;
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      const r = want[i * ldc + j]!;
-      const g = got[i * ldc + j]!;
-      if (!(Math.abs(g - r) <= Math.max(tolerance, 1e-6 * Math.abs(r)))) {
-        expect.fail(`sgemm[${form.name}] wasm ${build} ${path} vs reference at (i=${i}, j=${j}): ref=${r}, got=${g}, |Δ|=${Math.abs(g - r).toExponential(2)} > tol ${tolerance.toExponential(2)}; M×N×K=${m}×${n}×${k}, tile=${MR}×${NR}, pad ${pad}`);
-      }
-    }
-  }
-  // Padding between rows is never written.
-  for (let i = 0; i < m; i++) for (let j = n; j < ldc && i * ldc + j < got.length; j++) expect(Object.is(got[i * ldc + j], start[i * ldc + j])).toBe(true);
-  return got;
+  return checkGemm(`wasm ${build} ${path}, tile ${MR}×${NR}`, form, m, n, k,
+    (a, lda, b, ldb, c, ldc, alpha, beta) => kernels[build].sgemm(form.transA, form.transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, path), options);
 }
 
 describe.each(builds)(`wasm GEMM, %s build (MR×NR = ${MR}×${NR}, KC = ${KC}, MC = ${MC})`, (build) => {
@@ -83,31 +48,31 @@ describe.each(builds)(`wasm GEMM, %s build (MR×NR = ${MR}×${NR}, KC = ${KC}, M
 
   for (const form of FORMS) {
     it(`${form.name}: every m and n tile edge, packed and direct`, () => {
-      for (const path of paths) for (const m of ms) for (const n of ns) for (const k of [3, 129]) checkGemm(build, form, m, n, k, { path });
+      for (const path of paths) for (const m of ms) for (const n of ns) for (const k of [3, 129]) checkWasmGemm(build, form, m, n, k, { path });
     });
     it(`${form.name}: every k block edge`, () => {
-      for (const path of paths) for (const k of ks) checkGemm(build, form, 2 * MR + 1, NR + 3, k, { path });
+      for (const path of paths) for (const k of ks) checkWasmGemm(build, form, 2 * MR + 1, NR + 3, k, { path });
     });
     it(`${form.name}: every m block edge of the packed path`, () => {
-      for (const m of [MC - 1, MC, MC + 1, 2 * MC + 3]) checkGemm(build, form, m, NR + 3, 17, { path: 'packed' });
+      for (const m of [MC - 1, MC, MC + 1, 2 * MC + 3]) checkWasmGemm(build, form, m, NR + 3, 17, { path: 'packed' });
     });
     it(`${form.name}: strided, alpha and beta, beta = 0 never reads C`, () => {
       for (const path of [...paths, 'auto'] as Path[]) {
-        checkGemm(build, form, 37, 45, 61, { path, pad: 5, beta: 0.5, alpha: -1.5 });
-        checkGemm(build, form, 37, 45, 61, { path, pad: 3, beta: 0 });
-        checkGemm(build, form, 9, 17, 5, { path, beta: 1 });
+        checkWasmGemm(build, form, 37, 45, 61, { path, pad: 5, beta: 0.5, alpha: -1.5 });
+        checkWasmGemm(build, form, 37, 45, 61, { path, pad: 3, beta: 0 });
+        checkWasmGemm(build, form, 9, 17, 5, { path, beta: 1 });
       }
     });
     it(`${form.name}: the shapes of an MLP, as the shape chooses the path`, () => {
-      for (const [m, n, k] of [[64, 512, 78], [1, 100, 50], [3, 33, 257], [4, 4, 2]] as const) checkGemm(build, form, m, n, k);
+      for (const [m, n, k] of [[64, 512, 78], [1, 100, 50], [3, 33, 257], [4, 4, 2]] as const) checkWasmGemm(build, form, m, n, k);
     });
   }
 
   it('handles empty products', () => {
     for (const path of paths) {
-      checkGemm(build, FORMS[0]!, 0, 5, 3, { path });
-      checkGemm(build, FORMS[1]!, 4, 5, 0, { path, beta: 0.5 });
-      checkGemm(build, FORMS[2]!, 4, 5, 0, { path });
+      checkWasmGemm(build, FORMS[0]!, 0, 5, 3, { path });
+      checkWasmGemm(build, FORMS[1]!, 4, 5, 0, { path, beta: 0.5 });
+      checkWasmGemm(build, FORMS[2]!, 4, 5, 0, { path });
     }
   });
 
@@ -125,7 +90,7 @@ describe.skipIf(builds.length < 2)('the SIMD and scalar builds', () => {
     for (const form of FORMS) {
       for (const path of ['packed', 'direct'] as Path[]) {
         for (const [m, n, k] of [[13, 37, 300], [1, 19, 65], [64, 40, 7]] as const) {
-          expect(Array.from(checkGemm('scalar', form, m, n, k, { path, beta: 0.25 }))).toEqual(Array.from(checkGemm('simd', form, m, n, k, { path, beta: 0.25 })));
+          expect(Array.from(checkWasmGemm('scalar', form, m, n, k, { path, beta: 0.25 }))).toEqual(Array.from(checkWasmGemm('simd', form, m, n, k, { path, beta: 0.25 })));
         }
       }
     }
