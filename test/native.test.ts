@@ -11,6 +11,7 @@ import { philox4x32 } from '../src/rng.js';
 import { ACTIVATION_CODE } from '../src/spec.js';
 import { expectClose } from './helpers/close.js';
 import { checkGemm, FORMS, randomMatrix, type Form } from './helpers/gemm.js';
+import { expectTrainingParity, PARITY_CASES, PARITY_X, parityTargets } from './helpers/parity.js';
 
 const addon = nativeBinding();
 const info = addon.info();
@@ -70,29 +71,8 @@ describe('native random stream', () => {
 });
 
 describe('native training parity with the reference', () => {
-  const x = Array.from({ length: 24 }, (_, i) => [Math.sin(i), Math.cos(i * 1.3), (i % 5) / 5 - 0.4]);
-  const classes = x.map(([a, b]) => (a! + b! > 0.3 ? 0 : a! > b! ? 1 : 2));
-  const targets = x.map(([a, b, c]) => [a! * b! + c!, a! - c!]);
-  const cases: [string, Partial<MLPOptions>, 'classes' | 'regression'][] = [
-    ['sgd, tanh, softmax + cross-entropy', { layers: [{ units: 16, activation: 'tanh' }, { units: 3, activation: 'softmax' }], optimizer: { type: 'sgd', learningRate: 0.1 } }, 'classes'],
-    ['momentum, relu, L2, mse', { layers: [{ units: 16, activation: 'relu' }, { units: 2 }], optimizer: { type: 'momentum', learningRate: 0.05 }, l2: 1e-3 }, 'regression'],
-    ['nesterov, elu + leaky-relu, dropout, half-mse', { layers: [{ units: 12, activation: 'elu' }, { units: 9, activation: 'leaky-relu', alpha: 0.1 }, { units: 2 }], optimizer: { type: 'nesterov', learningRate: 0.05 }, dropout: 0.25 }, 'regression'],
-    ['adam, sigmoid, no bias, step schedule, mae', { layers: [{ units: 10, activation: 'sigmoid', bias: false }, { units: 2, activation: 'tanh' }], loss: 'mae', optimizer: { type: 'adam', learningRate: 0.01, schedule: { type: 'step', factor: 0.5, stepSize: 5 } } }, 'regression'],
-    ['adam, relu, dropout + L2, softmax + cross-entropy', { layers: [{ units: 32, activation: 'relu' }, { units: 3, activation: 'softmax' }], optimizer: { type: 'adam', learningRate: 0.01 }, dropout: 0.3, l2: 1e-3 }, 'classes'],
-  ];
-
-  it.each(cases)('%s: 20 updates stay within max(1e-4, 1e-3·|ref|) of the reference', (_name, options, task) => {
-    const build = (backend: 'js' | 'native') => new MLP({ inputs: 3, layers: [], seed: 21, backend, ...options } as MLPOptions);
-    const [ref, nat] = [build('js'), build('native')];
-    const y = task === 'classes' ? classes : targets;
-    const fit = { epochs: 5, batchSize: 6, validationSplit: 0 };
-    const hRef = ref.fitSync(x, y, fit);
-    const hNat = nat.fitSync(x, y, fit);
-    expect(nat.step).toBe(20);
-    expectClose(hNat.loss, hRef.loss, { atol: 1e-5, rtol: 1e-4, label: 'epoch losses' });
-    const flat = (net: MLP) => net.getWeights().flatMap((l) => [...l.weights, ...(l.bias ?? [])]);
-    expectClose(flat(nat), flat(ref), { atol: 1e-4, rtol: 1e-3, label: 'parameters after 20 updates' });
-    expectClose((nat.predict(x) as number[][]).flat(), (ref.predict(x) as number[][]).flat(), { atol: 1e-4, rtol: 1e-3, label: 'predictions' });
+  it.each(PARITY_CASES)('%s: 20 updates stay within max(1e-4, 1e-3·|ref|) of the reference', (...parityCase) => {
+    expectTrainingParity(parityCase, 'native');
   });
 
   it('results do not depend on the thread count', () => {
@@ -101,8 +81,9 @@ describe('native training parity with the reference', () => {
       optimizer: { type: 'adam', learningRate: 0.01 }, dropout: 0.2, seed: 5, backend: 'native', threads,
     });
     const [one, two] = [build(1), build(2)];
-    one.fitSync(x, classes, { epochs: 3, batchSize: 8 });
-    two.fitSync(x, classes, { epochs: 3, batchSize: 8 });
+    const y = parityTargets(PARITY_CASES[0]!);
+    one.fitSync(PARITY_X, y, { epochs: 3, batchSize: 8 });
+    two.fitSync(PARITY_X, y, { epochs: 3, batchSize: 8 });
     expect(two.getWeights()).toEqual(one.getWeights());
   });
 });

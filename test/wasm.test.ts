@@ -16,6 +16,7 @@ import { philox4x32 } from '../src/rng.js';
 import { normalizeModelSpec } from '../src/spec.js';
 import { expectClose } from './helpers/close.js';
 import { checkGemm, FORMS, randomMatrix, type Form } from './helpers/gemm.js';
+import { buildParityModel, expectTrainingParity, flatWeights, PARITY_CASES, PARITY_X, parityTargets } from './helpers/parity.js';
 
 const builds = (wasmSimdSupported() ? ['simd', 'scalar'] : ['scalar']) as ('simd' | 'scalar')[];
 const modules = Object.fromEntries(builds.map((b) => [b, compileWasmFileSync(b)])) as Record<'simd' | 'scalar', WebAssembly.Module>;
@@ -100,49 +101,25 @@ describe.skipIf(builds.length < 2)('the SIMD and scalar builds', () => {
 // -------------------------------------------------------------------------------------------
 // Training
 
-const x = Array.from({ length: 24 }, (_, i) => [Math.sin(i), Math.cos(i * 1.3), (i % 5) / 5 - 0.4]);
-const classes = x.map(([a, b]) => (a! + b! > 0.3 ? 0 : a! > b! ? 1 : 2));
-const targets = x.map(([a, b, c]) => [a! * b! + c!, a! - c!]);
-const cases: [string, Partial<MLPOptions>, 'classes' | 'regression'][] = [
-  ['sgd, tanh, softmax + cross-entropy', { layers: [{ units: 16, activation: 'tanh' }, { units: 3, activation: 'softmax' }], optimizer: { type: 'sgd', learningRate: 0.1 } }, 'classes'],
-  ['momentum, relu, L2, mse', { layers: [{ units: 16, activation: 'relu' }, { units: 2 }], optimizer: { type: 'momentum', learningRate: 0.05 }, l2: 1e-3 }, 'regression'],
-  ['nesterov, elu + leaky-relu, dropout, half-mse', { layers: [{ units: 12, activation: 'elu' }, { units: 9, activation: 'leaky-relu', alpha: 0.1 }, { units: 2 }], optimizer: { type: 'nesterov', learningRate: 0.05 }, dropout: 0.25 }, 'regression'],
-  ['adam, sigmoid, no bias, step schedule, mae', { layers: [{ units: 10, activation: 'sigmoid', bias: false }, { units: 2, activation: 'tanh' }], loss: 'mae', optimizer: { type: 'adam', learningRate: 0.01, schedule: { type: 'step', factor: 0.5, stepSize: 5 } } }, 'regression'],
-  ['adam, relu, dropout + L2, softmax + cross-entropy', { layers: [{ units: 32, activation: 'relu' }, { units: 3, activation: 'softmax' }], optimizer: { type: 'adam', learningRate: 0.01 }, dropout: 0.3, l2: 1e-3 }, 'classes'],
-  ['sgd, wide relu layers on the packed path, sigmoid + binary cross-entropy', { layers: [{ units: 70, activation: 'relu' }, { units: 45, activation: 'relu' }, { units: 1, activation: 'sigmoid' }], optimizer: { type: 'sgd', learningRate: 0.05 }, dropout: [0.1, 0] }, 'classes'],
-];
-const flat = (net: MLP) => net.getWeights().flatMap((l) => [...l.weights, ...(l.bias ?? [])]);
-
 describe.each(builds)('wasm training parity with the reference, %s build', (build) => {
   beforeAll(() => { useWasmModule(modules[build]); });
   afterAll(() => { useWasmModule(modules[defaultBuild]); });
 
-  it.each(cases)('%s: 20 updates stay within max(1e-4, 1e-3·|ref|) of the reference', (_name, options, task) => {
-    const make = (backend: 'js' | 'wasm') => new MLP({ inputs: 3, layers: [], seed: 21, backend, ...options } as MLPOptions);
-    const [ref, wasm] = [make('js'), make('wasm')];
+  it.each(PARITY_CASES)('%s: 20 updates stay within max(1e-4, 1e-3·|ref|) of the reference', (...parityCase) => {
+    expectTrainingParity(parityCase, 'wasm', build);
     expect(listBackends().find((b) => b.name === 'wasm')?.isa).toBe(build === 'simd' ? 'simd128' : 'scalar');
-    const y = task === 'classes' ? (options.layers!.at(-1)!.units === 1 ? classes.map((c) => (c === 0 ? 1 : 0)) : classes) : targets;
-    const fit = { epochs: 5, batchSize: 6, validationSplit: 0 };
-    const hRef = ref.fitSync(x, y, fit);
-    const hWasm = wasm.fitSync(x, y, fit);
-    expect(wasm.step).toBe(20);
-    expectClose(hWasm.loss, hRef.loss, { atol: 1e-5, rtol: 1e-4, label: `${build}: epoch losses` });
-    expectClose(flat(wasm), flat(ref), { atol: 1e-4, rtol: 1e-3, label: `${build}: parameters after 20 updates` });
-    expectClose((wasm.predict(x) as number[][]).flat(), (ref.predict(x) as number[][]).flat(), { atol: 1e-4, rtol: 1e-3, label: `${build}: predictions` });
-    expectClose(wasm.evaluate(x, y).loss, ref.evaluate(x, y).loss, { atol: 1e-5, rtol: 1e-4, label: `${build}: evaluate` });
   });
 });
 
 describe.skipIf(builds.length < 2)('the SIMD and scalar builds train alike', () => {
   afterAll(() => { useWasmModule(modules[defaultBuild]); });
 
-  it.each(cases)('%s: the same weights, bit for bit', (_name, options, task) => {
+  it.each(PARITY_CASES)('%s: the same weights, bit for bit', (...parityCase) => {
     const weights = builds.map((build) => {
       useWasmModule(modules[build]);
-      const net = new MLP({ inputs: 3, layers: [], seed: 8, backend: 'wasm', ...options } as MLPOptions);
-      const y = task === 'classes' ? (options.layers!.at(-1)!.units === 1 ? classes.map((c) => (c === 0 ? 1 : 0)) : classes) : targets;
-      net.fitSync(x, y, { epochs: 6, batchSize: 5 });
-      return flat(net);
+      const net = buildParityModel(parityCase, 'wasm');
+      net.fitSync(PARITY_X, parityTargets(parityCase), { epochs: 6, batchSize: 5 });
+      return flatWeights(net);
     });
     expect(weights[1]).toEqual(weights[0]);
   });
