@@ -190,7 +190,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     if (!mlp_) throw Napi::Error::New(env, "mlpkit: this native model has been disposed");
     if (busy_) throw Napi::Error::New(env, "mlpkit: model is busy training (trainAsync in flight)");
   }
-  void check_bound(const Napi::Env& env) const {
+  // Usable and bound: what every call that computes needs.
+  void check_ready(const Napi::Env& env) const {
+    check_usable(env);
     if (mlp_->capacity() == 0) throw Napi::Error::New(env, "mlpkit: bind(state, counters, scratch, capacity) must come first");
   }
 
@@ -264,8 +266,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   TrainArgs train_args(const Napi::CallbackInfo& info, const char* function) {
     check_count(info, 5, function);
     const Napi::Env env = info.Env();
-    check_usable(env);
-    check_bound(env);
+    check_ready(env);
     if (data_rows_ == 0) throw Napi::Error::New(env, "mlpkit: setData(x, y, rows) must come before training");
     const int64_t count = typed_length(info, 0, "order", napi_int32_array, "Int32Array");
     if (count < 1) throw_range(env, "order", "an Int32Array of at least one row index", info[0]);
@@ -378,8 +379,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value TrainStep(const Napi::CallbackInfo& info) {
     check_count(info, 4, "trainStep");
     const Napi::Env env = info.Env();
-    check_usable(env);
-    check_bound(env);
+    check_ready(env);
     const ModelSpec& spec = mlp_->spec();
     const int64_t n = get_integer(info, 2, "n", 1, mlp_->capacity());
     Napi::Float32Array x = get_f32(info, 0, "x", n * spec.inputs, true);
@@ -392,8 +392,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
     check_count(info, 3, "evaluate");
     const Napi::Env env = info.Env();
-    check_usable(env);
-    check_bound(env);
+    check_ready(env);
     const ModelSpec& spec = mlp_->spec();
     const int64_t n = get_integer(info, 2, "n", 1, kMaxInt);
     Napi::Float32Array x = get_f32(info, 0, "x", n * spec.inputs, true);
@@ -405,8 +404,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Predict(const Napi::CallbackInfo& info) {
     check_count(info, 3, "predict");
     const Napi::Env env = info.Env();
-    check_usable(env);
-    check_bound(env);
+    check_ready(env);
     const ModelSpec& spec = mlp_->spec();
     const int64_t n = get_integer(info, 1, "n", 1, kMaxInt);
     Napi::Float32Array x = get_f32(info, 0, "x", n * spec.inputs, true);
