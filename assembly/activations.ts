@@ -6,29 +6,9 @@
 // epilogue hands over. Where the SIMD form rounds exactly like the scalar one (relu, leaky-relu,
 // every derivative) it has a v128 body; sigmoid, tanh and elu go through Mathf per element, so
 // both builds give the same bits.
-// The numeric codes mirror ACTIVATION_CODE, LOSS_CODE and OPTIMIZER_CODE in src/spec.ts.
+// The codes are generated from src/spec.ts into generated/tables.ts.
 
-export const IDENTITY = 0;
-export const SIGMOID = 1;
-export const TANH = 2;
-export const RELU = 3;
-export const LEAKY_RELU = 4;
-export const ELU = 5;
-export const SOFTMAX = 6;
-export const ACTIVATION_COUNT = 7;
-
-export const MSE = 0;
-export const HALF_MSE = 1;
-export const MAE = 2;
-export const BINARY_CROSS_ENTROPY = 3;
-export const CROSS_ENTROPY = 4;
-export const LOSS_COUNT = 5;
-
-export const SGD = 0;
-export const MOMENTUM = 1;
-export const NESTEROV = 2;
-export const ADAM = 3;
-export const OPTIMIZER_COUNT = 4;
+import { Activation } from './generated/tables';
 
 /** σ(z), never overflowing: exp of a non-positive number only. */
 // @ts-ignore: decorator
@@ -41,11 +21,11 @@ export const OPTIMIZER_COUNT = 4;
 /** φ(z) for every activation but softmax (applied per row). */
 export function activation_forward(kind: i32, alpha: f32, z: f32): f32 {
   switch (kind) {
-    case SIGMOID: return sigmoid(z);
-    case TANH: return Mathf.tanh(z);
-    case RELU: return z > 0 ? z : 0;
-    case LEAKY_RELU: return z > 0 ? z : alpha * z;
-    case ELU: return z > 0 ? z : alpha * Mathf.expm1(z);
+    case Activation.Sigmoid: return sigmoid(z);
+    case Activation.Tanh: return Mathf.tanh(z);
+    case Activation.Relu: return z > 0 ? z : 0;
+    case Activation.LeakyRelu: return z > 0 ? z : alpha * z;
+    case Activation.Elu: return z > 0 ? z : alpha * Mathf.expm1(z);
     default: return z;
   }
 }
@@ -53,11 +33,11 @@ export function activation_forward(kind: i32, alpha: f32, z: f32): f32 {
 /** φ'(z) expressed through a = φ(z). */
 export function activation_backward(kind: i32, alpha: f32, a: f32): f32 {
   switch (kind) {
-    case SIGMOID: return a * (1 - a);
-    case TANH: return 1 - a * a;
-    case RELU: return a > 0 ? 1 : 0;
-    case LEAKY_RELU: return a > 0 ? 1 : alpha;
-    case ELU: return a > 0 ? 1 : a + alpha;
+    case Activation.Sigmoid: return a * (1 - a);
+    case Activation.Tanh: return 1 - a * a;
+    case Activation.Relu: return a > 0 ? 1 : 0;
+    case Activation.LeakyRelu: return a > 0 ? 1 : alpha;
+    case Activation.Elu: return a > 0 ? 1 : a + alpha;
     default: return 1;
   }
 }
@@ -68,19 +48,19 @@ export function activation_forward_block(
   c: usize, // (rows, cols), row stride ldc
   ldc: i32, rows: i32, cols: i32,
 ): void {
-  if (kind == IDENTITY || kind == SOFTMAX) return;
+  if (kind == Activation.Identity || kind == Activation.Softmax) return;
   const stride = <usize>ldc << 2;
   for (let r = 0; r < rows; ++r, c += stride) {
     let j = 0;
     if (ASC_FEATURE_SIMD) {
-      if (kind == RELU) {
+      if (kind == Activation.Relu) {
         // pmax(0, z) = 0 < z ? z : 0, which is z > 0 ? z : 0 for NaN and −0 as well.
         const zero = f32x4.splat(0);
         for (; j + 4 <= cols; j += 4) {
           const p = c + (<usize>j << 2);
           v128.store(p, f32x4.pmax(zero, v128.load(p)));
         }
-      } else if (kind == LEAKY_RELU) {
+      } else if (kind == Activation.LeakyRelu) {
         const zero = f32x4.splat(0);
         const slope = f32x4.splat(alpha);
         for (; j + 4 <= cols; j += 4) {
@@ -91,11 +71,11 @@ export function activation_forward_block(
       }
     }
     switch (kind) {
-      case SIGMOID: for (; j < cols; ++j) { const p = c + (<usize>j << 2); store<f32>(p, sigmoid(load<f32>(p))); } break;
-      case TANH: for (; j < cols; ++j) { const p = c + (<usize>j << 2); store<f32>(p, Mathf.tanh(load<f32>(p))); } break;
-      case RELU: for (; j < cols; ++j) { const p = c + (<usize>j << 2); const z = load<f32>(p); store<f32>(p, z > 0 ? z : 0); } break;
-      case LEAKY_RELU: for (; j < cols; ++j) { const p = c + (<usize>j << 2); const z = load<f32>(p); store<f32>(p, z > 0 ? z : alpha * z); } break;
-      case ELU: for (; j < cols; ++j) { const p = c + (<usize>j << 2); const z = load<f32>(p); store<f32>(p, z > 0 ? z : alpha * Mathf.expm1(z)); } break;
+      case Activation.Sigmoid: for (; j < cols; ++j) { const p = c + (<usize>j << 2); store<f32>(p, sigmoid(load<f32>(p))); } break;
+      case Activation.Tanh: for (; j < cols; ++j) { const p = c + (<usize>j << 2); store<f32>(p, Mathf.tanh(load<f32>(p))); } break;
+      case Activation.Relu: for (; j < cols; ++j) { const p = c + (<usize>j << 2); const z = load<f32>(p); store<f32>(p, z > 0 ? z : 0); } break;
+      case Activation.LeakyRelu: for (; j < cols; ++j) { const p = c + (<usize>j << 2); const z = load<f32>(p); store<f32>(p, z > 0 ? z : alpha * z); } break;
+      case Activation.Elu: for (; j < cols; ++j) { const p = c + (<usize>j << 2); const z = load<f32>(p); store<f32>(p, z > 0 ? z : alpha * Mathf.expm1(z)); } break;
       default: break;
     }
   }
@@ -109,7 +89,7 @@ export function activation_backward_block(
   a: usize, // (rows, cols), row stride lda: φ(z)
   lda: i32,
 ): void {
-  if (kind == IDENTITY || kind == SOFTMAX) return;
+  if (kind == Activation.Identity || kind == Activation.Softmax) return;
   const c_stride = <usize>ldc << 2;
   const a_stride = <usize>lda << 2;
   for (let r = 0; r < rows; ++r, c += c_stride, a += a_stride) {
@@ -123,10 +103,10 @@ export function activation_backward_block(
         const y = v128.load(a + (<usize>j << 2));
         let d: v128;
         switch (kind) {
-          case SIGMOID: d = f32x4.mul(y, f32x4.sub(one, y)); break;
-          case TANH: d = f32x4.sub(one, f32x4.mul(y, y)); break;
-          case RELU: d = v128.and(f32x4.gt(y, zero), one); break;
-          case LEAKY_RELU: d = v128.bitselect(one, slope, f32x4.gt(y, zero)); break;
+          case Activation.Sigmoid: d = f32x4.mul(y, f32x4.sub(one, y)); break;
+          case Activation.Tanh: d = f32x4.sub(one, f32x4.mul(y, y)); break;
+          case Activation.Relu: d = v128.and(f32x4.gt(y, zero), one); break;
+          case Activation.LeakyRelu: d = v128.bitselect(one, slope, f32x4.gt(y, zero)); break;
           default: d = v128.bitselect(one, f32x4.add(y, slope), f32x4.gt(y, zero)); break;
         }
         v128.store(p, f32x4.mul(v128.load(p), d));

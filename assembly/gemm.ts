@@ -48,8 +48,8 @@ import { arena_alloc } from './arena';
 
 export const MR = 4;
 export const NR = 8;
-const KC = 256;
-const MC = 128;
+export const KC = 256;
+export const MC = 128;
 const NC = 4096;
 
 /** How to run a product: chosen by shape, or forced by the kernel tests. */

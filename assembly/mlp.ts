@@ -9,22 +9,23 @@
 //                     δ_{l-1} = (δ_l · W_l) ⊙ φ'_{l-1} ⊙ keep_{l-1}   (GEMM "NN", fused epilogue)
 //   optimizer_update: one loop over the flat parameter vector
 //
-// One instance holds one model, so the model lives in module globals and its memory is the
-// instance's arena (arena.ts), laid out once per size:
-//   fixed     layer table; state (4·P floats) params | grads | moment1 | moment2 in the layout
-//             of src/layout.ts; counters (3 doubles) update step t, β1^t, β2^t
-//   scratch   (capacity rows) per layer: out, delta and, with dropout, keep (capacity × units
-//             each); the gathered batch x and y; the GEMM packing workspace
+// One instance holds one model, so the model lives in module globals. It arrives as the tables
+// of src/tables.ts (model_create), offsets included: nothing about the layout is recomputed
+// here. Like the native addon, the model borrows memory its caller allocated in the arena
+// (arena.ts) and never allocates in a step:
+//   state     (STATE_VECTOR_COUNT · P floats) params | grads | moment1 | moment2, each in the
+//             layout of src/layout.ts
+//   counters  (COUNTER_COUNT doubles) update step t, β1^t, β2^t
+//   scratch   (scratch_bytes(capacity)) per layer: out, delta and, with dropout, keep
+//             (capacity × units each); the gathered batch x and y; the GEMM packing workspace
 //   data      the training set x (rows × inputs), y (rows × outputs)
-//   io        one train() call's window: order (int32), learning rates and losses (double)
-// Growing one region moves the ones after it (the data is kept, io is per call). Memory
-// grows only in model_create, reserve, set_data and reserve_io, never inside a step.
 
-import { activation_backward, activation_backward_block, activation_forward_block, sigmoid,
-  ADAM, BINARY_CROSS_ENTROPY, CROSS_ENTROPY, HALF_MSE, IDENTITY, MOMENTUM, MSE, NESTEROV, SGD, SOFTMAX } from './activations';
-import { arena_alloc, arena_set_top, arena_top } from './arena';
+import { activation_backward, activation_backward_block, activation_forward_block, sigmoid } from './activations';
+import { arena_alloc } from './arena';
 import { gemm_bind_workspace, gemm_workspace_bytes, sgemm_epilogue, PATH_AUTO } from './gemm';
-import { dropout_threshold, philox4x32, STREAM_DROPOUT } from './rng';
+import { Activation, Counter, HyperField, LayerField, LayerValue, Loss, Optimizer, StateVector, Stream,
+  ACTIVATION_COUNT, HYPER_FIELD_COUNT, LAYER_FIELD_COUNT, LAYER_VALUE_COUNT, LOSS_COUNT, OPTIMIZER_COUNT } from './generated/tables';
+import { dropout_threshold, philox4x32 } from './rng';
 
 // @ts-ignore: decorator
 @unmanaged export class Layer {
@@ -47,8 +48,8 @@ const LAYER_BYTES: usize = offsetof<Layer>();
 let inputs: i32 = 0;
 let layer_count: i32 = 0;
 let layers: usize = 0; // Layer[layer_count]
-let loss: i32 = MSE;
-let optimizer: i32 = SGD;
+let loss: i32 = Loss.Mse;
+let optimizer: i32 = Optimizer.Sgd;
 let momentum: f64 = 0, beta1: f64 = 0.9, beta2: f64 = 0.999, epsilon: f64 = 1e-8, l2: f64 = 0;
 let seed_lo: u32 = 0, seed_hi: u32 = 0;
 let param_count: i32 = 0;
@@ -58,11 +59,7 @@ let params: usize = 0;   // (P)
 let grads: usize = 0;    // (P)
 let moment1: usize = 0;  // (P)
 let moment2: usize = 0;  // (P)
-let counters: usize = 0; // (3) f64: t, β1^t, β2^t
-
-let fixed_end: usize = 0;
-let scratch_bytes: u64 = 0;
-let data_bytes: u64 = 0;
+let counters: usize = 0; // (COUNTER_COUNT) f64
 
 let capacity: i32 = 0;
 let batch_x: usize = 0; // (capacity, inputs)
@@ -71,12 +68,6 @@ let batch_y: usize = 0; // (capacity, outputs)
 let data_x: usize = 0;  // (data_rows, inputs)
 let data_y: usize = 0;  // (data_rows, outputs)
 let data_rows: i32 = 0;
-
-let io_order: usize = 0;  // (io_rows) i32
-let io_rates: usize = 0;  // (io_batches) f64
-let io_losses: usize = 0; // (io_batches) f64
-let io_rows: i32 = 0;
-let io_batches: i32 = 0;
 
 // @ts-ignore: decorator
 @inline export function layer_at(l: i32): Layer {
@@ -88,158 +79,118 @@ let io_batches: i32 = 0;
   return (bytes + 63) & ~<u64>63;
 }
 
+// @ts-ignore: decorator
+@inline function counter(field: i32): usize {
+  return counters + (<usize>field << 3);
+}
+
 /** Units of the output layer. */
 export function outputs(): i32 { return layer_at(layer_count - 1).units; }
 /** Number of parameters; 0 before model_create. */
 export function model_param_count(): i32 { return param_count; }
-/** Rows of the largest batch the scratch region holds. */
+/** Rows of the largest batch the bound scratch holds; 0 before bind. */
 export function model_capacity(): i32 { return capacity; }
-/** Address of the parameters (P floats, the layout of src/layout.ts). */
-export function model_params(): usize { return params; }
-/** Address of the gradients of the last step (P floats). */
-export function model_grads(): usize { return grads; }
-/** Address of the counters (3 doubles): update step t, β1^t, β2^t. */
-export function model_counters(): usize { return counters; }
-/** Address of the batch inputs (capacity × inputs floats); moves on reserve. */
-export function model_batch_x(): usize { return batch_x; }
-/** Address of the batch targets (capacity × outputs floats); moves on reserve. */
-export function model_batch_y(): usize { return batch_y; }
-/** Address of the outputs of the last forward pass (capacity × outputs floats); moves on reserve. */
-export function model_output(): usize { return layer_at(layer_count - 1).out; }
-/** Address of the training inputs (rows × inputs floats); moves on reserve and set_data. */
-export function model_data_x(): usize { return data_x; }
-/** Address of the training targets (rows × outputs floats); moves on reserve and set_data. */
-export function model_data_y(): usize { return data_y; }
-/** Rows of the training set. */
+/** Rows of the bound training set; 0 before set_data. */
 export function model_data_rows(): i32 { return data_rows; }
-/** Address of the order window of train() (io_rows int32); moves whenever memory is laid out. */
-export function model_io_order(): usize { return io_order; }
-/** Address of the learning rates of a train() window (io_batches doubles). */
-export function model_io_rates(): usize { return io_rates; }
-/** Address of the losses of a train() window (io_batches doubles). */
-export function model_io_losses(): usize { return io_losses; }
-/** Order entries one train() window holds. */
-export function model_io_rows(): i32 { return io_rows; }
-/** Batches one train() window holds. */
-export function model_io_batches(): i32 { return io_batches; }
 
 /**
- * Reads the model description, computes the parameter layout and allocates the fixed region.
- * Returns the parameter count.
+ * Reads the tables of src/tables.ts: `parameters`, the layer table (LAYER_FIELD_COUNT i32 per
+ * layer), the layer values (LAYER_VALUE_COUNT f64 per layer) and the optimizer constants
+ * (HYPER_FIELD_COUNT f64). Checks every code, that each fan-in is the units below, and that W
+ * and b lie inside the parameters, so that no step can address outside the state.
  */
 export function model_create(
-  n_inputs: i32, n_layers: i32,
-  layer_ints: usize,   // (n_layers, 3) i32: units, activation, bias
-  layer_floats: usize, // (n_layers, 2) f64: alpha, dropout
-  loss_kind: i32, optimizer_kind: i32,
-  hyper: usize,        // (5) f64: momentum, beta1, beta2, epsilon, l2
-  key_lo: u32, key_hi: u32,
-): i32 {
+  parameters: i32,
+  layer_table: usize,  // (n_layers, LAYER_FIELD_COUNT) i32
+  n_layers: i32,
+  layer_values: usize, // (n_layers, LAYER_VALUE_COUNT) f64
+  hyper: usize,        // (HYPER_FIELD_COUNT) f64
+  loss_kind: i32, optimizer_kind: i32, key_lo: u32, key_hi: u32,
+): void {
   if (layers != 0) throw new Error("model_create: this instance already holds a model");
-  if (n_inputs < 1 || n_layers < 1) throw new Error("model_create: a model needs inputs and at least one layer");
-  inputs = n_inputs;
-  layer_count = n_layers;
-  loss = loss_kind;
-  optimizer = optimizer_kind;
-  momentum = load<f64>(hyper);
-  beta1 = load<f64>(hyper, 8);
-  beta2 = load<f64>(hyper, 16);
-  epsilon = load<f64>(hyper, 24);
-  l2 = load<f64>(hyper, 32);
-  seed_lo = key_lo;
-  seed_hi = key_hi;
-  layers = arena_alloc(<u64>n_layers * LAYER_BYTES);
-  let offset: i64 = 0;
-  let fan_in = n_inputs;
-  widest = n_inputs;
+  if (parameters < 1 || n_layers < 1) throw new Error("model_create: a model needs parameters and at least one layer");
+  if (<u32>loss_kind >= <u32>LOSS_COUNT || <u32>optimizer_kind >= <u32>OPTIMIZER_COUNT) throw new Error("model_create: unknown loss or optimizer code");
+  for (let i = 0; i < HYPER_FIELD_COUNT; ++i) {
+    const v = load<f64>(hyper + (<usize>i << 3));
+    const fraction = i == HyperField.Momentum || i == HyperField.Beta1 || i == HyperField.Beta2;
+    if (!isFinite(v) || v < 0 || (fraction && v >= 1) || (i == HyperField.Epsilon && v == 0)) throw new Error("model_create: an optimizer constant is out of range");
+  }
+  const table = arena_alloc(<u64>n_layers * LAYER_BYTES);
   for (let l = 0; l < n_layers; ++l) {
-    const layer = layer_at(l);
-    layer.units = load<i32>(layer_ints + <usize>(3 * l) * 4);
-    layer.activation = load<i32>(layer_ints + <usize>(3 * l + 1) * 4);
-    layer.bias = load<i32>(layer_ints + <usize>(3 * l + 2) * 4) != 0;
-    layer.alpha = <f32>load<f64>(layer_floats + <usize>(2 * l) * 8);
-    layer.dropout = load<f64>(layer_floats + <usize>(2 * l + 1) * 8);
-    if (layer.units < 1) throw new Error("model_create: a layer has no units");
-    if (<u32>layer.activation > <u32>SOFTMAX) throw new Error("model_create: unknown activation code");
-    if (layer.activation == SOFTMAX && l != n_layers - 1) throw new Error("model_create: softmax is only allowed on the output layer");
-    if (!(layer.dropout >= 0 && layer.dropout < 1) || (l == n_layers - 1 && layer.dropout != 0)) {
+    const row = layer_table + (<usize>(l * LAYER_FIELD_COUNT) << 2);
+    const values = layer_values + (<usize>(l * LAYER_VALUE_COUNT) << 3);
+    const layer = changetype<Layer>(table + <usize>l * LAYER_BYTES);
+    layer.inputs = load<i32>(row + (<usize>LayerField.Inputs << 2));
+    layer.units = load<i32>(row + (<usize>LayerField.Units << 2));
+    layer.activation = load<i32>(row + (<usize>LayerField.Activation << 2));
+    layer.bias = load<i32>(row + (<usize>LayerField.Bias << 2)) != 0;
+    layer.weight_offset = load<i32>(row + (<usize>LayerField.WeightOffset << 2));
+    layer.bias_offset = load<i32>(row + (<usize>LayerField.BiasOffset << 2));
+    layer.alpha = <f32>load<f64>(values + (<usize>LayerValue.Alpha << 3));
+    layer.dropout = load<f64>(values + (<usize>LayerValue.Dropout << 3));
+    const output = l == n_layers - 1;
+    const below = l == 0 ? layer.inputs : changetype<Layer>(table + <usize>(l - 1) * LAYER_BYTES).units;
+    if (layer.units < 1 || layer.units > (1 << 24) || layer.inputs != below || layer.inputs < 1 || layer.inputs > (1 << 24)) {
+      throw new Error("model_create: a layer's sizes do not chain");
+    }
+    if (<u32>layer.activation >= <u32>ACTIVATION_COUNT) throw new Error("model_create: unknown activation code");
+    if (layer.activation == Activation.Softmax && !output) throw new Error("model_create: softmax is only allowed on the output layer");
+    const weights = <i64>layer.units * <i64>layer.inputs;
+    if (layer.weight_offset < 0 || <i64>layer.weight_offset + weights > parameters ||
+      (layer.bias && (layer.bias_offset < 0 || <i64>layer.bias_offset + layer.units > parameters)) || (!layer.bias && layer.bias_offset != -1)) {
+      throw new Error("model_create: W or b lies outside the parameters");
+    }
+    if (!(layer.dropout >= 0 && layer.dropout < 1) || (output && layer.dropout != 0)) {
       throw new Error("model_create: dropout must be in [0, 1) on hidden layers and 0 on the output layer");
     }
-    layer.inputs = fan_in;
-    layer.weight_offset = <i32>offset;
-    offset += <i64>layer.units * fan_in;
-    layer.bias_offset = layer.bias ? <i32>offset : -1;
-    if (layer.bias) offset += layer.units;
-    if (offset > 0x7fffffff) throw new Error("model_create: the model has more than 2^31 - 1 parameters");
     layer.out = 0;
     layer.delta = 0;
     layer.keep = 0;
-    fan_in = layer.units;
-    if (layer.units > widest) widest = layer.units;
   }
-  if (<u32>loss > <u32>CROSS_ENTROPY || <u32>optimizer > <u32>ADAM) throw new Error("model_create: unknown loss or optimizer code");
-  param_count = <i32>offset;
-  params = arena_alloc(<u64>param_count * 16);
-  grads = params + (<usize>param_count << 2);
-  moment1 = grads + (<usize>param_count << 2);
-  moment2 = moment1 + (<usize>param_count << 2);
-  memory.fill(params, 0, <usize>param_count * 16);
-  counters = arena_alloc(24);
-  store<f64>(counters, 0);
-  store<f64>(counters, 1, 8);
-  store<f64>(counters, 1, 16);
-  fixed_end = arena_top();
-  return param_count;
+  layers = table;
+  layer_count = n_layers;
+  inputs = layer_at(0).inputs;
+  widest = inputs;
+  for (let l = 0; l < n_layers; ++l) widest = max(widest, layer_at(l).units);
+  loss = loss_kind;
+  optimizer = optimizer_kind;
+  momentum = load<f64>(hyper + (<usize>HyperField.Momentum << 3));
+  beta1 = load<f64>(hyper + (<usize>HyperField.Beta1 << 3));
+  beta2 = load<f64>(hyper + (<usize>HyperField.Beta2 << 3));
+  epsilon = load<f64>(hyper + (<usize>HyperField.Epsilon << 3));
+  l2 = load<f64>(hyper + (<usize>HyperField.L2 << 3));
+  seed_lo = key_lo;
+  seed_hi = key_hi;
+  param_count = parameters;
 }
 
-/** Bytes of the scratch region for batches of `rows`. */
-function scratch_bytes_for(rows: i32): u64 {
+/** Bytes of the scratch memory for batches of `rows` (a double: it may exceed 4 GiB). */
+export function scratch_bytes(rows: i32): f64 {
   let total: u64 = 0;
   for (let l = 0; l < layer_count; ++l) {
     const layer = layer_at(l);
     total += align64(<u64>rows * <u64>layer.units * 4) * (layer.dropout > 0 ? 3 : 2);
   }
   total += align64(<u64>rows * <u64>inputs * 4) + align64(<u64>rows * <u64>outputs() * 4);
-  return total + align64(<u64>gemm_workspace_bytes(widest));
+  return <f64>(total + align64(<u64>gemm_workspace_bytes(widest)));
 }
 
-/**
- * Lays the scratch, data and io regions out after the fixed one for the given sizes, keeping
- * the data set when only the scratch grows. Memory grows first: when it cannot, this throws
- * before anything has changed, and the model stays as it was.
- */
-function relayout(new_scratch: u64, rows: i32, order_rows: i32, batches: i32, keep_data: bool): void {
-  const x_bytes = align64(<u64>rows * <u64>inputs * 4);
-  const new_data = x_bytes + align64(<u64>rows * <u64>outputs() * 4);
-  const new_io = align64(<u64>order_rows * 4) + <u64>batches * 16;
-  const old_data_start = <u64>fixed_end + scratch_bytes;
-  const data_start = <u64>fixed_end + new_scratch;
-  const io_start = data_start + new_data;
-  arena_set_top(io_start + new_io);
-  if (keep_data && data_start != old_data_start && data_rows > 0) {
-    memory.copy(<usize>data_start, <usize>old_data_start, <usize>min(data_bytes, new_data));
-  }
-  data_rows = rows;
-  data_x = <usize>data_start;
-  data_y = <usize>(data_start + x_bytes);
-  io_rows = order_rows;
-  io_batches = batches;
-  io_order = <usize>io_start;
-  io_rates = <usize>(io_start + align64(<u64>order_rows * 4));
-  io_losses = io_rates + (<usize>batches << 3);
-  scratch_bytes = new_scratch;
-  data_bytes = new_data;
-}
-
-/** Points the layers, the batch buffers and the GEMM workspace into the scratch region. */
-function bind_scratch(rows: i32): void {
-  let next = fixed_end;
+/** Points the model at its state, counters and scratch (for batches of up to `rows`). */
+export function bind(state: usize, counter_block: usize, scratch: usize, rows: i32): void {
+  const p = <usize>param_count << 2;
+  params = state + <usize>StateVector.Params * p;
+  grads = state + <usize>StateVector.Grads * p;
+  moment1 = state + <usize>StateVector.Moment1 * p;
+  moment2 = state + <usize>StateVector.Moment2 * p;
+  counters = counter_block;
+  let next = scratch;
   for (let l = 0; l < layer_count; ++l) {
     const layer = layer_at(l);
     const size = <usize>align64(<u64>rows * <u64>layer.units * 4);
     layer.out = next;
     layer.delta = next + size;
     next += 2 * size;
+    layer.keep = 0;
     if (layer.dropout > 0) {
       layer.keep = next;
       next += size;
@@ -253,22 +204,11 @@ function bind_scratch(rows: i32): void {
   capacity = rows;
 }
 
-/** Grows scratch memory to hold batches of `rows`. */
-export function reserve(rows: i32): void {
-  if (rows <= capacity) return;
-  relayout(scratch_bytes_for(rows), data_rows, io_rows, io_batches, true);
-  bind_scratch(rows);
-}
-
-/** Makes room for a training set of `rows` rows; the caller copies x and y in. */
-export function set_data(rows: i32): void {
-  relayout(scratch_bytes, rows, io_rows, io_batches, false);
-}
-
-/** Makes room for a train() window of `rows` order entries and `batches` batches. */
-export function reserve_io(rows: i32, batches: i32): void {
-  if (rows <= io_rows && batches <= io_batches) return;
-  relayout(scratch_bytes, data_rows, max(rows, io_rows), max(batches, io_batches), true);
+/** Points the model at a training set of `rows` rows. */
+export function set_data(x: usize, y: usize, rows: i32): void {
+  data_x = x;
+  data_y = y;
+  data_rows = rows;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,7 +261,7 @@ function forward_post(user: usize, c: usize, ldc: i32, row0: i32, col0: i32, row
     const first = <u32>(row0 + r) * <u32>e.units + <u32>col0;
     for (let j = 0; j < cols; ++j) {
       const i = first + <u32>j;
-      if (j == 0 || (i & 3) == 0) philox4x32(e.key0, e.key1, i >> 2, e.step, e.layer, STREAM_DROPOUT, draws);
+      if (j == 0 || (i & 3) == 0) philox4x32(e.key0, e.key1, i >> 2, e.step, e.layer, Stream.Dropout, draws);
       const keep: f32 = (load<u32>(draws + ((<usize>i & 3) << 2)) >> 8) >= e.threshold ? e.scale : 0;
       store<f32>(e.keep + (<usize>i << 2), keep);
       const p = row + (<usize>j << 2);
@@ -379,7 +319,7 @@ export function forward(
 ): void {
   let input = x;
   const last = layer_count - 1;
-  const step = <u32>load<f64>(counters);
+  const step = <u32>load<f64>(counter(Counter.Step));
   for (let l = 0; l <= last; ++l) {
     const layer = layer_at(l);
     const dropout = training && layer.dropout > 0;
@@ -394,7 +334,7 @@ export function forward(
     e.key1 = seed_hi;
     e.step = step;
     e.layer = <u32>l;
-    const post = l < last && (layer.activation != IDENTITY || dropout) ? forward_post : null;
+    const post = l < last && (layer.activation != Activation.Identity || dropout) ? forward_post : null;
     sgemm_epilogue(false, true, n, layer.units, layer.inputs, 1, input, layer.inputs,
       params + (<usize>layer.weight_offset << 2), layer.inputs, 0, layer.out, layer.units,
       layer.bias ? params + (<usize>layer.bias_offset << 2) : 0, post, changetype<usize>(e), PATH_AUTO);
@@ -407,7 +347,7 @@ export function output_activation(n: i32): void {
   const layer = layer_at(layer_count - 1);
   const out = layer.out;
   const k = layer.units;
-  if (layer.activation == SOFTMAX) {
+  if (layer.activation == Activation.Softmax) {
     for (let r = 0; r < n; ++r) {
       const row = out + ((<usize>r * <usize>k) << 2);
       let max = load<f32>(row);
@@ -419,7 +359,7 @@ export function output_activation(n: i32): void {
         store<f32>(p, <f32>(Math.exp(<f64>load<f32>(p) - max) / sum));
       }
     }
-  } else if (layer.activation != IDENTITY) {
+  } else if (layer.activation != Activation.Identity) {
     activation_forward_block(layer.activation, layer.alpha, out, k, n, k);
   }
 }
@@ -435,7 +375,7 @@ export function loss_forward(
   const delta = layer.delta; // ∂(mean loss)/∂z
   const inv_n = 1.0 / n;
   let total: f64 = 0;
-  if (loss == CROSS_ENTROPY) { // softmax output, from the logits: logΣexp(z) − Σ y·z
+  if (loss == Loss.CrossEntropy) { // softmax output, from the logits: logΣexp(z) − Σ y·z
     for (let r = 0; r < n; ++r) {
       const z = out + ((<usize>r * <usize>k) << 2);
       const t = y + ((<usize>r * <usize>k) << 2);
@@ -459,7 +399,7 @@ export function loss_forward(
     return total * inv_n;
   }
   const count = <usize>n * <usize>k;
-  if (loss == BINARY_CROSS_ENTROPY) { // sigmoid output, from the logits
+  if (loss == Loss.BinaryCrossEntropy) { // sigmoid output, from the logits
     for (let i: usize = 0; i < count; ++i) {
       const off = i << 2;
       const zf = load<f32>(out + off);
@@ -480,10 +420,10 @@ export function loss_forward(
     for (let j = 0; j < k; ++j) { // d = ∂loss/∂ŷ first
       const off = <usize>j << 2;
       const e = <f64>load<f32>(a + off) - <f64>load<f32>(t + off);
-      if (loss == MSE) {
+      if (loss == Loss.Mse) {
         total += e * e;
         store<f32>(d + off, <f32>(2 * e));
-      } else if (loss == HALF_MSE) {
+      } else if (loss == Loss.HalfMse) {
         total += 0.5 * e * e;
         store<f32>(d + off, <f32>e);
       } else {
@@ -491,7 +431,7 @@ export function loss_forward(
         store<f32>(d + off, <f32>(<i32>(e > 0) - <i32>(e < 0)));
       }
     }
-    if (layer.activation == SOFTMAX) { // δ = p ⊙ (g − p·g)
+    if (layer.activation == Activation.Softmax) { // δ = p ⊙ (g − p·g)
       let dot: f64 = 0;
       for (let j = 0; j < k; ++j) dot += <f64>load<f32>(a + (<usize>j << 2)) * <f64>load<f32>(d + (<usize>j << 2));
       for (let j = 0; j < k; ++j) {
@@ -659,20 +599,20 @@ function adam_update(
 export function optimizer_update(learning_rate: f64): void {
   const size = <usize>param_count;
   const lr = <f32>learning_rate;
-  store<f64>(counters, load<f64>(counters) + 1);
+  store<f64>(counter(Counter.Step), load<f64>(counter(Counter.Step)) + 1);
   switch (optimizer) {
-    case SGD:
+    case Optimizer.Sgd:
       sgd_update(size, lr, params, grads);
       break;
-    case MOMENTUM:
-    case NESTEROV:
-      momentum_update(size, lr, <f32>momentum, optimizer == NESTEROV, params, grads, moment1);
+    case Optimizer.Momentum:
+    case Optimizer.Nesterov:
+      momentum_update(size, lr, <f32>momentum, optimizer == Optimizer.Nesterov, params, grads, moment1);
       break;
     default: {
-      const b1t = load<f64>(counters, 8) * beta1; // β^t as running products, as every backend computes them
-      const b2t = load<f64>(counters, 16) * beta2;
-      store<f64>(counters, b1t, 8);
-      store<f64>(counters, b2t, 16);
+      const b1t = load<f64>(counter(Counter.Beta1Power)) * beta1; // β^t as running products, as every backend computes them
+      const b2t = load<f64>(counter(Counter.Beta2Power)) * beta2;
+      store<f64>(counter(Counter.Beta1Power), b1t);
+      store<f64>(counter(Counter.Beta2Power), b2t);
       // Coefficients in double, rounded once: 1 − 0.999f alone would be off by 1e-5 relative.
       adam_update(size, lr, <f32>beta1, <f32>beta2, <f32>(1.0 - beta1), <f32>(1.0 - beta2),
         <f32>(1.0 / (1.0 - b1t)), <f32>(1.0 / (1.0 - b2t)), <f32>epsilon, params, grads, moment1, moment2);
@@ -696,30 +636,47 @@ export function train_step(
 }
 
 /**
- * Batches first … first+count−1 of a train() call (see BackendModel.train in src/backend.ts):
- * batches restart at each epoch of `epoch_length` rows. The io window holds the order from
- * entry `base` on, and the learning rates and losses from batch `first` on. Returns the
- * number of batches whose loss was written; stops after a loss that is not finite.
+ * Batches first … first+count−1 of the bound data set (see RawModel.train in src/backend.ts):
+ * batch b is the rows order[bounds[b] … bounds[b+1]), trained with rates[b], its loss written
+ * to losses[b]. Returns the number of batches whose loss was written; stops after a loss that
+ * is not finite. A batch outside the capacity or a row outside the data set aborts before
+ * memory is touched.
  */
-export function train(first: i32, count: i32, epoch_length: i32, batch_size: i32, base: i32): i32 {
+export function train(
+  order: usize,  // i32 row indices
+  bounds: usize, // (≥ first + count + 1) i32
+  first: i32, count: i32,
+  rates: usize,  // (≥ first + count) f64
+  losses: usize, // (≥ first + count) f64
+): i32 {
   const n_inputs = <usize>inputs << 2, n_outputs = <usize>outputs() << 2;
-  const per_epoch = (epoch_length + batch_size - 1) / batch_size;
-  for (let i = 0; i < count; ++i) {
-    const b = first + i;
-    const start = <i64>(b / per_epoch) * epoch_length + <i64>(b % per_epoch) * batch_size - base;
-    const rows = min(batch_size, epoch_length - (b % per_epoch) * batch_size);
-    if (start < 0 || start + rows > io_rows || i >= io_batches || rows > capacity) throw new Error("train: the batch is outside the io window or the capacity");
+  for (let b = first; b < first + count; ++b) {
+    const start = load<i32>(bounds + (<usize>b << 2));
+    const rows = load<i32>(bounds + (<usize>(b + 1) << 2)) - start;
+    if (rows < 1 || rows > capacity) throw new Error("train: a batch is empty or larger than the capacity");
     for (let r = 0; r < rows; ++r) {
-      const row = load<i32>(io_order + (<usize>(start + r) << 2));
+      const row = load<i32>(order + (<usize>(start + r) << 2));
       if (<u32>row >= <u32>data_rows) throw new Error("train: order holds a row index outside the data set");
       copy_floats(batch_x + <usize>r * n_inputs, data_x + <usize>row * n_inputs, n_inputs);
       copy_floats(batch_y + <usize>r * n_outputs, data_y + <usize>row * n_outputs, n_outputs);
     }
-    const value = train_step(batch_x, batch_y, rows, load<f64>(io_rates + (<usize>i << 3)));
-    store<f64>(io_losses + (<usize>i << 3), value);
-    if (!isFinite(value)) return i + 1;
+    const value = train_step(batch_x, batch_y, rows, load<f64>(rates + (<usize>b << 3)));
+    store<f64>(losses + (<usize>b << 3), value);
+    if (!isFinite(value)) return b - first + 1;
   }
   return count;
+}
+
+/** Mean loss + L2 penalty of n ≤ capacity rows without dropout, and its gradient in grads; no update. */
+export function loss_and_gradient(
+  x: usize, // (n, inputs)
+  y: usize, // (n, outputs)
+  n: i32,
+): f64 {
+  forward(x, n, false);
+  const value = loss_forward(y, n) + penalty();
+  backward(x, n);
+  return value;
 }
 
 /** Copies `bytes` (a multiple of 4); short rows in a loop, since memory.copy is a call out of the module in V8. */
@@ -734,21 +691,26 @@ export function train(first: i32, count: i32, epoch_length: i32, batch_size: i32
   for (; i < bytes; i += 4) store<f32>(dst + i, load<f32>(src + i));
 }
 
-/** Σ over n ≤ capacity rows of the loss, without dropout or penalty: one chunk of evaluate. */
-export function evaluate_rows(
-  x: usize, // (n, inputs)
-  y: usize, // (n, outputs)
+/** Σ over n ≤ capacity rows of the loss, without dropout or penalty; ŷ into `out` unless it is 0. */
+export function evaluate(
+  x: usize,   // (n, inputs)
+  y: usize,   // (n, outputs)
   n: i32,
+  out: usize, // (n, outputs), or 0
 ): f64 {
   forward(x, n, false);
-  return n * loss_forward(y, n);
+  const total = n * loss_forward(y, n);
+  if (out) memory.copy(out, layer_at(layer_count - 1).out, <usize>n * <usize>outputs() << 2);
+  return total;
 }
 
-/** Outputs for n ≤ capacity rows into the last out. */
-export function predict_rows(
-  x: usize, // (n, inputs)
+/** ŷ for n ≤ capacity rows into `out`. */
+export function predict(
+  x: usize,   // (n, inputs)
   n: i32,
+  out: usize, // (n, outputs)
 ): void {
   forward(x, n, false);
   output_activation(n);
+  memory.copy(out, layer_at(layer_count - 1).out, <usize>n * <usize>outputs() << 2);
 }

@@ -2,8 +2,6 @@
 // build draws only dropout masks with it (counter [i >> 2, step, layer, DROPOUT]); every other
 // random choice is made in TypeScript and handed in.
 
-export const STREAM_DROPOUT: u32 = 3;
-
 const M0: u64 = 0xD2511F53;
 const M1: u64 = 0xCD9E8D57;
 const W0: u32 = 0x9E3779B9;

@@ -4,8 +4,9 @@
  * use one build or the other.
  */
 import { sgemm as referenceSgemm } from '../dist/backends/js-kernels.js';
-import { useWasmModule, WasmKernels } from '../dist/backends/wasm.js';
-import { compileWasmFileSync, type WasmBuild } from '../dist/backends/wasm-node.js';
+import { useWasmModule } from '../dist/backends/wasm/loader.js';
+import { WasmKernels } from '../dist/backends/wasm/model.js';
+import { compileWasmFileSync, type WasmBuild } from '../dist/backends/wasm/node.js';
 import type { Case } from './common.js';
 import { GEMM_SHAPES } from './gemm.js';
 

@@ -2,22 +2,16 @@
 // activation's *output* a = φ(z), which is what the forward pass keeps:
 //   sigmoid φ' = a(1 − a),  tanh φ' = 1 − a²,  relu φ' = [a > 0],  leaky-relu φ' = a > 0 ? 1 : α,
 //   elu φ' = a > 0 ? 1 : a + α  (a > 0 exactly when z > 0 for every one of them).
-// The numeric codes mirror ACTIVATION_CODE, LOSS_CODE and OPTIMIZER_CODE in src/spec.ts.
+// The codes (Activation, Loss, Optimizer) are generated from src/spec.ts into generated/tables.h.
 #ifndef MLPKIT_NATIVE_ACTIVATIONS_H_
 #define MLPKIT_NATIVE_ACTIVATIONS_H_
 
 #include <cmath>
 #include <cstdint>
 
+#include "generated/tables.h"
+
 namespace mlpkit {
-
-enum class Activation : int32_t { Identity = 0, Sigmoid = 1, Tanh = 2, Relu = 3, LeakyRelu = 4, Elu = 5, Softmax = 6 };
-enum class Loss : int32_t { Mse = 0, HalfMse = 1, Mae = 2, BinaryCrossEntropy = 3, CrossEntropy = 4 };
-enum class Optimizer : int32_t { Sgd = 0, Momentum = 1, Nesterov = 2, Adam = 3 };
-
-constexpr int32_t kActivationCount = 7;
-constexpr int32_t kLossCount = 5;
-constexpr int32_t kOptimizerCount = 4;
 
 inline float sigmoid(float z) {
   // Never overflows: exp of a non-positive number only.

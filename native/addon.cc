@@ -27,18 +27,33 @@ int default_threads() {
   return cores == 0 ? 1 : static_cast<int>(std::min(cores, 256u));
 }
 
-// [sync] info() → { isa, mr, nr, kc, mc, nc, threads }
-Napi::Value Info(const Napi::CallbackInfo& info) {
-  check_count(info, 0, "info");
-  const GemmConfig& config = gemm_config();
-  Napi::Object result = Napi::Object::New(info.Env());
+Napi::Object config_object(Napi::Env env, const GemmConfig& config) {
+  Napi::Object result = Napi::Object::New(env);
   result.Set("isa", config.name);
   result.Set("mr", config.mr);
   result.Set("nr", config.nr);
   result.Set("kc", config.kc);
   result.Set("mc", config.mc);
   result.Set("nc", config.nc);
+  return result;
+}
+
+// [sync] info() → { isa, mr, nr, kc, mc, nc, threads, configs: [{ isa, mr, nr, kc, mc, nc }, …] }:
+// the chosen GEMM configuration, then every one this CPU runs, widest first.
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  check_count(info, 0, "info");
+  const Napi::Env env = info.Env();
+  const GemmConfig& chosen = gemm_config();
+  Napi::Object result = config_object(env, chosen);
   result.Set("threads", default_threads());
+  Napi::Array configs = Napi::Array::New(env);
+  uint32_t count = 0;
+  configs.Set(count++, config_object(env, chosen));
+  for (const Isa isa : {Isa::Avx512, Isa::Avx2, Isa::Scalar}) {
+    const GemmConfig& config = gemm_config(isa);
+    if (&config != &chosen && (isa == Isa::Scalar || cpu_supports(isa))) configs.Set(count++, config_object(env, config));
+  }
+  result.Set("configs", configs);
   return result;
 }
 
@@ -123,63 +138,34 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       InstanceMethod<&ModelWrap::TrainAsync>("trainAsync"),
       InstanceMethod<&ModelWrap::RequestStop>("requestStop"),
       InstanceMethod<&ModelWrap::TrainStep>("trainStep"),
+      InstanceMethod<&ModelWrap::LossAndGradient>("lossAndGradient"),
       InstanceMethod<&ModelWrap::Evaluate>("evaluate"),
+      InstanceMethod<&ModelWrap::Penalty>("penalty"),
       InstanceMethod<&ModelWrap::Predict>("predict"),
       InstanceMethod<&ModelWrap::Dispose>("dispose"),
     });
   }
 
-  // new Model(inputs, layers: Int32Array [units, activation, bias] × L,
-  //           layerParams: Float64Array [alpha, dropout] × L, loss, optimizer,
-  //           hyper: Float64Array [momentum, beta1, beta2, epsilon, l2], seedLo, seedHi)
+  // new Model(parameters, layers: Int32Array(kLayerFieldCount·L), layerValues: Float64Array(kLayerValueCount·L),
+  //           hyper: Float64Array(kHyperFieldCount), loss, optimizer, seedLo, seedHi): the tables of src/tables.ts
   explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
     check_count(info, 8, "Model");
     const Napi::Env env = info.Env();
-    ModelSpec spec;
-    spec.inputs = static_cast<int>(get_integer(info, 0, "inputs", 1, 1 << 24));
+    const int64_t parameters = get_integer(info, 0, "parameters", 1, kMaxInt);
     const int64_t layer_ints = typed_length(info, 1, "layers", napi_int32_array, "Int32Array");
-    if (layer_ints == 0 || layer_ints % 3 != 0) throw_range(env, "layers", "an Int32Array of [units, activation, bias] per layer", info[1]);
-    const int64_t count = layer_ints / 3;
-    Napi::Int32Array layers = get_i32(info, 1, "layers", 3 * count);
-    Napi::Float64Array params = get_f64(info, 2, "layerParams", 2 * count);
-    for (int64_t l = 0; l < count; ++l) {
-      LayerSpec layer;
-      const std::string name = "layers[" + std::to_string(l) + "]";
-      const size_t at = static_cast<size_t>(l);
-      layer.units = layers[3 * at];
-      const int32_t activation = layers[3 * at + 1];
-      if (layer.units < 1 || layer.units > (1 << 24)) throw Napi::RangeError::New(env, name + ".units must be between 1 and 2^24, got " + std::to_string(layer.units));
-      if (activation < 0 || activation >= kActivationCount) throw Napi::RangeError::New(env, name + ".activation must be a code between 0 and 6, got " + std::to_string(activation));
-      if (activation == static_cast<int32_t>(Activation::Softmax) && l != count - 1) throw Napi::RangeError::New(env, name + ".activation softmax is only allowed on the output layer");
-      layer.activation = static_cast<Activation>(activation);
-      layer.bias = layers[3 * at + 2] != 0;
-      layer.alpha = static_cast<float>(params[2 * at]);
-      layer.dropout = params[2 * at + 1];
-      if (!std::isfinite(params[2 * at]) || params[2 * at] < 0) throw Napi::RangeError::New(env, name + ".alpha must be a finite number >= 0");
-      if (!(layer.dropout >= 0 && layer.dropout < 1) || (l == count - 1 && layer.dropout != 0)) {
-        throw Napi::RangeError::New(env, name + ".dropout must be in [0, 1) on hidden layers and 0 on the output layer");
-      }
-      spec.layers.push_back(layer);
+    if (layer_ints == 0 || layer_ints % kLayerFieldCount != 0) {
+      throw_range(env, "layers", "an Int32Array of " + std::to_string(kLayerFieldCount) + " fields per layer", info[1]);
     }
-    spec.loss = static_cast<Loss>(get_integer(info, 3, "loss", 0, kLossCount - 1));
-    spec.optimizer = static_cast<Optimizer>(get_integer(info, 4, "optimizer", 0, kOptimizerCount - 1));
-    Napi::Float64Array hyper = get_f64(info, 5, "hyper", 5);
-    const double* values = hyper.Data();
-    static const char* names[5] = {"momentum", "beta1", "beta2", "epsilon", "l2"};
-    for (int i = 0; i < 5; ++i) {
-      const bool fraction = i < 3;
-      if (!std::isfinite(values[i]) || values[i] < 0 || (fraction && values[i] >= 1) || (i == 3 && values[i] == 0)) {
-        throw Napi::RangeError::New(env, std::string("hyper[") + std::to_string(i) + "] (" + names[i] + ") is out of range: " + std::to_string(values[i]));
-      }
-    }
-    spec.momentum = values[0];
-    spec.beta1 = values[1];
-    spec.beta2 = values[2];
-    spec.epsilon = values[3];
-    spec.l2 = values[4];
-    spec.seed_lo = static_cast<uint32_t>(get_integer(info, 6, "seedLo", 0, 4294967295LL));
-    spec.seed_hi = static_cast<uint32_t>(get_integer(info, 7, "seedHi", 0, 4294967295LL));
-    const std::string error = spec.finalize();
+    const int64_t count = layer_ints / kLayerFieldCount;
+    Napi::Int32Array layers = get_i32(info, 1, "layers", kLayerFieldCount * count);
+    Napi::Float64Array values = get_f64(info, 2, "layerValues", kLayerValueCount * count);
+    Napi::Float64Array hyper = get_f64(info, 3, "hyper", kHyperFieldCount);
+    const int64_t loss = get_integer(info, 4, "loss", 0, kLossCount - 1);
+    const int64_t optimizer = get_integer(info, 5, "optimizer", 0, kOptimizerCount - 1);
+    const uint32_t seed_lo = static_cast<uint32_t>(get_integer(info, 6, "seedLo", 0, 4294967295LL));
+    const uint32_t seed_hi = static_cast<uint32_t>(get_integer(info, 7, "seedHi", 0, 4294967295LL));
+    ModelSpec spec;
+    const std::string error = read_tables(parameters, layers.Data(), count, values.Data(), hyper.Data(), loss, optimizer, seed_lo, seed_hi, &spec);
     if (!error.empty()) throw Napi::RangeError::New(env, error);
     mlp_ = std::make_unique<Mlp>(std::move(spec));
     mlp_->set_threads(default_threads());
@@ -213,14 +199,14 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return Napi::Number::New(info.Env(), static_cast<double>(floats));
   }
 
-  // [sync] bind(state: Float32Array, counters: Float64Array(3), scratch: Float32Array, capacity)
+  // [sync] bind(state: Float32Array, counters: Float64Array(kCounterCount), scratch: Float32Array, capacity)
   Napi::Value Bind(const Napi::CallbackInfo& info) {
     check_count(info, 4, "bind");
     const Napi::Env env = info.Env();
     check_usable(env);
     const int64_t capacity = get_integer(info, 3, "capacity", 1, kMaxInt);
     Napi::Float32Array state = get_f32(info, 0, "state", mlp_->state_floats());
-    Napi::Float64Array counters = get_f64(info, 1, "counters", 3);
+    Napi::Float64Array counters = get_f64(info, 1, "counters", kCounterCount);
     Napi::Float32Array scratch = get_f32(info, 2, "scratch", mlp_->scratch_floats(static_cast<int>(capacity)));
     state_ref_ = Napi::Persistent(state);
     counters_ref_ = Napi::Persistent(counters);
@@ -255,56 +241,60 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
   struct TrainArgs {
     Napi::Int32Array order;
-    int epoch_length;
-    int batch_size;
-    int batches;
+    Napi::Int32Array bounds;
+    int first;
+    int count;
     Napi::Float64Array learning_rates;
     Napi::Float64Array losses;
   };
 
-  // Checks train()/trainAsync() arguments: (order, epochLength, batchSize, learningRates, losses).
+  // Checks train()/trainAsync() arguments: (order, bounds, first, count, learningRates, losses).
+  // Batch b is order[bounds[b] … bounds[b+1]); every batch of the call must be non-empty, fit
+  // the capacity and index rows of the data set, so that the step never reads outside memory.
   TrainArgs train_args(const Napi::CallbackInfo& info, const char* function) {
-    check_count(info, 5, function);
+    check_count(info, 6, function);
     const Napi::Env env = info.Env();
     check_ready(env);
     if (data_rows_ == 0) throw Napi::Error::New(env, "mlpkit: setData(x, y, rows) must come before training");
-    const int64_t count = typed_length(info, 0, "order", napi_int32_array, "Int32Array");
-    if (count < 1) throw_range(env, "order", "an Int32Array of at least one row index", info[0]);
-    Napi::Int32Array order = get_i32(info, 0, "order", count);
-    const int64_t epoch_length = get_integer(info, 1, "epochLength", 1, count);
-    if (count % epoch_length != 0) {
-      throw Napi::RangeError::New(env, "epochLength must divide order.length = " + std::to_string(count) + ", got " + std::to_string(epoch_length));
+    const int64_t length = typed_length(info, 0, "order", napi_int32_array, "Int32Array");
+    Napi::Int32Array order = get_i32(info, 0, "order", length);
+    const int64_t batches = typed_length(info, 1, "bounds", napi_int32_array, "Int32Array") - 1;
+    if (batches < 1) throw_range(env, "bounds", "an Int32Array of at least 2 batch boundaries", info[1]);
+    Napi::Int32Array bounds = get_i32(info, 1, "bounds", batches + 1);
+    const int64_t first = get_integer(info, 2, "first", 0, batches - 1);
+    const int64_t count = get_integer(info, 3, "count", 1, batches - first);
+    Napi::Float64Array rates = get_f64(info, 4, "learningRates", first + count, true);
+    Napi::Float64Array losses = get_f64(info, 5, "losses", first + count, true);
+    const int32_t* b = bounds.Data();
+    for (int64_t i = first; i < first + count; ++i) {
+      if (b[i] < 0 || b[i + 1] > length || b[i + 1] - b[i] < 1 || b[i + 1] - b[i] > mlp_->capacity()) {
+        throw Napi::RangeError::New(env, "bounds[" + std::to_string(i) + "…" + std::to_string(i + 1) + "] must delimit 1 to " +
+                                             std::to_string(mlp_->capacity()) + " rows of order (length " + std::to_string(length) +
+                                             "), got " + std::to_string(b[i]) + "…" + std::to_string(b[i + 1]));
+      }
     }
-    const int64_t batch_size = std::min(get_integer(info, 2, "batchSize", 1, kMaxInt), epoch_length);  // ≥ epoch: full batch
-    if (batch_size > mlp_->capacity()) {
-      throw Napi::RangeError::New(env, "batchSize must leave at most " + std::to_string(mlp_->capacity()) +
-                                           " rows per batch (the capacity given to bind), got batches of " + std::to_string(batch_size));
-    }
-    const int64_t batches = count / epoch_length * ((epoch_length + batch_size - 1) / batch_size);
-    Napi::Float64Array rates = get_f64(info, 3, "learningRates", batches, true);
-    Napi::Float64Array losses = get_f64(info, 4, "losses", batches, true);
     const int32_t* rows = order.Data();
-    for (int64_t i = 0; i < count; ++i) {
+    for (int64_t i = b[first]; i < b[first + count]; ++i) {
       if (rows[i] < 0 || rows[i] >= data_rows_) {
         throw Napi::RangeError::New(env, "order[" + std::to_string(i) + "] must be a row index between 0 and " +
                                              std::to_string(data_rows_ - 1) + ", got " + std::to_string(rows[i]));
       }
     }
     const double* lr = rates.Data();
-    for (int64_t b = 0; b < batches; ++b) {
-      if (!std::isfinite(lr[b]) || lr[b] < 0) {
-        throw Napi::RangeError::New(env, "learningRates[" + std::to_string(b) + "] must be a finite number >= 0, got " + std::to_string(lr[b]));
+    for (int64_t i = first; i < first + count; ++i) {
+      if (!std::isfinite(lr[i]) || lr[i] < 0) {
+        throw Napi::RangeError::New(env, "learningRates[" + std::to_string(i) + "] must be a finite number >= 0, got " + std::to_string(lr[i]));
       }
     }
-    return TrainArgs{order, static_cast<int>(epoch_length), static_cast<int>(batch_size), static_cast<int>(batches), rates, losses};
+    return TrainArgs{order, bounds, static_cast<int>(first), static_cast<int>(count), rates, losses};
   }
 
-  // [sync] train(order, epochLength, batchSize, learningRates, losses) → batches done
+  // [sync] train(order, bounds, first, count, learningRates, losses) → batches done
   Napi::Value Train(const Napi::CallbackInfo& info) {
     TrainArgs args = train_args(info, "train");
     stop_.store(false);
-    const int done = mlp_->train(args.order.Data(), static_cast<int>(args.order.ElementLength()), args.epoch_length,
-                                 args.batch_size, args.learning_rates.Data(), args.losses.Data(), stop_);
+    const int done = mlp_->train(args.order.Data(), args.bounds.Data(), args.first, args.count, args.learning_rates.Data(),
+                                 args.losses.Data(), stop_);
     return Napi::Number::New(info.Env(), done);
   }
 
@@ -315,22 +305,23 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
           deferred_(env),
           model_(model),
           order_(args.order.Data()),
-          count_(static_cast<int>(args.order.ElementLength())),
-          epoch_length_(args.epoch_length),
-          batch_size_(args.batch_size),
+          bounds_(args.bounds.Data()),
+          first_(args.first),
+          count_(args.count),
           rates_(args.learning_rates.Data()),
           losses_(args.losses.Data()),
           // The model object and every array the work reads or writes stay referenced until
           // the worker is deleted (on the main thread, after OnOK/OnError); Execute() itself
           // only sees the raw pointers taken here, on the main thread.
           references_{Napi::Persistent(self), Napi::Persistent(args.order.As<Napi::Object>()),
-                      Napi::Persistent(args.learning_rates.As<Napi::Object>()), Napi::Persistent(args.losses.As<Napi::Object>())} {}
+                      Napi::Persistent(args.bounds.As<Napi::Object>()), Napi::Persistent(args.learning_rates.As<Napi::Object>()),
+                      Napi::Persistent(args.losses.As<Napi::Object>())} {}
     Napi::Promise promise() { return deferred_.Promise(); }
 
    protected:
     void Execute() override {
       try {
-        done_ = model_->mlp_->train(order_, count_, epoch_length_, batch_size_, rates_, losses_, model_->stop_);
+        done_ = model_->mlp_->train(order_, bounds_, first_, count_, rates_, losses_, model_->stop_);
       } catch (const std::exception& e) {
         SetError(std::string("mlpkit: native training failed: ") + e.what());
       }
@@ -348,16 +339,16 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     Napi::Promise::Deferred deferred_;
     ModelWrap* model_;
     const int32_t* order_;
+    const int32_t* bounds_;
+    int first_;
     int count_;
-    int epoch_length_;
-    int batch_size_;
     const double* rates_;
     double* losses_;
-    Napi::ObjectReference references_[4];
+    Napi::ObjectReference references_[5];
     int done_ = 0;
   };
 
-  // [async] trainAsync(order, epochLength, batchSize, learningRates, losses) → Promise<batches done>
+  // [async] trainAsync(order, bounds, first, count, learningRates, losses) → Promise<batches done>
   Napi::Value TrainAsync(const Napi::CallbackInfo& info) {
     TrainArgs args = train_args(info, "trainAsync");
     stop_.store(false);
@@ -375,38 +366,57 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return info.Env().Undefined();
   }
 
-  // [sync] trainStep(x: Float32Array(n·inputs), y: Float32Array(n·outputs), n, learningRate) → loss
-  Napi::Value TrainStep(const Napi::CallbackInfo& info) {
-    check_count(info, 4, "trainStep");
-    const Napi::Env env = info.Env();
-    check_ready(env);
+  struct Rows {
+    const float* x;  // (n, inputs)
+    const float* y;  // (n, outputs)
+    int n;
+  };
+
+  // Checks the arguments (x, y, n ≤ capacity, …) of a call on rows given directly.
+  Rows rows_args(const Napi::CallbackInfo& info, size_t count, const char* function) {
+    check_count(info, count, function);
+    check_ready(info.Env());
     const ModelSpec& spec = mlp_->spec();
     const int64_t n = get_integer(info, 2, "n", 1, mlp_->capacity());
-    Napi::Float32Array x = get_f32(info, 0, "x", n * spec.inputs, true);
-    Napi::Float32Array y = get_f32(info, 1, "y", n * spec.outputs(), true);
+    return Rows{get_f32(info, 0, "x", n * spec.inputs, true).Data(), get_f32(info, 1, "y", n * spec.outputs(), true).Data(),
+                static_cast<int>(n)};
+  }
+
+  // [sync] trainStep(x: Float32Array(n·inputs), y: Float32Array(n·outputs), n ≤ capacity, learningRate) → loss
+  Napi::Value TrainStep(const Napi::CallbackInfo& info) {
+    const Rows rows = rows_args(info, 4, "trainStep");
     const double lr = get_number(info, 3, "learningRate", 0, 1e300);
-    return Napi::Number::New(env, mlp_->train_step(x.Data(), y.Data(), static_cast<int>(n), lr));
+    return Napi::Number::New(info.Env(), mlp_->train_step(rows.x, rows.y, rows.n, lr));
   }
 
-  // [sync] evaluate(x, y, n) → mean loss + L2 penalty
+  // [sync] lossAndGradient(x, y, n ≤ capacity) → mean loss + L2 penalty; the gradient goes to the state's grads
+  Napi::Value LossAndGradient(const Napi::CallbackInfo& info) {
+    const Rows rows = rows_args(info, 3, "lossAndGradient");
+    return Napi::Number::New(info.Env(), mlp_->loss_and_gradient(rows.x, rows.y, rows.n));
+  }
+
+  // [sync] evaluate(x, y, n ≤ capacity, out: Float32Array(n·outputs) | null) → Σ of the loss over the rows
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
-    check_count(info, 3, "evaluate");
-    const Napi::Env env = info.Env();
-    check_ready(env);
-    const ModelSpec& spec = mlp_->spec();
-    const int64_t n = get_integer(info, 2, "n", 1, kMaxInt);
-    Napi::Float32Array x = get_f32(info, 0, "x", n * spec.inputs, true);
-    Napi::Float32Array y = get_f32(info, 1, "y", n * spec.outputs(), true);
-    return Napi::Number::New(env, mlp_->evaluate(x.Data(), y.Data(), static_cast<int>(n)));
+    const Rows rows = rows_args(info, 4, "evaluate");
+    float* out = nullptr;
+    if (!info[3].IsNull()) out = get_f32(info, 3, "out", static_cast<int64_t>(rows.n) * mlp_->spec().outputs(), true).Data();
+    return Napi::Number::New(info.Env(), mlp_->evaluate(rows.x, rows.y, rows.n, out));
   }
 
-  // [sync] predict(x, n, out: Float32Array(n·outputs))
+  // [sync] penalty() → l2 · ‖W‖²
+  Napi::Value Penalty(const Napi::CallbackInfo& info) {
+    check_count(info, 0, "penalty");
+    check_ready(info.Env());
+    return Napi::Number::New(info.Env(), mlp_->penalty());
+  }
+
+  // [sync] predict(x, n ≤ capacity, out: Float32Array(n·outputs))
   Napi::Value Predict(const Napi::CallbackInfo& info) {
     check_count(info, 3, "predict");
     const Napi::Env env = info.Env();
     check_ready(env);
     const ModelSpec& spec = mlp_->spec();
-    const int64_t n = get_integer(info, 1, "n", 1, kMaxInt);
+    const int64_t n = get_integer(info, 1, "n", 1, mlp_->capacity());
     Napi::Float32Array x = get_f32(info, 0, "x", n * spec.inputs, true);
     Napi::Float32Array out = get_f32(info, 2, "out", n * spec.outputs(), true);
     mlp_->predict(x.Data(), static_cast<int>(n), out.Data());

@@ -10,23 +10,67 @@
 
 namespace mlpkit {
 
-std::string ModelSpec::finalize() {
-  if (inputs < 1) return "inputs must be at least 1";
-  if (layers.empty()) return "a model needs at least one layer";
-  int64_t offset = 0;
-  int fan_in = inputs;
-  for (size_t l = 0; l < layers.size(); ++l) {
-    LayerSpec& layer = layers[l];
-    if (layer.units < 1) return "layer " + std::to_string(l) + " has no units";
-    layer.inputs = fan_in;
-    layer.weight_offset = offset;
-    offset += static_cast<int64_t>(layer.units) * fan_in;
-    layer.bias_offset = layer.bias ? offset : -1;
-    if (layer.bias) offset += layer.units;
-    if (offset > std::numeric_limits<int32_t>::max()) return "the model has more than 2^31 - 1 parameters";
-    fan_in = layer.units;
+std::string read_tables(int64_t parameters, const int32_t* layers, int64_t layer_count, const double* values,
+                        const double* hyper, int64_t loss, int64_t optimizer, uint32_t seed_lo, uint32_t seed_hi,
+                        ModelSpec* out) {
+  if (layer_count < 1) return "a model needs at least one layer";
+  if (parameters < 1 || parameters > std::numeric_limits<int32_t>::max()) return "the parameter count must be between 1 and 2^31 - 1";
+  if (loss < 0 || loss >= kLossCount) return "loss must be a code between 0 and " + std::to_string(kLossCount - 1);
+  if (optimizer < 0 || optimizer >= kOptimizerCount) return "optimizer must be a code between 0 and " + std::to_string(kOptimizerCount - 1);
+  ModelSpec spec;
+  for (int64_t l = 0; l < layer_count; ++l) {
+    const int32_t* row = layers + l * kLayerFieldCount;
+    const double* value = values + l * kLayerValueCount;
+    const std::string name = "layers[" + std::to_string(l) + "]";
+    const bool output = l == layer_count - 1;
+    LayerSpec layer;
+    layer.inputs = row[kLayerFieldInputs];
+    layer.units = row[kLayerFieldUnits];
+    layer.bias = row[kLayerFieldBias] != 0;
+    layer.weight_offset = row[kLayerFieldWeightOffset];
+    layer.bias_offset = row[kLayerFieldBiasOffset];
+    layer.alpha = static_cast<float>(value[kLayerValueAlpha]);
+    layer.dropout = value[kLayerValueDropout];
+    const int32_t activation = row[kLayerFieldActivation];
+    if (layer.units < 1 || layer.units > (1 << 24)) return name + ".units must be between 1 and 2^24, got " + std::to_string(layer.units);
+    if (layer.inputs != (l == 0 ? layer.inputs : spec.layers.back().units) || layer.inputs < 1 || layer.inputs > (1 << 24)) {
+      return name + ".inputs must be the units of the layer below (between 1 and 2^24), got " + std::to_string(layer.inputs);
+    }
+    if (activation < 0 || activation >= kActivationCount) {
+      return name + ".activation must be a code between 0 and " + std::to_string(kActivationCount - 1) + ", got " + std::to_string(activation);
+    }
+    layer.activation = static_cast<Activation>(activation);
+    if (layer.activation == Activation::Softmax && !output) return name + ".activation softmax is only allowed on the output layer";
+    const int64_t weights = static_cast<int64_t>(layer.units) * layer.inputs;
+    if (layer.weight_offset < 0 || layer.weight_offset + weights > parameters ||
+        (layer.bias && (layer.bias_offset < 0 || layer.bias_offset + layer.units > parameters)) || (!layer.bias && layer.bias_offset != -1)) {
+      return name + ": W or b lies outside the " + std::to_string(parameters) + " parameters";
+    }
+    if (!std::isfinite(value[kLayerValueAlpha]) || value[kLayerValueAlpha] < 0) return name + ".alpha must be a finite number >= 0";
+    if (!(layer.dropout >= 0 && layer.dropout < 1) || (output && layer.dropout != 0)) {
+      return name + ".dropout must be in [0, 1) on hidden layers and 0 on the output layer";
+    }
+    spec.layers.push_back(layer);
   }
-  param_count = offset;
+  for (int i = 0; i < kHyperFieldCount; ++i) {
+    const double v = hyper[i];
+    const bool fraction = i == kHyperFieldMomentum || i == kHyperFieldBeta1 || i == kHyperFieldBeta2;
+    if (!std::isfinite(v) || v < 0 || (fraction && v >= 1) || (i == kHyperFieldEpsilon && v == 0)) {
+      return "hyper[" + std::to_string(i) + "] is out of range: " + std::to_string(v);
+    }
+  }
+  spec.inputs = spec.layers.front().inputs;
+  spec.loss = static_cast<Loss>(loss);
+  spec.optimizer = static_cast<Optimizer>(optimizer);
+  spec.momentum = hyper[kHyperFieldMomentum];
+  spec.beta1 = hyper[kHyperFieldBeta1];
+  spec.beta2 = hyper[kHyperFieldBeta2];
+  spec.epsilon = hyper[kHyperFieldEpsilon];
+  spec.l2 = hyper[kHyperFieldL2];
+  spec.seed_lo = seed_lo;
+  spec.seed_hi = seed_hi;
+  spec.param_count = parameters;
+  *out = std::move(spec);
   return "";
 }
 
@@ -42,10 +86,10 @@ int64_t Mlp::scratch_floats(int capacity) const {
 
 void Mlp::bind(float* state, double* counters, float* scratch, int capacity) {
   const int64_t p = spec_.param_count;
-  params_ = state;
-  grads_ = state + p;
-  moment1_ = state + 2 * p;
-  moment2_ = state + 3 * p;
+  params_ = state + kStateVectorParams * p;
+  grads_ = state + kStateVectorGrads * p;
+  moment1_ = state + kStateVectorMoment1 * p;
+  moment2_ = state + kStateVectorMoment2 * p;
   counters_ = counters;
   out_.assign(spec_.layers.size(), nullptr);
   delta_.assign(spec_.layers.size(), nullptr);
@@ -226,7 +270,7 @@ void Mlp::forward(const float* x, int n, bool training) {
     const bool dropout = training && layer.dropout > 0;
     ForwardEpilogue fe{layer.activation, layer.alpha, layer.units, dropout ? keep_[l] : nullptr,
                        dropout_threshold(layer.dropout), static_cast<float>(1.0 / (1.0 - layer.dropout)),
-                       spec_.seed_lo, spec_.seed_hi, static_cast<uint32_t>(counters_[0]), static_cast<uint32_t>(l)};
+                       spec_.seed_lo, spec_.seed_hi, static_cast<uint32_t>(counters_[kCounterStep]), static_cast<uint32_t>(l)};
     GemmEpilogue epilogue;
     epilogue.kind = layer.bias ? EpilogueKind::Bias : EpilogueKind::None;
     epilogue.bias = layer.bias ? params_ + layer.bias_offset : nullptr;
@@ -430,14 +474,14 @@ void update_range(void* arg, int part) {
 }  // namespace
 
 void Mlp::optimizer_update(double learning_rate) {
-  counters_[0] += 1;
+  counters_[kCounterStep] += 1;
   if (spec_.optimizer == Optimizer::Adam) {
-    counters_[1] *= spec_.beta1;  // β^t as running products, as every backend computes them
-    counters_[2] *= spec_.beta2;
+    counters_[kCounterBeta1Power] *= spec_.beta1;  // β^t as running products, as every backend computes them
+    counters_[kCounterBeta2Power] *= spec_.beta2;
   }
   constexpr int64_t kMinPerThread = 1 << 16;  // below this, waking a thread costs more than it saves
   UpdateJob job{&spec_, params_, grads_, moment1_, moment2_, static_cast<float>(learning_rate),
-                static_cast<float>(1.0 / (1.0 - counters_[1])), static_cast<float>(1.0 / (1.0 - counters_[2])),
+                static_cast<float>(1.0 / (1.0 - counters_[kCounterBeta1Power])), static_cast<float>(1.0 / (1.0 - counters_[kCounterBeta2Power])),
                 spec_.param_count, static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads_, spec_.param_count / kMinPerThread)))};
   ThreadPool::shared().parallel_for(job.parts, &update_range, &job);
 }
@@ -451,44 +495,40 @@ double Mlp::train_step(const float* x, const float* y, int n, double learning_ra
   return loss;
 }
 
-int Mlp::train(const int32_t* order, int count, int epoch_length, int batch_size, const double* learning_rates,
+int Mlp::train(const int32_t* order, const int32_t* bounds, int first, int count, const double* learning_rates,
                double* losses, const std::atomic<bool>& stop) {
   const int inputs = spec_.inputs, outputs = spec_.outputs();
-  const int per_epoch = (epoch_length + batch_size - 1) / batch_size;
-  const int batches = count / epoch_length * per_epoch;
-  for (int b = 0; b < batches; ++b) {
-    const int64_t first = static_cast<int64_t>(b / per_epoch) * epoch_length + static_cast<int64_t>(b % per_epoch) * batch_size;
-    const int rows = std::min(batch_size, epoch_length - (b % per_epoch) * batch_size);
+  for (int b = first; b < first + count; ++b) {
+    const int rows = bounds[b + 1] - bounds[b];
     for (int r = 0; r < rows; ++r) {
-      const int64_t row = order[first + r];
+      const int64_t row = order[bounds[b] + r];
       std::memcpy(batch_x_ + static_cast<int64_t>(r) * inputs, data_x_ + row * inputs, sizeof(float) * inputs);
       std::memcpy(batch_y_ + static_cast<int64_t>(r) * outputs, data_y_ + row * outputs, sizeof(float) * outputs);
     }
     losses[b] = train_step(batch_x_, batch_y_, rows, learning_rates[b]);
-    if (!std::isfinite(losses[b]) || stop.load(std::memory_order_relaxed)) return b + 1;
+    if (!std::isfinite(losses[b]) || stop.load(std::memory_order_relaxed)) return b - first + 1;
   }
-  return batches;
+  return count;
 }
 
-double Mlp::evaluate(const float* x, const float* y, int n) {
-  const int inputs = spec_.inputs, outputs = spec_.outputs();
-  double total = 0.0;
-  for (int start = 0; start < n; start += capacity_) {
-    const int rows = std::min(capacity_, n - start);
-    forward(x + static_cast<int64_t>(start) * inputs, rows, false);
-    total += rows * loss_forward(y + static_cast<int64_t>(start) * outputs, rows);
-  }
-  return total / n + penalty();
+double Mlp::loss_and_gradient(const float* x, const float* y, int n) {
+  forward(x, n, false);
+  const double loss = loss_forward(y, n) + penalty();
+  backward(x, n);
+  return loss;
+}
+
+double Mlp::evaluate(const float* x, const float* y, int n, float* out) {
+  forward(x, n, false);
+  const double total = n * loss_forward(y, n);
+  if (out) std::memcpy(out, out_.back(), sizeof(float) * n * spec_.outputs());
+  return total;
 }
 
 void Mlp::predict(const float* x, int n, float* out) {
-  const int inputs = spec_.inputs, outputs = spec_.outputs();
-  for (int start = 0; start < n; start += capacity_) {
-    const int rows = std::min(capacity_, n - start);
-    forward(x + static_cast<int64_t>(start) * inputs, rows, false);
-    output_activation(rows);
-    std::memcpy(out + static_cast<int64_t>(start) * outputs, out_.back(), sizeof(float) * rows * outputs);
-  }
+  forward(x, n, false);
+  output_activation(n);
+  std::memcpy(out, out_.back(), sizeof(float) * n * spec_.outputs());
 }
 
 }  // namespace mlpkit

@@ -9,9 +9,10 @@
 //                     δ_{l-1} = (δ_l · W_l) ⊙ φ'_{l-1} ⊙ keep_{l-1}   (GEMM "NN", fused epilogue)
 //   optimizer_update: one loop over the flat parameter vector
 //
-// Memory is owned by JavaScript and borrowed here (see bind()):
-//   state    (4·P floats)  params | grads | moment1 | moment2, in the layout of src/layout.ts
-//   counters (3 doubles)   update step t, β1^t, β2^t
+// The model arrives as the tables of src/tables.ts (read_tables), offsets included: nothing
+// about the layout is recomputed here. Memory is owned by JavaScript and borrowed (see bind()):
+//   state    (kStateVectorCount·P floats)  params | grads | moment1 | moment2, each in the layout of src/layout.ts
+//   counters (kCounterCount doubles)   update step t, β1^t, β2^t
 //   scratch  (scratch_floats(capacity))  per layer: out, delta (capacity × units each), and
 //            keep (capacity × units) for layers with dropout; then the gathered batch x and y
 // Only the GEMM packing workspace is allocated here, in reserve(), never inside a step.
@@ -46,19 +47,26 @@ struct ModelSpec {
   Optimizer optimizer = Optimizer::Sgd;
   double momentum = 0.0, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, l2 = 0.0;
   uint32_t seed_lo = 0, seed_hi = 0;
-  int64_t param_count = 0;  // filled by finalize()
+  int64_t param_count = 0;
 
   int outputs() const { return layers.back().units; }
-  // Computes the offsets and the parameter count; returns an error message, or "" when valid.
-  std::string finalize();
 };
+
+// The layer table (kLayerFieldCount int32 per layer), the layer values (kLayerValueCount
+// doubles per layer) and the optimizer constants (kHyperFieldCount doubles), as src/tables.ts
+// writes them. Checks every code, that each layer's fan-in is the units below it, and that W
+// and b lie inside the `parameters` of the state, so that no later step can address outside
+// it; returns an error message, or "" with `out` filled.
+std::string read_tables(int64_t parameters, const int32_t* layers, int64_t layer_count, const double* values,
+                        const double* hyper, int64_t loss, int64_t optimizer, uint32_t seed_lo, uint32_t seed_hi,
+                        ModelSpec* out);
 
 class Mlp {
  public:
   explicit Mlp(ModelSpec spec);
 
   const ModelSpec& spec() const { return spec_; }
-  int64_t state_floats() const { return 4 * spec_.param_count; }
+  int64_t state_floats() const { return kStateVectorCount * spec_.param_count; }
   int64_t scratch_floats(int capacity) const;
   int capacity() const { return capacity_; }
   int threads() const { return threads_; }
@@ -71,20 +79,28 @@ class Mlp {
   // One step on n rows (n ≤ capacity). Returns the mean loss + L2 penalty; when that is not
   // finite, the parameters are left untouched.
   double train_step(const float* x, const float* y, int n, double learning_rate);
-  // Mini-batches of the bound data set in the order given: `count` rows making epochs of
-  // `epoch_length` rows, batches restarting at each epoch; see BackendModel.train in
-  // src/backend.ts. Returns the number of batches whose loss was written.
-  int train(const int32_t* order, int count, int epoch_length, int batch_size, const double* learning_rates,
+  // Batches first … first+count−1 of the bound data set: batch b is the rows
+  // order[bounds[b] … bounds[b+1]), trained with learning_rates[b], its loss written to
+  // losses[b] (see RawModel.train in src/backend.ts). Stops after a loss that is not finite or
+  // after `stop`; returns the number of batches whose loss was written.
+  int train(const int32_t* order, const int32_t* bounds, int first, int count, const double* learning_rates,
             double* losses, const std::atomic<bool>& stop);
-  double evaluate(const float* x, const float* y, int n);
+  // Mean loss + L2 penalty of n ≤ capacity rows without dropout, and its gradient in grads;
+  // no update.
+  double loss_and_gradient(const float* x, const float* y, int n);
+  // Σ of the loss over n ≤ capacity rows, without dropout or penalty; ŷ into `out` (n, outputs)
+  // unless it is null.
+  double evaluate(const float* x, const float* y, int n, float* out);
+  // ŷ for n ≤ capacity rows.
   void predict(const float* x, int n, float* out);
+  // l2 · ‖W‖² (biases are not penalized).
+  double penalty() const;
 
  private:
   void forward(const float* x, int n, bool training);
   double loss_forward(const float* y, int n);  // writes ŷ into the last out and δ_L
   void output_activation(int n);               // ŷ = φ_L(logits), for predictions
   void backward(const float* x, int n);
-  double penalty() const;
   void optimizer_update(double learning_rate);
   GemmContext context();
 

@@ -6,9 +6,9 @@
 
 #include <cstdint>
 
-namespace mlpkit {
+#include "generated/tables.h"
 
-enum class Stream : uint32_t { Init = 1, Shuffle = 2, Dropout = 3, Split = 4, Search = 5 };
+namespace mlpkit {
 
 struct PhiloxBlock {
   uint32_t v[4];

@@ -1,75 +1,118 @@
 /**
- * The contract between the TypeScript API and a compute backend (js, wasm, native).
+ * What a compute backend (js, wasm, native) implements: a small raw interface, called only by
+ * the one wrapper of `backend-model.ts`, which checks every argument, guards busy and disposed
+ * models, cuts work into batches and slices, and chunks evaluations. A backend therefore
+ * checks nothing that the wrapper has checked; the compiled ones keep only the checks that
+ * protect their memory.
  *
- * A backend model owns the parameters, gradients, optimizer state, the training set and
- * all scratch memory of one network, sized once from the model and the largest batch.
- * JavaScript crosses into it once per chunk of mini-batches (a whole epoch when nothing
- * needs to observe single batches), never per layer. Everything a step needs is inside:
+ * A raw model owns the state of one network — parameters, gradients, the optimizer's moments
+ * (STATE_VECTORS of tables.ts, each in the layout of layout.ts) and the counters — plus the
+ * training set and all scratch memory, sized once from the model and the largest batch.
+ * JavaScript crosses into it once per chunk of mini-batches, never per layer:
  *
- *   for each mini-batch (rows of the data set given once, in the order given):
- *     forward   Z_l = A_{l−1}·W_lᵀ + b_l,  A_l = φ_l(Z_l) ⊙ dropout mask / (1 − rate)
- *     loss      mean over rows of the loss, + l2·‖W‖²; fused δ_L (softmax+CE, sigmoid+BCE: ŷ − y)
- *     backward  dW_l = δ_lᵀ·A_{l−1} + 2·l2·W_l,  db_l = Σ_rows δ_l,  δ_{l−1} = (δ_l·W_l) ⊙ φ'_{l−1}
- *     update    one optimizer loop over the flat vectors, with that batch's learning rate
+ *   for each batch b of the chunk (rows order[bounds[b] … bounds[b+1]) of the data set):
+ *     forward        Z_l = A_{l−1}·W_lᵀ + b_l,  A_l = φ_l(Z_l) ⊙ dropout mask / (1 − rate)
+ *     loss_forward   mean loss over rows, + l2·‖W‖²; fused δ_L (softmax+CE, sigmoid+BCE: ŷ − y)
+ *     backward       dW_l = δ_lᵀ·A_{l−1} + 2·l2·W_l,  db_l = Σ_rows δ_l,  δ_{l−1} = (δ_l·W_l) ⊙ φ'_{l−1}
+ *     update         one optimizer loop over the flat vectors, with learningRates[b]
  *
- * The learning rate of every update is computed by the caller (schedules and
- * reduce-on-plateau live in TypeScript, once) and passed in per batch. The update counter
- * `step` lives in the backend: Adam's bias correction and the dropout masks depend on it.
- * Parameters cross the boundary only in the canonical layout of `layout.ts`.
+ * The learning rate of every update comes from the caller (schedules and reduce-on-plateau
+ * live in TypeScript, once); the update counter lives in the counters, since Adam's bias
+ * correction and the dropout masks depend on it.
  */
-import type { BackendName, ModelSpec } from './spec.js';
+import type { BackendName } from './spec.js';
+import type { ModelTables } from './tables.js';
 
 export interface Backend {
   readonly name: BackendName;
   /** Instruction set of the kernels in use: 'scalar', 'simd128', 'avx2+fma', 'avx512', … */
   readonly isa: string;
-  /** Threads a model trains on. */
+  /** Threads a model trains on by default. */
   readonly threads: number;
-  /**
-   * Creates a model with room for batches of up to `capacity` rows. Parameters start at 0;
-   * the caller initializes them with `setParams`.
-   */
-  createModel(spec: ModelSpec, capacity: number, options?: { threads?: number }): BackendModel;
+  /** The backend's kernels, for parity tests and benchmarks; training never goes through them. */
+  readonly kernels: Kernels;
+  /** A model of the given tables whose parameters are all 0 and whose capacity is 0. */
+  createModel(tables: ModelTables, options: { threads?: number }): RawModel;
 }
 
-export interface BackendModel {
-  /** Number of parameters (the length of the flat vector). */
-  readonly size: number;
+/** The raw model of a backend. Arguments arrive checked: lengths, ranges, n ≤ capacity. */
+export interface RawModel {
   /** Rows of the largest batch the scratch memory holds. */
   readonly capacity: number;
-  /** Updates applied so far (t of Adam's bias correction and of the dropout masks). */
-  readonly step: number;
-
-  /** Grows scratch memory to hold batches of `rows`; the only place a model allocates after creation. */
+  /** Grows the scratch memory to hold batches of `rows` (> capacity). */
   reserve(rows: number): void;
-  /** Copies the flat parameter vector into `out` (length `size`). */
-  getParams(out: Float32Array): void;
-  /** Replaces the parameters with `params` (length `size`). */
-  setParams(params: Float32Array): void;
-  /** Copies the gradient of the last training step (including the L2 term) into `out`. */
-  getGrads(out: Float32Array): void;
 
-  /** Copies a training set in (x: n×inputs, y: n×outputs, already scaled and one-hot). */
-  setData(x: Float32Array, y: Float32Array, n: number): void;
+  /** Copies state vector `vector` (an index of STATE_VECTORS) into `out` (length: the parameter count). */
+  readState(vector: number, out: Float32Array): void;
+  /** Replaces state vector `vector` with `values`. */
+  writeState(vector: number, values: Float32Array): void;
+  /** Copies the counters (COUNTER_FIELDS) into `out`. */
+  readCounters(out: Float64Array): void;
+  writeCounters(values: Float64Array): void;
+
+  /** Copies (or borrows) a training set: x (rows × inputs), y (rows × outputs). */
+  setData(x: Float32Array, y: Float32Array, rows: number): void;
   /**
-   * Trains on the rows of `order` (indices into the data set given to `setData`): one or
-   * more epochs of `epochLength` rows each, every epoch cut into batches of `batchSize`
-   * (its last batch may be smaller). Batch b uses `learningRates[b]` and writes its mean
-   * loss to `losses[b]`. Stops early after a batch whose loss is not finite (without
-   * applying that update) or after `requestStop()`. Returns the number of batches done.
+   * Trains batches first … first+count−1: batch b is the rows order[bounds[b] … bounds[b+1])
+   * of the data set, updated with learningRates[b], its mean loss written to losses[b]. Stops
+   * after a batch whose loss is not finite (without applying that update). Returns the
+   * number of batches done.
    */
-  train(order: Int32Array, epochLength: number, batchSize: number, learningRates: Float64Array, losses: Float64Array): number;
-  /** Same as `train`, without blocking the event loop. */
-  trainAsync(order: Int32Array, epochLength: number, batchSize: number, learningRates: Float64Array, losses: Float64Array): Promise<number>;
-  /** Asks a running `train`/`trainAsync` to return after its current batch. */
-  requestStop(): void;
-  /** One step on a batch given directly. Returns its mean loss; no update when that is not finite. */
+  train(order: Int32Array, bounds: Int32Array, first: number, count: number, learningRates: Float64Array, losses: Float64Array): number;
+  /**
+   * The same off the JavaScript thread, for backends with threads of their own; it also
+   * returns early after `requestStop()`. Backends without it are run in slices by the wrapper.
+   */
+  trainAsync?(order: Int32Array, bounds: Int32Array, first: number, count: number, learningRates: Float64Array, losses: Float64Array): Promise<number>;
+  requestStop?(): void;
+  /** One step on n rows given directly; returns the mean loss + penalty, with no update when it is not finite. */
   trainStep(x: Float32Array, y: Float32Array, n: number, learningRate: number): number;
-
-  /** Mean loss (+ L2 penalty) over n rows, without dropout and without updating. */
-  evaluate(x: Float32Array, y: Float32Array, n: number): number;
-  /** Outputs for n rows of x into `out` (n×outputs). */
+  /** Mean loss + penalty of n rows without dropout, its gradient left in the grads vector; no update. */
+  lossAndGradient(x: Float32Array, y: Float32Array, n: number): number;
+  /** Σ of the loss over n rows without dropout or penalty; the outputs ŷ into `out` unless it is null. */
+  evaluate(x: Float32Array, y: Float32Array, n: number, out: Float32Array | null): number;
+  /** l2 · ‖W‖² (biases are not penalized). */
+  penalty(): number;
+  /** Outputs ŷ of n rows into `out` (n × outputs). */
   predict(x: Float32Array, n: number, out: Float32Array): void;
-  /** Releases the model's memory. Idempotent. */
+  /** Releases the model's memory. */
   dispose(): void;
+}
+
+/** GEMM blocking of one kernel variant, for tests that probe every tile and block edge. */
+export interface Blocking {
+  readonly mr: number;
+  readonly nr: number;
+  readonly kc: number;
+  readonly mc: number;
+}
+
+/** A backend's kernels, as its raw form: the arguments arrive checked (see kernels.ts). */
+export interface RawKernels {
+  /**
+   * The ways a product can be forced to run: instruction sets (native), packed or direct loops
+   * (wasm). The first is the one the backend picks by itself.
+   */
+  readonly variants: readonly string[];
+  /** Blocking of a variant. */
+  blocking(variant: string): Blocking;
+  /** Threads a product may use. */
+  readonly maxThreads: number;
+  /** C = alpha·op(A)·op(B) + beta·C, row-major with leading dimensions; beta = 0 never reads C. */
+  sgemm(
+    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+    a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number,
+    variant: string, threads: number,
+  ): void;
+  /** Philox4x32-10 of key (k0, k1) and counter (c0..c3). */
+  philox(k0: number, k1: number, c0: number, c1: number, c2: number, c3: number): Uint32Array;
+}
+
+/** The checked kernels every backend exposes (one signature per kernel). */
+export interface Kernels extends RawKernels {
+  sgemm(
+    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+    a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number,
+    variant?: string, threads?: number,
+  ): void;
 }

@@ -90,3 +90,12 @@ export function checkKnownKeys(name: string, value: object, known: readonly stri
     }
   }
 }
+
+type TypedArrayConstructor = Float32ArrayConstructor | Float64ArrayConstructor | Int32ArrayConstructor;
+
+/** A typed array of the given kind with at least `length` elements, on a live buffer. */
+export function checkTypedArray<C extends TypedArrayConstructor>(name: string, value: unknown, kind: C, length: number): InstanceType<C> {
+  if (!(value instanceof kind)) throw typeError(name, `a ${kind.name}`, value);
+  if ((value as InstanceType<C>).length < length) throw rangeError(name, `a ${kind.name} of length at least ${length}`, value);
+  return value as InstanceType<C>;
+}

@@ -2,7 +2,7 @@
  * mlpkit: multi-layer perceptrons for JavaScript, trained by backpropagation on a native,
  * WebAssembly or pure TypeScript backend.
  */
-import { loadWasmBackend } from './backends/wasm.js';
+import { loadWasmBackend } from './backends/wasm/loader.js';
 import { setBackendLoader } from './registry.js';
 
 setBackendLoader('wasm', loadWasmBackend); // reports "call await initWasm() first" until it has run
@@ -17,7 +17,7 @@ export {
   type CrossValidateOptions, type GridSearchOptions, type RandomSearchOptions, type RandomRestartsOptions,
 } from './model-selection.js';
 export { listBackends, BackendUnavailableError, type BackendStatus } from './registry.js';
-export { initWasm, type WasmSource, type WasmInfo } from './backends/wasm.js';
+export { initWasm, type WasmSource, type WasmInfo } from './backends/wasm/loader.js';
 export {
   TrainingDivergedError,
   type FitOptions, type History, type EpochLogs, type BatchLogs, type StopReason,

@@ -4,7 +4,7 @@
  */
 import type { ParamLayout } from './layout.js';
 import { fillRandomU32, Stream, u32ToUnit } from './rng.js';
-import { isReluFamily, type ModelSpec } from './spec.js';
+import { ACTIVATION_TRAITS, type ModelSpec } from './spec.js';
 
 export function initialParams(spec: ModelSpec, layout: ParamLayout): Float32Array {
   const params = new Float32Array(layout.size);
@@ -12,7 +12,7 @@ export function initialParams(spec: ModelSpec, layout: ParamLayout): Float32Arra
     const { inputs, units, weightOffset } = layout.layers[l]!;
     const count = inputs * units;
     let init = spec.init;
-    if (init === 'auto') init = isReluFamily(layer.activation) ? 'he-uniform' : 'xavier-uniform';
+    if (init === 'auto') init = ACTIVATION_TRAITS[layer.activation].heInit ? 'he-uniform' : 'xavier-uniform';
     if (init === 'zeros') return;
     // Each weight uses two draws: one for uniform inits, both (Box–Muller) for normal ones.
     const draws = new Uint32Array(2 * count);

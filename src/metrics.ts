@@ -59,3 +59,33 @@ export function regressionErrors(want: ArrayLike<number>, got: ArrayLike<number>
   }
   return { mae: absolute / want.length, rmse: Math.sqrt(squared / want.length) };
 }
+
+/** Index of the largest of data[offset … offset+length) (the first one on ties). */
+export function argmax(data: ArrayLike<number>, offset: number, length: number): number {
+  let best = 0;
+  for (let j = 1; j < length; j++) if (data[offset + j]! > data[offset + best]!) best = j;
+  return best;
+}
+
+/**
+ * The class of each of `rows` rows of outputs (k per row): the argmax, or for a single
+ * output 1 when it is ≥ 0.5, else 0.
+ */
+export function classesOf(outputs: ArrayLike<number>, rows: number, k: number): Int32Array {
+  if (k === 1) return Int32Array.from({ length: rows }, (_, r) => (outputs[r]! >= 0.5 ? 1 : 0));
+  return Int32Array.from({ length: rows }, (_, r) => argmax(outputs, r * k, k));
+}
+
+/**
+ * Fraction of correct predictions for outputs and targets of k columns: by row (argmax) for
+ * one-hot targets of several classes, by value (≥ 0.5) for independent binary outputs.
+ */
+export function accuracyOf(outputs: ArrayLike<number>, targets: ArrayLike<number>, rows: number, k: number, perValue: boolean): number {
+  let correct = 0;
+  if (perValue) {
+    for (let i = 0; i < rows * k; i++) if ((outputs[i]! >= 0.5) === (targets[i]! >= 0.5)) correct++;
+    return correct / (rows * k);
+  }
+  for (let r = 0; r < rows; r++) if (argmax(outputs, r * k, k) === argmax(targets, r * k, k)) correct++;
+  return correct / rows;
+}

@@ -1,27 +1,22 @@
-import type { Backend, BackendModel } from './backend.js';
+import type { Backend } from './backend.js';
+import { BackendModel } from './backend-model.js';
 import { isNested, shapeLike, toMatrix, toTargets, type Matrix, type MatrixInput, type TargetInput } from './data.js';
-import { checkBoolean, checkInteger, checkKnownKeys, checkOptions, rangeError, typeError } from './errors.js';
+import { checkBoolean, checkInteger, checkKnownKeys, checkOptions, typeError } from './errors.js';
 import { initialParams } from './init.js';
-import { paramLayout, type ParamLayout } from './layout.js';
+import { layersFromParams, paramLayout, paramsFromLayers, type LayerWeights, type LayerWeightsInput, type ParamLayout } from './layout.js';
+import { accuracyOf, classesOf } from './metrics.js';
 import { decodeModel, encodeModel, type ModelRecord } from './model-file.js';
 import { resolveBackend } from './registry.js';
 import { StandardScaler } from './scaler.js';
 import { scheduledLearningRate } from './schedules.js';
-import { holdOut, selectRows } from './split.js';
 import type { BackendName, LayerSpec, Loss, MLPOptions, ModelSpec } from './spec.js';
 import { normalizeModelSpec, specToOptions } from './spec.js';
 import {
-  normalizeFitOptions, runAsync, runSync, TrainingDivergedError, keepFiniteWeights, firstNonFinite,
+  normalizeFitOptions, prepareFitData, runAsync, runSync, TrainingDivergedError, keepFiniteWeights, firstNonFinite,
   type FitOptions, type History, type TrainingJob, type TrainingState,
 } from './training.js';
 
-/** Weights of one layer, as `getWeights` returns them and `setWeights` takes them. */
-export interface LayerWeights {
-  /** (units × inputs), row-major: row j holds the incoming weights of unit j. */
-  weights: Float32Array;
-  /** (units), or null for a layer without bias. */
-  bias: Float32Array | null;
-}
+export type { LayerWeights, LayerWeightsInput } from './layout.js';
 
 /** What `evaluate` returns. */
 export interface Evaluation {
@@ -45,21 +40,12 @@ function checkThreads(value: unknown): number | undefined {
 }
 
 /**
- * Class labels hidden in targets, for stratified splits: the argmax of each row for
- * cross-entropy, 0/1 for a single binary-cross-entropy output, none otherwise.
+ * The key under which `MLP.#restore` hands saved parameters to the constructor, in place of a
+ * fresh initialization. A symbol of this module: no caller can pass it, and it never shows
+ * in the options' keys.
  */
-function strataOf(targets: Matrix, loss: Loss): Int32Array | undefined {
-  const { data, rows, cols } = targets;
-  if (loss === 'cross-entropy') return Int32Array.from({ length: rows }, (_, r) => argmax(data, r * cols, cols));
-  if (loss === 'binary-cross-entropy' && cols === 1) return Int32Array.from(data, (v) => (v >= 0.5 ? 1 : 0));
-  return undefined;
-}
-
-function argmax(data: Float32Array, offset: number, length: number): number {
-  let best = 0;
-  for (let j = 1; j < length; j++) if (data[offset + j]! > data[offset + best]!) best = j;
-  return best;
-}
+const RESTORED_PARAMS = Symbol('restored parameters');
+type RestoringOptions = MLPOptions & { [RESTORED_PARAMS]?: Float32Array };
 
 /**
  * A multi-layer perceptron: fully connected layers, each an affine map `W·x + b` followed by
@@ -108,8 +94,8 @@ export class MLP {
     this.#standardize = options.standardize === undefined ? false : checkBoolean('standardize', options.standardize);
     const threads = checkThreads(options.threads);
     this.#backend = resolveBackend(options.backend ?? 'auto');
-    this.#model = this.#backend.createModel(spec, INITIAL_CAPACITY, threads === undefined ? {} : { threads });
-    this.#model.setParams(pendingParams ?? initialParams(spec, this.#layout));
+    this.#model = new BackendModel(this.#backend, spec, INITIAL_CAPACITY, threads);
+    this.#model.setParams((options as RestoringOptions)[RESTORED_PARAMS] ?? initialParams(spec, this.#layout));
   }
 
   /** The backend in use: 'native', 'wasm' or 'js'. */
@@ -220,25 +206,9 @@ export class MLP {
   #startTraining(x: MatrixInput, y: TargetInput, options: FitOptions | undefined): TrainingJob {
     this.#checkIdle();
     const opts = normalizeFitOptions(options);
-    const { inputs, loss } = this.#spec;
-    const xs = toMatrix('x', x, inputs);
-    const ys = toTargets('y', y, xs.rows, this.outputs, loss);
-    let train = { x: xs.data, y: ys.data, rows: xs.rows };
-    let validation: { x: Float32Array; y: Float32Array; rows: number } | undefined;
-    if (opts.validationData) {
-      const vx = toMatrix('validationData[0]', opts.validationData[0], inputs);
-      const vy = toTargets('validationData[1]', opts.validationData[1], vx.rows, this.outputs, loss);
-      validation = { x: vx.data, y: vy.data, rows: vx.rows };
-    } else if (opts.validationSplit > 0) {
-      const split = holdOut(xs.rows, opts.validationSplit, this.#spec.seed, strataOf(ys, loss));
-      train = { x: selectRows(xs.data, inputs, split.train), y: selectRows(ys.data, this.outputs, split.train), rows: split.train.length };
-      validation = { x: selectRows(xs.data, inputs, split.test), y: selectRows(ys.data, this.outputs, split.test), rows: split.test.length };
-    }
-    if (this.#standardize && !this.#scaler) this.#scaler = new StandardScaler().fit(train.x, inputs);
-    if (this.#scaler) {
-      train = { ...train, x: this.#scaler.transformFlat(train.x) };
-      if (validation) validation = { ...validation, x: this.#scaler.transformFlat(validation.x) };
-    }
+    const fitScaler = this.#standardize ? (x: Float32Array) => new StandardScaler().fit(x, this.inputs) : undefined;
+    const { train, validation, scaler } = prepareFitData(this.#spec, x, y, opts, this.#scaler, fitScaler);
+    this.#scaler = scaler;
     this.#model.reserve(Math.min(opts.batchSize, train.rows));
     this.#model.setData(train.x, train.y, train.rows);
     this.#training = true;
@@ -248,7 +218,7 @@ export class MLP {
       seed: this.#spec.seed,
       state: this.#state,
       rows: train.rows,
-      validation,
+      ...(validation ? { validation } : {}),
       options: opts,
     };
   }
@@ -316,14 +286,8 @@ export class MLP {
   predictClasses(x: MatrixInput): Int32Array | number[] {
     this.#check();
     const xs = this.#inputs(x);
-    const classes = this.#classesOf(this.#predictFlat(xs), xs.rows);
+    const classes = classesOf(this.#predictFlat(xs), xs.rows, this.outputs);
     return isNested(x) ? Array.from(classes) : classes;
-  }
-
-  #classesOf(outputs: Float32Array, rows: number): Int32Array {
-    const k = this.outputs;
-    if (k === 1) return Int32Array.from(outputs, (p) => (p >= 0.5 ? 1 : 0));
-    return Int32Array.from({ length: rows }, (_, r) => argmax(outputs, r * k, k));
   }
 
   /**
@@ -337,22 +301,11 @@ export class MLP {
     this.#check();
     const xs = this.#inputs(x);
     const ys = toTargets('y', y, xs.rows, this.outputs, this.#spec.loss);
-    const loss = this.#model.evaluate(xs.data, ys.data, xs.rows);
-    const result: Evaluation = { loss };
     const { loss: kind } = this.#spec;
-    if (kind === 'cross-entropy' || kind === 'binary-cross-entropy') {
-      const predicted = this.#predictFlat(xs);
-      let correct = 0;
-      if (kind === 'cross-entropy') {
-        const k = this.outputs;
-        for (let r = 0; r < xs.rows; r++) if (argmax(predicted, r * k, k) === argmax(ys.data, r * k, k)) correct++;
-        result.accuracy = correct / xs.rows;
-      } else {
-        for (let i = 0; i < predicted.length; i++) if ((predicted[i]! >= 0.5) === (ys.data[i]! >= 0.5)) correct++;
-        result.accuracy = correct / predicted.length;
-      }
-    }
-    return result;
+    if (kind !== 'cross-entropy' && kind !== 'binary-cross-entropy') return { loss: this.#model.evaluate(xs.data, ys.data, xs.rows) };
+    const outputs = new Float32Array(xs.rows * this.outputs); // from the same forward pass as the loss
+    const loss = this.#model.evaluate(xs.data, ys.data, xs.rows, outputs);
+    return { loss, accuracy: accuracyOf(outputs, ys.data, xs.rows, this.outputs, kind === 'binary-cross-entropy') };
   }
 
   /**
@@ -364,11 +317,7 @@ export class MLP {
    */
   getWeights(): LayerWeights[] {
     this.#check();
-    const params = this.#params();
-    return this.#layout.layers.map(({ inputs, units, weightOffset, biasOffset }) => ({
-      weights: params.slice(weightOffset, weightOffset + units * inputs),
-      bias: biasOffset >= 0 ? params.slice(biasOffset, biasOffset + units) : null,
-    }));
+    return layersFromParams(this.#layout, this.#params());
   }
 
   /**
@@ -379,29 +328,9 @@ export class MLP {
    * net.setWeights([{ weights: [[0.1, -0.1], [-0.1, 0.1]], bias: null }, { weights: [[-0.1, 0.1]], bias: null }]);
    * ```
    */
-  setWeights(layers: readonly { weights: ArrayLike<number> | readonly (readonly number[])[]; bias?: ArrayLike<number> | null }[]): void {
+  setWeights(layers: readonly LayerWeightsInput[]): void {
     this.#checkIdle();
-    if (!Array.isArray(layers) || layers.length !== this.#layout.layers.length) {
-      throw rangeError('layers', `an array of ${this.#layout.layers.length} { weights, bias } entries`, layers);
-    }
-    const params = new Float32Array(this.#layout.size);
-    this.#layout.layers.forEach(({ inputs, units, weightOffset, biasOffset }, l) => {
-      const entry = checkOptions<{ weights: unknown; bias: unknown }>(`layers[${l}]`, layers[l]);
-      checkKnownKeys(`layers[${l}]`, entry, ['weights', 'bias']);
-      const weights = isNested(entry.weights)
-        ? toMatrix(`layers[${l}].weights`, entry.weights, inputs).data
-        : readVector(`layers[${l}].weights`, entry.weights, units * inputs);
-      if (weights.length !== units * inputs) {
-        throw rangeError(`layers[${l}].weights`, `${units} rows of ${inputs} weights`, entry.weights);
-      }
-      params.set(weights, weightOffset);
-      if (biasOffset >= 0) {
-        params.set(readVector(`layers[${l}].bias`, entry.bias, units), biasOffset);
-      } else if (entry.bias !== undefined && entry.bias !== null) {
-        throw rangeError(`layers[${l}].bias`, 'null (the layer has no bias)', entry.bias);
-      }
-    });
-    this.#model.setParams(params);
+    this.#model.setParams(paramsFromLayers(this.#layout, layers));
   }
 
   /**
@@ -445,13 +374,8 @@ export class MLP {
   static _fromRecord(record: ModelRecord, options: LoadOptions = {}): MLP {
     const opts = checkOptions<LoadOptions>('options', options);
     checkKnownKeys('options', opts, ['backend', 'threads']);
-    pendingParams = record.params;
-    let net: MLP;
-    try {
-      net = new MLP({ ...specToOptions(record.spec), standardize: record.standardize, ...opts });
-    } finally {
-      pendingParams = undefined;
-    }
+    const restoring: RestoringOptions = { ...specToOptions(record.spec), standardize: record.standardize, ...opts, [RESTORED_PARAMS]: record.params };
+    const net = new MLP(restoring);
     if (record.scaler) net.#scaler = StandardScaler.fromJSON(record.scaler);
     if (record.metadata) net.#metadata = record.metadata;
     return net;
@@ -491,19 +415,3 @@ export class MLP {
   }
 }
 
-/** Parameters handed to the constructor by `_fromRecord` instead of a fresh initialization. */
-let pendingParams: Float32Array | undefined;
-
-function readVector(name: string, value: unknown, length: number): Float32Array {
-  if (!(Array.isArray(value) || value instanceof Float32Array || value instanceof Float64Array)) {
-    throw typeError(name, `an array of ${length} numbers`, value);
-  }
-  if (value.length !== length) throw rangeError(name, `an array of ${length} numbers`, value);
-  const out = new Float32Array(length);
-  for (let i = 0; i < length; i++) {
-    const v = value[i];
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw rangeError(`${name}[${i}]`, 'a finite number', v);
-    out[i] = v;
-  }
-  return out;
-}

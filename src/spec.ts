@@ -8,6 +8,12 @@ import {
 } from './errors.js';
 import { paramLayout } from './layout.js';
 
+/**
+ * Every activation, loss and optimizer, in code order: the numeric code the compiled backends
+ * use is the index in these lists. `scripts/generate-tables.ts` writes them into
+ * native/generated/tables.h and assembly/generated/tables.ts, so a name added here reaches every
+ * backend's enum; append new names at the end so that codes never change meaning.
+ */
 export const ACTIVATIONS = ['identity', 'sigmoid', 'tanh', 'relu', 'leaky-relu', 'elu', 'softmax'] as const;
 export const LOSSES = ['mse', 'half-mse', 'mae', 'binary-cross-entropy', 'cross-entropy'] as const;
 export const OPTIMIZERS = ['sgd', 'momentum', 'nesterov', 'adam'] as const;
@@ -22,18 +28,33 @@ export type ScheduleType = (typeof SCHEDULES)[number];
 export type Init = (typeof INITS)[number];
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
-/** Numeric codes passed to the compiled backends; the native and wasm sources mirror these tables. */
-export const ACTIVATION_CODE: Readonly<Record<Activation, number>> = {
-  identity: 0, sigmoid: 1, tanh: 2, relu: 3, 'leaky-relu': 4, elu: 5, softmax: 6,
-};
-export const LOSS_CODE: Readonly<Record<Loss, number>> = {
-  mse: 0, 'half-mse': 1, mae: 2, 'binary-cross-entropy': 3, 'cross-entropy': 4,
-};
-export const OPTIMIZER_CODE: Readonly<Record<OptimizerType, number>> = { sgd: 0, momentum: 1, nesterov: 2, adam: 3 };
+/** What the rest of mlpkit needs to know about an activation besides its formula. */
+export interface ActivationTraits {
+  /** Default α, for the activations that take one (leaky-relu's slope, elu's scale); undefined otherwise. */
+  readonly alpha?: number;
+  /** The 'auto' initializer draws He-uniform weights before it (the relu family), Xavier-uniform otherwise. */
+  readonly heInit: boolean;
+  /** Applied to a whole row (softmax): allowed on the output layer only. */
+  readonly rowwise: boolean;
+}
 
-const DEFAULT_ALPHA: Readonly<Record<Activation, number>> = {
-  identity: 0, sigmoid: 0, tanh: 0, relu: 0, 'leaky-relu': 0.01, elu: 1, softmax: 0,
+export const ACTIVATION_TRAITS: Readonly<Record<Activation, ActivationTraits>> = {
+  identity: { heInit: false, rowwise: false },
+  sigmoid: { heInit: false, rowwise: false },
+  tanh: { heInit: false, rowwise: false },
+  relu: { heInit: true, rowwise: false },
+  'leaky-relu': { alpha: 0.01, heInit: true, rowwise: false },
+  elu: { alpha: 1, heInit: true, rowwise: false },
+  softmax: { heInit: false, rowwise: true },
 };
+
+/** The numeric code of a name: its index in its list. */
+const codes = <T extends string>(names: readonly T[]): Readonly<Record<T, number>> =>
+  Object.fromEntries(names.map((name, code) => [name, code])) as Record<T, number>;
+export const ACTIVATION_CODE = codes(ACTIVATIONS);
+export const LOSS_CODE = codes(LOSSES);
+export const OPTIMIZER_CODE = codes(OPTIMIZERS);
+
 const DEFAULT_LEARNING_RATE: Readonly<Record<OptimizerType, number>> = {
   sgd: 0.01, momentum: 0.01, nesterov: 0.01, adam: 0.001,
 };
@@ -149,28 +170,24 @@ export interface ModelSpec {
 const MAX_UNITS = 1 << 24;
 /** Parameters are addressed with 32-bit signed offsets in every backend. */
 const MAX_PARAMETERS = 2 ** 31 - 1;
-const RELU_FAMILY: readonly Activation[] = ['relu', 'leaky-relu', 'elu'];
-
-export function isReluFamily(activation: Activation): boolean {
-  return RELU_FAMILY.includes(activation);
-}
-
 function normalizeLayer(value: unknown, index: number, isOutput: boolean): LayerSpec {
   const name = `layers[${index}]`;
   const options = checkOptions<LayerOptions>(name, value);
   checkKnownKeys(name, options, ['units', 'activation', 'alpha', 'bias']);
   const units = checkInteger(`${name}.units`, options.units, 1, MAX_UNITS);
   const activation = checkOneOf(`${name}.activation`, options.activation ?? (isOutput ? 'identity' : 'relu'), ACTIVATIONS);
-  if (activation === 'softmax' && !isOutput) {
-    throw new RangeError(`${name}.activation 'softmax' is only allowed on the output layer, got it on hidden layer ${index}`);
+  const traits = ACTIVATION_TRAITS[activation];
+  if (traits.rowwise && !isOutput) {
+    throw new RangeError(`${name}.activation '${activation}' is only allowed on the output layer, got it on hidden layer ${index}`);
   }
   if (activation === 'softmax' && units < 2) {
     throw rangeError(`${name}.units`, 'at least 2 for a softmax output (a distribution over classes)', units);
   }
-  let alpha = DEFAULT_ALPHA[activation];
+  let alpha = traits.alpha ?? 0;
   if (options.alpha !== undefined) {
-    if (activation !== 'leaky-relu' && activation !== 'elu') {
-      throw new RangeError(`${name}.alpha only applies to 'leaky-relu' and 'elu', got it with '${activation}'`);
+    if (traits.alpha === undefined) {
+      const takers = ACTIVATIONS.filter((a) => ACTIVATION_TRAITS[a].alpha !== undefined).map((a) => `'${a}'`).join(' and ');
+      throw new RangeError(`${name}.alpha only applies to ${takers}, got it with '${activation}'`);
     }
     alpha = checkNumber(`${name}.alpha`, options.alpha, { min: 0 });
   }
@@ -327,7 +344,7 @@ export function specToOptions(spec: ModelSpec): MLPOptions {
   return {
     inputs: spec.inputs,
     layers: spec.layers.map(({ units, activation, alpha, bias }) =>
-      activation === 'leaky-relu' || activation === 'elu' ? { units, activation, alpha, bias } : { units, activation, bias }),
+      ACTIVATION_TRAITS[activation].alpha !== undefined ? { units, activation, alpha, bias } : { units, activation, bias }),
     loss: spec.loss,
     optimizer,
     init: spec.init,

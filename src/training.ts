@@ -4,12 +4,15 @@
  * divergence guard. It is written once, as a generator that yields the work it needs done
  * (train a chunk of batches, call a user callback); `runSync` and `runAsync` perform it.
  */
-import type { BackendModel } from './backend.js';
+import type { BackendModel } from './backend-model.js';
+import { toMatrix, toTargets, type Matrix, type MatrixInput, type TargetInput } from './data.js';
 import { checkBoolean, checkInteger, checkKnownKeys, checkNumber, checkOptions, typeError } from './errors.js';
-import type { MatrixInput, TargetInput } from './data.js';
+import { argmax } from './metrics.js';
 import { scheduledLearningRate } from './schedules.js';
 import { shuffleInto, Stream } from './rng.js';
-import type { OptimizerSpec } from './spec.js';
+import type { StandardScaler } from './scaler.js';
+import { holdOut, selectRows } from './split.js';
+import type { Loss, ModelSpec, OptimizerSpec } from './spec.js';
 
 export interface EarlyStoppingOptions {
   /** Epochs without improvement before stopping. Default 10. */
@@ -165,6 +168,56 @@ export function normalizeFitOptions(value: unknown): NormalizedFitOptions {
   return result;
 }
 
+/** Rows of inputs and targets, flat. */
+export interface Rows {
+  readonly x: Float32Array;
+  readonly y: Float32Array;
+  readonly rows: number;
+}
+
+/**
+ * Class labels hidden in targets, for stratified splits: the argmax of each row for
+ * cross-entropy, 0/1 for a single binary-cross-entropy output, none otherwise.
+ */
+function strataOf(targets: Matrix, loss: Loss): Int32Array | undefined {
+  const { data, rows, cols } = targets;
+  if (loss === 'cross-entropy') return Int32Array.from({ length: rows }, (_, r) => argmax(data, r * cols, cols));
+  if (loss === 'binary-cross-entropy' && cols === 1) return Int32Array.from(data, (v) => (v >= 0.5 ? 1 : 0));
+  return undefined;
+}
+
+/**
+ * The data of one fit, checked and ready for the backend: the training rows and the
+ * validation rows (given, or split off seeded and stratified), both scaled by `scaler` —
+ * which `fitScaler` makes from the training rows when the model standardizes and has none.
+ */
+export function prepareFitData(
+  spec: ModelSpec, x: MatrixInput, y: TargetInput, options: NormalizedFitOptions,
+  scaler: StandardScaler | undefined, fitScaler: ((x: Float32Array) => StandardScaler) | undefined,
+): { train: Rows; validation?: Rows; scaler: StandardScaler | undefined } {
+  const { inputs, loss } = spec;
+  const outputs = spec.layers[spec.layers.length - 1]!.units;
+  const xs = toMatrix('x', x, inputs);
+  const ys = toTargets('y', y, xs.rows, outputs, loss);
+  let train: Rows = { x: xs.data, y: ys.data, rows: xs.rows };
+  let validation: Rows | undefined;
+  if (options.validationData) {
+    const vx = toMatrix('validationData[0]', options.validationData[0], inputs);
+    const vy = toTargets('validationData[1]', options.validationData[1], vx.rows, outputs, loss);
+    validation = { x: vx.data, y: vy.data, rows: vx.rows };
+  } else if (options.validationSplit > 0) {
+    const split = holdOut(xs.rows, options.validationSplit, spec.seed, strataOf(ys, loss));
+    train = { x: selectRows(xs.data, inputs, split.train), y: selectRows(ys.data, outputs, split.train), rows: split.train.length };
+    validation = { x: selectRows(xs.data, inputs, split.test), y: selectRows(ys.data, outputs, split.test), rows: split.test.length };
+  }
+  if (!scaler && fitScaler) scaler = fitScaler(train.x);
+  if (scaler) {
+    train = { ...train, x: scaler.transformFlat(train.x) };
+    if (validation) validation = { ...validation, x: scaler.transformFlat(validation.x) };
+  }
+  return { train, ...(validation ? { validation } : {}), scaler };
+}
+
 /** Thrown when training produces a non-finite loss or weights; the model keeps its last finite weights. */
 export class TrainingDivergedError extends Error {
   /**
@@ -194,7 +247,7 @@ export interface TrainingJob {
   readonly seed: number;
   readonly state: TrainingState;
   readonly rows: number;
-  readonly validation?: { x: Float32Array; y: Float32Array; rows: number };
+  readonly validation?: Rows;
   readonly options: NormalizedFitOptions;
   /** Told when an asynchronous chunk starts (true) and ends (false). */
   readonly onChunk?: (running: boolean) => void;

@@ -5,7 +5,8 @@
  * output weights of a linear network: ∂L/∂W2[j] = δ·h_j·keep_j, zero exactly where j was dropped.
  */
 import { describe, expect, it } from 'vitest';
-import { ReferenceModel } from '../src/backends/js.js';
+import * as reference from '../src/backends/reference.js';
+import { paramLayout } from '../src/layout.js';
 import { dropoutThreshold, philox4x32, seedKey, Stream } from '../src/rng.js';
 import { normalizeModelSpec } from '../src/spec.js';
 import { expectClose } from './helpers/close.js';
@@ -18,16 +19,16 @@ describe('inverted dropout', () => {
       inputs: 1, layers: [{ units, activation: 'identity', bias: false }, { units: 1, bias: false }],
       loss: 'half-mse', optimizer: { type: 'sgd', learningRate: 1e-30 }, dropout: rate, seed: 1234,
     });
-    const model = new ReferenceModel(spec, 1, Float64Array);
-    const params = new Float64Array(model.size);
+    const net = reference.createNetwork(spec, paramLayout(spec.inputs, spec.layers), Float64Array);
+    const scratch = reference.createScratch(spec, 1, Float64Array);
+    const params = new Float64Array(net.params.length);
     for (let j = 0; j < units; j++) { params[j] = 1 + j / units; params[units + j] = 0.01; } // h_j = 1 + j/64 for x = 1
     const [k0, k1] = seedKey(1234);
     const draws = new Uint32Array(4);
     for (let step = 0; step < 3; step++) {
-      model.setParams(params);
-      model.trainStep(Float64Array.of(1), Float64Array.of(5), 1, 1e-30);
-      const grads = new Float64Array(model.size);
-      model.getGrads(grads);
+      net.params.set(params);
+      reference.trainStep(net, scratch, Float64Array.of(1), Float64Array.of(5), 1, 1e-30);
+      const grads = net.grads;
       // The output and δ that the expected mask gives.
       const keep = Array.from({ length: units }, (_, j) => {
         philox4x32(k0, k1, j >>> 2, step, 0, Stream.DROPOUT, draws);

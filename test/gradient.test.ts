@@ -1,10 +1,11 @@
 /**
- * Finite-difference check of the reference backend's backward pass: for every hidden
+ * Finite-difference check of the reference's backward pass: for every hidden
  * activation × output activation × loss, with L2 on and a layer without bias, the gradient
  * of one training step matches central differences of the objective (computed in float64).
  */
 import { describe, expect, it } from 'vitest';
-import { ReferenceModel } from '../src/backends/js.js';
+import * as reference from '../src/backends/reference.js';
+import { paramLayout } from '../src/layout.js';
 import { fillRandomU32, u32ToUnit } from '../src/rng.js';
 import { ACTIVATIONS, normalizeModelSpec, type Activation, type Loss, type LayerOptions } from '../src/spec.js';
 
@@ -45,18 +46,25 @@ describe('finite-difference gradient check of the reference backend (float64)', 
       { units: k, activation: output, ...(output === 'elu' ? { alpha: 0.5 } : output === 'leaky-relu' ? { alpha: 0.2 } : {}) },
     ];
     const spec = normalizeModelSpec({ inputs: 3, layers, loss, l2: 0.03, optimizer: { type: 'sgd', learningRate: 0.1 }, seed: 1 });
-    const model = new ReferenceModel(spec, n, Float64Array);
-    const params = randoms(model.size, 11, 0.9);
+    const layout = paramLayout(spec.inputs, spec.layers);
+    const net = reference.createNetwork(spec, layout, Float64Array);
+    const scratch = reference.createScratch(spec, n, Float64Array);
+    const params = randoms(layout.size, 11, 0.9);
     const x = randoms(n * 3, 12, 1.5);
     const y = targets(loss, n, k, 13);
-    model.setParams(params);
-    model.trainStep(x, y, n, 0); // learning rate 0: computes the gradient, leaves the parameters
-    const grads = new Float64Array(model.size);
-    model.getGrads(grads);
+    net.params.set(params);
+    const value = reference.lossAndGradient(net, scratch, x, y, n);
+    const grads = Float64Array.from(net.grads);
+    expect(net.params).toEqual(params); // the gradient alone: no update
 
-    const objective = (p: Float64Array) => { model.setParams(p); return model.evaluate(x, y, n); };
+    const objective = (p: Float64Array) => {
+      net.params.set(p);
+      reference.forward(net, scratch, x, n, false);
+      return reference.lossForward(net, scratch, y, n) + reference.penalty(net);
+    };
+    expect(objective(params)).toBe(value);
     const eps = 1e-6;
-    for (let i = 0; i < model.size; i++) {
+    for (let i = 0; i < layout.size; i++) {
       const plus = Float64Array.from(params); plus[i]! += eps;
       const minus = Float64Array.from(params); minus[i]! -= eps;
       const numeric = (objective(plus) - objective(minus)) / (2 * eps);

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
-import { wasmSimdSupported } from '../src/backends/wasm.js';
+import { wasmSimdSupported } from '../src/backends/wasm/loader.js';
 import { BackendUnavailableError, initWasm, listBackends, MLP } from '../src/index.js';
 
 const file = new URL(`../dist/wasm/${wasmSimdSupported() ? 'mlpkit-simd.wasm' : 'mlpkit-scalar.wasm'}`, import.meta.url);

@@ -1,27 +1,35 @@
 /** The shape of the native addon (native/addon.cc), declared once. */
-export interface NativeInfo {
-  /** Micro-kernel instruction set chosen for this CPU: 'avx512', 'avx2+fma' or 'scalar'. */
+export interface GemmConfigInfo {
+  /** Micro-kernel instruction set: 'avx512', 'avx2+fma' or 'scalar'. */
   readonly isa: string;
   readonly mr: number;
   readonly nr: number;
   readonly kc: number;
   readonly mc: number;
   readonly nc: number;
-  /** Default thread count: the number of cores. */
-  readonly threads: number;
 }
 
+export interface NativeInfo extends GemmConfigInfo {
+  /** Default thread count: the number of cores. */
+  readonly threads: number;
+  /** Every GEMM configuration this CPU runs, the chosen one first. */
+  readonly configs: readonly GemmConfigInfo[];
+}
+
+/** A model of the addon: the raw interface of backend.ts, on arrays JavaScript allocated. */
 export interface NativeModelHandle {
   stateFloats(): number;
   scratchFloats(capacity: number): number;
   bind(state: Float32Array, counters: Float64Array, scratch: Float32Array, capacity: number): void;
   setThreads(threads: number): void;
   setData(x: Float32Array, y: Float32Array, rows: number): void;
-  train(order: Int32Array, epochLength: number, batchSize: number, learningRates: Float64Array, losses: Float64Array): number;
-  trainAsync(order: Int32Array, epochLength: number, batchSize: number, learningRates: Float64Array, losses: Float64Array): Promise<number>;
+  train(order: Int32Array, bounds: Int32Array, first: number, count: number, learningRates: Float64Array, losses: Float64Array): number;
+  trainAsync(order: Int32Array, bounds: Int32Array, first: number, count: number, learningRates: Float64Array, losses: Float64Array): Promise<number>;
   requestStop(): void;
   trainStep(x: Float32Array, y: Float32Array, n: number, learningRate: number): number;
-  evaluate(x: Float32Array, y: Float32Array, n: number): number;
+  lossAndGradient(x: Float32Array, y: Float32Array, n: number): number;
+  evaluate(x: Float32Array, y: Float32Array, n: number, out: Float32Array | null): number;
+  penalty(): number;
   predict(x: Float32Array, n: number, out: Float32Array): void;
   dispose(): void;
 }
@@ -33,12 +41,13 @@ export interface NativeBinding {
   sgemm(
     transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
     a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number,
-    threads: number, isa: 'auto' | 'avx512' | 'avx2+fma' | 'scalar',
+    threads: number, isa: string,
   ): void;
   /** GFLOP/s of one core running only vector FMAs for about `seconds`: the benchmarks' yardstick. */
   fmaPeak(seconds: number): number;
+  /** new Model(parameters, layers, layerValues, hyper, loss, optimizer, seedLo, seedHi): the tables of tables.ts. */
   Model: new (
-    inputs: number, layers: Int32Array, layerParams: Float64Array, loss: number, optimizer: number,
-    hyper: Float64Array, seedLo: number, seedHi: number,
+    parameters: number, layers: Int32Array, layerValues: Float64Array, hyper: Float64Array, loss: number, optimizer: number,
+    seedLo: number, seedHi: number,
   ) => NativeModelHandle;
 }

@@ -2,14 +2,15 @@
  * The native backend: the C++ addon (native/), loaded through node-gyp-build from
  * prebuilds/ or build/Release. This adapter allocates every buffer the addon works on —
  * parameters and optimizer state, update counters, scratch, the training set — and the
- * addon borrows them, so reading the weights needs no call into native code.
+ * addon borrows them, so reading the weights needs no call into native code. It trains off
+ * the JavaScript thread (trainAsync), on the addon's thread pool.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Backend, BackendModel } from '../backend.js';
-import { seedKey } from '../rng.js';
-import { ACTIVATION_CODE, LOSS_CODE, OPTIMIZER_CODE, type ModelSpec } from '../spec.js';
+import type { Backend, RawModel } from '../backend.js';
+import { checkedKernels } from '../kernels.js';
+import { initialCounters, type ModelTables } from '../tables.js';
 import type { NativeBinding, NativeModelHandle } from './native-binding.js';
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -41,71 +42,76 @@ export function nativeBinding(): NativeBinding {
 export function loadNativeBackend(): Backend {
   const addon = nativeBinding();
   const info = addon.info();
+  const configs = new Map(info.configs.map((c) => [c.isa, c]));
   return {
     name: 'native',
     isa: info.isa,
     threads: info.threads,
-    createModel: (spec, capacity, options) => new NativeModel(addon, spec, capacity, options?.threads),
+    kernels: checkedKernels({
+      variants: info.configs.map((c) => c.isa),
+      maxThreads: 256,
+      blocking: (isa) => configs.get(isa)!,
+      sgemm: (transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, isa, threads) =>
+        addon.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads, isa),
+      philox: (k0, k1, c0, c1, c2, c3) => addon.philox(k0, k1, c0, c1, c2, c3),
+    }),
+    createModel: (tables, options) => new NativeModel(addon, tables, options.threads),
   };
 }
 
-class NativeModel implements BackendModel {
-  readonly size: number;
+/**
+ * A model of the addon. Its state (STATE_VECTORS × parameters), counters and scratch are
+ * arrays allocated here and borrowed by the addon, so reading the weights needs no crossing.
+ */
+class NativeModel implements RawModel {
   capacity = 0;
   readonly #handle: NativeModelHandle;
-  readonly #state: Float32Array; // params | grads | moment1 | moment2
-  readonly #counters = Float64Array.of(0, 1, 1); // update step, β1^t, β2^t
+  readonly #size: number;
+  readonly #state: Float32Array;
+  readonly #counters = initialCounters();
   #scratch = new Float32Array(0);
   #data: [Float32Array, Float32Array] | undefined;
 
-  constructor(addon: NativeBinding, spec: ModelSpec, capacity: number, threads: number | undefined) {
-    const layers = Int32Array.from(spec.layers.flatMap((l) => [l.units, ACTIVATION_CODE[l.activation], l.bias ? 1 : 0]));
-    const layerParams = Float64Array.from(spec.layers.flatMap((l, i) => [l.alpha, spec.dropout[i]!]));
-    const { momentum, beta1, beta2, epsilon } = spec.optimizer;
-    const [seedLo, seedHi] = seedKey(spec.seed);
-    this.#handle = new addon.Model(
-      spec.inputs, layers, layerParams, LOSS_CODE[spec.loss], OPTIMIZER_CODE[spec.optimizer.type],
-      Float64Array.of(momentum, beta1, beta2, epsilon, spec.l2), seedLo, seedHi,
-    );
+  constructor(addon: NativeBinding, tables: ModelTables, threads: number | undefined) {
+    const [seedLo, seedHi] = tables.seed;
+    this.#handle = new addon.Model(tables.parameters, tables.layers, tables.layerValues, tables.hyper, tables.loss, tables.optimizer, seedLo, seedHi);
     if (threads !== undefined) this.#handle.setThreads(threads);
+    this.#size = tables.parameters;
     this.#state = new Float32Array(this.#handle.stateFloats());
-    this.size = this.#state.length / 4;
-    this.reserve(capacity);
   }
 
-  get step(): number { return this.#counters[0]!; }
-
   reserve(rows: number): void {
-    if (rows <= this.capacity) return;
-    this.#scratch = new Float32Array(this.#handle.scratchFloats(rows));
-    this.#handle.bind(this.#state, this.#counters, this.#scratch, rows);
+    const scratch = new Float32Array(this.#handle.scratchFloats(rows));
+    this.#handle.bind(this.#state, this.#counters, scratch, rows);
+    this.#scratch = scratch;
     this.capacity = rows;
   }
 
-  getParams(out: Float32Array): void { out.set(this.#state.subarray(0, this.size)); }
-  setParams(params: Float32Array): void { this.#state.set(params.subarray(0, this.size)); }
-  getGrads(out: Float32Array): void { out.set(this.#state.subarray(this.size, 2 * this.size)); }
+  #vector(index: number): Float32Array { return this.#state.subarray(index * this.#size, (index + 1) * this.#size); }
+  readState(vector: number, out: Float32Array): void { out.set(this.#vector(vector)); }
+  writeState(vector: number, values: Float32Array): void { this.#vector(vector).set(values); }
+  readCounters(out: Float64Array): void { out.set(this.#counters); }
+  writeCounters(values: Float64Array): void { this.#counters.set(values); }
 
   setData(x: Float32Array, y: Float32Array, n: number): void {
-    this.#data = [x.slice(), y.slice()]; // owned here, borrowed by the addon
-    this.#handle.setData(this.#data[0], this.#data[1], n);
+    const data: [Float32Array, Float32Array] = [x.slice(), y.slice()]; // owned here, borrowed by the addon
+    this.#handle.setData(data[0], data[1], n);
+    this.#data = data;
   }
 
-  train(order: Int32Array, epochLength: number, batchSize: number, learningRates: Float64Array, losses: Float64Array): number {
-    return this.#handle.train(order, epochLength, batchSize, learningRates, losses);
+  train(order: Int32Array, bounds: Int32Array, first: number, count: number, learningRates: Float64Array, losses: Float64Array): number {
+    return this.#handle.train(order, bounds, first, count, learningRates, losses);
   }
 
-  trainAsync(order: Int32Array, epochLength: number, batchSize: number, learningRates: Float64Array, losses: Float64Array): Promise<number> {
-    return this.#handle.trainAsync(order, epochLength, batchSize, learningRates, losses);
+  trainAsync(order: Int32Array, bounds: Int32Array, first: number, count: number, learningRates: Float64Array, losses: Float64Array): Promise<number> {
+    return this.#handle.trainAsync(order, bounds, first, count, learningRates, losses);
   }
 
   requestStop(): void { this.#handle.requestStop(); }
-
-  trainStep(x: Float32Array, y: Float32Array, n: number, learningRate: number): number {
-    return this.#handle.trainStep(x, y, n, learningRate);
-  }
-
-  evaluate(x: Float32Array, y: Float32Array, n: number): number { return this.#handle.evaluate(x, y, n); }
+  trainStep(x: Float32Array, y: Float32Array, n: number, learningRate: number): number { return this.#handle.trainStep(x, y, n, learningRate); }
+  lossAndGradient(x: Float32Array, y: Float32Array, n: number): number { return this.#handle.lossAndGradient(x, y, n); }
+  evaluate(x: Float32Array, y: Float32Array, n: number, out: Float32Array | null): number { return this.#handle.evaluate(x, y, n, out); }
+  penalty(): number { return this.#handle.penalty(); }
   predict(x: Float32Array, n: number, out: Float32Array): void { this.#handle.predict(x, n, out); }
 
   dispose(): void {

@@ -43,30 +43,30 @@ beforeAll(async () => {
     if (built.status !== 0) throw new Error(`building the WebAssembly module failed:\n${built.stdout}${built.stderr}`);
   }
   dir = mkdtempSync(join(tmpdir(), 'mlpkit-runtimes-'));
-  // The bundle sits two levels below the folder holding dist/wasm/, as dist/backends/wasm.js
+  // The bundle sits three levels below the folder holding dist/wasm/, as dist/backends/wasm/loader.js
   // does in the package, so the default URL of initWasm() finds the module next to it.
   const { build } = await import('esbuild');
   await build({
     entryPoints: [join(root, 'test', 'runtimes', 'program.ts')],
     bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', logLevel: 'silent',
-    outfile: join(dir, 'bundle', 'esm', 'program.js'),
+    outfile: join(dir, 'bundle', 'esm', 'main', 'program.js'),
   });
   mkdirSync(join(dir, 'dist', 'wasm'), { recursive: true });
   for (const file of wasmFiles) copyFileSync(join(root, 'dist', 'wasm', file), join(dir, 'dist', 'wasm', file));
-  const script = (runtime: string) => `import { run } from './bundle/esm/program.js';\nconsole.log(JSON.stringify(await run('${runtime}')));\n`;
+  const script = (runtime: string) => `import { run } from './bundle/esm/main/program.js';\nconsole.log(JSON.stringify(await run('${runtime}')));\n`;
   writeFileSync(join(dir, 'deno.mjs'), script('deno'));
   writeFileSync(join(dir, 'bun.mjs'), script('bun'));
   writeFileSync(join(dir, 'index.html'), [
     '<!doctype html><meta charset="utf-8"><title>mlpkit</title>',
     '<script type="module">',
-    "import { run } from './bundle/esm/program.js';",
+    "import { run } from './bundle/esm/main/program.js';",
     "try { window.report = { ...(await run('chromium')), isolated: self.crossOriginIsolated, sharedArrayBuffer: typeof SharedArrayBuffer !== 'undefined' }; }",
     'catch (error) { window.failure = String(error && error.stack || error); }',
     '</script>',
   ].join('\n'));
   writeFileSync(join(dir, 'worker.mjs'), [
     "import wasm from './dist/wasm/mlpkit-simd.wasm';",
-    "import { run } from './bundle/esm/program.js';",
+    "import { run } from './bundle/esm/main/program.js';",
     'export default {',
     '  async fetch() {',
     "    try { return Response.json(await run('workerd', wasm)); }",
@@ -136,7 +136,7 @@ describe('the wasm backend in real runtimes', () => {
       host: '127.0.0.1', port: 0, compatibilityDate: '2025-01-01', modulesRoot: dir,
       modules: [
         { type: 'ESModule', path: join(dir, 'worker.mjs') },
-        { type: 'ESModule', path: join(dir, 'bundle', 'esm', 'program.js') },
+        { type: 'ESModule', path: join(dir, 'bundle', 'esm', 'main', 'program.js') },
         { type: 'CompiledWasm', path: join(dir, 'dist', 'wasm', 'mlpkit-simd.wasm') },
       ],
     });

@@ -7,12 +7,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Backend } from '../backend.js';
-import { checkOneOf } from '../errors.js';
+import type { Backend } from '../../backend.js';
+import { checkOneOf } from '../../errors.js';
 import {
   activeWasmModule, compileWasmSource, defaultWasmUrl, loadWasmBackend, useWasmModule, wasmSimdSupported,
   type WasmInfo, type WasmSource,
-} from './wasm.js';
+} from './loader.js';
 
 export type WasmBuild = 'simd' | 'scalar';
 

@@ -1,0 +1,283 @@
+/**
+ * The one wrapper between the API and every backend's raw model (backend.ts). Everything a
+ * backend would otherwise repeat is done here, once:
+ *
+ *   - every argument is checked (types, lengths, ranges, row indices, learning rates);
+ *   - a model that is training asynchronously refuses every other call, a disposed one every
+ *     call, and a model whose backend failed in the middle of a step (a trap, an abort)
+ *     refuses every later call rather than compute on half-updated memory;
+ *   - epochs are cut into batches here (`batchBounds`), so a backend only follows boundaries;
+ *   - asynchronous training runs on the backend's own threads where it has them (native), and
+ *     otherwise in slices of about SLICE_MS that yield to the event loop between them;
+ *   - evaluations and predictions are cut into chunks of the capacity.
+ */
+import type { Backend, RawModel } from './backend.js';
+import { checkInteger, checkTypedArray, rangeError, typeError } from './errors.js';
+import { paramLayout } from './layout.js';
+import type { ModelSpec } from './spec.js';
+import { COUNTER_FIELD, COUNTER_FIELDS, initialCounters, modelTables, STATE_VECTORS, type ModelTables } from './tables.js';
+
+const MAX_I32 = 0x7fffffff;
+/** Target length of one slice of asynchronous training on a backend without threads, in ms. */
+export const SLICE_MS = 8;
+
+const now = (): number => performance.now();
+
+/** Lets the event loop run: setImmediate where it exists (Node, Bun, Deno), else a zero timeout. */
+const setImmediateIfAny = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
+export const yieldToEventLoop = (): Promise<void> =>
+  new Promise((resolve) => (setImmediateIfAny ? setImmediateIfAny(resolve) : setTimeout(resolve, 0)));
+
+/**
+ * Where the batches of `epochs` epochs of `epochLength` rows start in the order: batch b is
+ * order[bounds[b] … bounds[b+1]); batches restart at each epoch, whose last one may be short.
+ * The only place the batch-index formula is written.
+ */
+export function batchBounds(epochs: number, epochLength: number, batchSize: number): Int32Array {
+  const perEpoch = Math.ceil(epochLength / batchSize);
+  const bounds = new Int32Array(epochs * perEpoch + 1);
+  for (let e = 0, b = 0; e < epochs; e++) {
+    for (let i = 0; i < perEpoch; i++) bounds[b++] = e * epochLength + i * batchSize;
+  }
+  bounds[epochs * perEpoch] = epochs * epochLength;
+  return bounds;
+}
+
+/** One network on one backend. */
+export class BackendModel {
+  /** Number of parameters (the length of the flat vector). */
+  readonly size: number;
+  readonly tables: ModelTables;
+  readonly #raw: RawModel;
+  readonly #counters = new Float64Array(COUNTER_FIELDS.length);
+  #dataRows = 0;
+  #stopRequested = false;
+  #busy = false;
+  #disposed = false;
+  #failure: Error | undefined;
+  #bounds: { key: string; bounds: Int32Array } | undefined;
+
+  constructor(readonly backend: Backend, spec: ModelSpec, capacity: number, threads?: number) {
+    this.tables = modelTables(spec, paramLayout(spec.inputs, spec.layers));
+    this.size = this.tables.parameters;
+    this.#raw = backend.createModel(this.tables, threads === undefined ? {} : { threads });
+    this.#raw.writeCounters(initialCounters());
+    this.reserve(capacity);
+  }
+
+  /** Rows of the largest batch the scratch memory holds. */
+  get capacity(): number { return this.#raw.capacity; }
+
+  /** Updates applied so far (t of Adam's bias correction and of the dropout masks). */
+  get step(): number {
+    this.#usable('step').readCounters(this.#counters);
+    return this.#counters[COUNTER_FIELD.step]!;
+  }
+
+  /** Whether asynchronous training is in flight. */
+  get busy(): boolean { return this.#busy; }
+
+  #usable(what: string): RawModel {
+    if (this.#failure) throw new Error(`this ${this.backend.name} model can no longer be used (${what}): an earlier call failed: ${this.#failure.message}`, { cause: this.#failure });
+    if (this.#disposed) throw new Error(`this ${this.backend.name} model has been disposed (${what})`);
+    return this.#raw;
+  }
+
+  #idle(what: string): RawModel {
+    const raw = this.#usable(what);
+    if (this.#busy) throw new Error(`this ${this.backend.name} model is busy training (trainAsync in flight); ${what} must wait until it is done`);
+    return raw;
+  }
+
+  /**
+   * Runs `fn`; a failure that may have left the model half-updated makes it refuse every later
+   * call. Allocations (`recoverable`) fail before anything changes.
+   */
+  #call<T>(what: string, fn: () => T, recoverable = false): T {
+    try {
+      return fn();
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(`${what} failed: ${String(error)}`);
+      if (!recoverable) {
+        this.#failure = failure;
+        this.#stopRequested = true;
+      }
+      throw failure;
+    }
+  }
+
+  /** Grows scratch memory to hold batches of `rows`; the only place a model allocates after creation. */
+  reserve(rows: number): void {
+    const raw = this.#idle('reserve');
+    checkInteger('rows', rows, 1, MAX_I32);
+    if (rows > raw.capacity) this.#call('reserve', () => raw.reserve(rows), true);
+  }
+
+  /** Copies the flat parameter vector into `out` (length `size`). */
+  getParams(out: Float32Array): void { this.#read('getParams', 'params', out); }
+  /** Copies the gradient of the last step or `lossAndGradient` (including the L2 term) into `out`. */
+  getGrads(out: Float32Array): void { this.#read('getGrads', 'grads', out); }
+  /** Replaces the parameters with `params` (length `size`). */
+  setParams(params: Float32Array): void {
+    const raw = this.#idle('setParams');
+    raw.writeState(STATE_VECTORS.indexOf('params'), checkTypedArray('params', params, Float32Array, this.size).subarray(0, this.size));
+  }
+
+  #read(what: string, vector: (typeof STATE_VECTORS)[number], out: Float32Array): void {
+    const raw = this.#idle(what);
+    raw.readState(STATE_VECTORS.indexOf(vector), checkTypedArray('out', out, Float32Array, this.size).subarray(0, this.size));
+  }
+
+  /** Copies a training set in (x: n×inputs, y: n×outputs, already scaled and one-hot). */
+  setData(x: Float32Array, y: Float32Array, n: number): void {
+    const raw = this.#idle('setData');
+    checkInteger('n', n, 1, MAX_I32);
+    checkTypedArray('x', x, Float32Array, n * this.tables.inputs);
+    checkTypedArray('y', y, Float32Array, n * this.tables.outputs);
+    this.#call('setData', () => raw.setData(x.subarray(0, n * this.tables.inputs), y.subarray(0, n * this.tables.outputs), n), true);
+    this.#dataRows = n;
+  }
+
+  /**
+   * Trains on the rows of `order` (indices into the data set of `setData`): one or more
+   * epochs of `epochLength` rows each, every epoch cut into batches of `batchSize` (its last
+   * batch may be smaller). Batch b uses `learningRates[b]` and writes its mean loss to
+   * `losses[b]`. Stops early after a batch whose loss is not finite (without applying that
+   * update). Returns the number of batches done.
+   */
+  train(order: Int32Array, epochLength: number, batchSize: number, learningRates: Float64Array, losses: Float64Array): number {
+    const raw = this.#idle('train');
+    const bounds = this.#checkTrain(order, epochLength, batchSize, learningRates, losses);
+    this.#stopRequested = false;
+    return this.#call('train', () => raw.train(order, bounds, 0, bounds.length - 1, learningRates, losses));
+  }
+
+  /** Same as `train`, without blocking the event loop; `requestStop()` ends it after the current batch. */
+  async trainAsync(order: Int32Array, epochLength: number, batchSize: number, learningRates: Float64Array, losses: Float64Array): Promise<number> {
+    const raw = this.#idle('trainAsync');
+    const bounds = this.#checkTrain(order, epochLength, batchSize, learningRates, losses);
+    const batches = bounds.length - 1;
+    this.#stopRequested = false;
+    this.#busy = true;
+    try {
+      if (raw.trainAsync) return await this.#call('trainAsync', () => raw.trainAsync!(order, bounds, 0, batches, learningRates, losses));
+      let done = 0;
+      let slice = 1;
+      while (done < batches && !this.#stopRequested) {
+        const started = now();
+        const want = Math.min(slice, batches - done);
+        const got = this.#call('trainAsync', () => raw.train(order, bounds, done, want, learningRates, losses));
+        done += got;
+        if (got < want) break; // a loss that is not finite
+        // Aim the next slice at SLICE_MS from this one's speed, growing at most 4× at a time.
+        slice = Math.max(1, Math.min(4 * slice, Math.floor((slice * SLICE_MS) / Math.max(now() - started, 0.01))));
+        if (done < batches) await yieldToEventLoop();
+      }
+      return done;
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** Asks a running `trainAsync` to return after its current batch (or slice). */
+  requestStop(): void {
+    this.#stopRequested = true;
+    if (this.#busy) this.#raw.requestStop?.();
+  }
+
+  /** Checks a train() call and returns its batch boundaries. */
+  #checkTrain(order: Int32Array, epochLength: number, batchSize: number, learningRates: Float64Array, losses: Float64Array): Int32Array {
+    checkTypedArray('order', order, Int32Array, 1);
+    if (this.#dataRows === 0) throw new Error('setData(x, y, n) must come before training');
+    checkInteger('epochLength', epochLength, 1, MAX_I32);
+    if (order.length % epochLength !== 0) throw rangeError('epochLength', `a divisor of order.length = ${order.length}`, epochLength);
+    checkInteger('batchSize', batchSize, 1, MAX_I32);
+    if (Math.min(batchSize, epochLength) > this.capacity) {
+      throw rangeError('batchSize', `at most the capacity (${this.capacity} rows) or the epoch length`, batchSize);
+    }
+    const key = `${order.length}:${epochLength}:${batchSize}`;
+    if (this.#bounds?.key !== key) this.#bounds = { key, bounds: batchBounds(order.length / epochLength, epochLength, batchSize) };
+    const { bounds } = this.#bounds;
+    const batches = bounds.length - 1;
+    checkTypedArray('learningRates', learningRates, Float64Array, batches);
+    checkTypedArray('losses', losses, Float64Array, batches);
+    for (let b = 0; b < batches; b++) {
+      const rate = learningRates[b]!;
+      if (!(rate >= 0 && rate < Infinity)) throw rangeError(`learningRates[${b}]`, 'a finite number >= 0', rate);
+    }
+    const rows = this.#dataRows;
+    for (let i = 0; i < order.length; i++) {
+      const row = order[i]!;
+      if (!(row >= 0 && row < rows)) throw rangeError(`order[${i}]`, `a row index between 0 and ${rows - 1}`, row);
+    }
+    return bounds;
+  }
+
+  /** Checks n rows of x (and of y) for a call that runs them in one go. */
+  #checkRows(n: number, x: Float32Array, y: Float32Array | undefined, limit = MAX_I32): void {
+    checkInteger('n', n, 1, limit);
+    checkTypedArray('x', x, Float32Array, n * this.tables.inputs);
+    if (y !== undefined) checkTypedArray('y', y, Float32Array, n * this.tables.outputs);
+  }
+
+  /** One step on a batch given directly (n ≤ capacity). Returns its mean loss; no update when that is not finite. */
+  trainStep(x: Float32Array, y: Float32Array, n: number, learningRate: number): number {
+    const raw = this.#idle('trainStep');
+    this.#checkRows(n, x, y, this.capacity);
+    if (typeof learningRate !== 'number') throw typeError('learningRate', 'a finite number >= 0', learningRate);
+    if (!(learningRate >= 0 && learningRate < Infinity)) throw rangeError('learningRate', 'a finite number >= 0', learningRate);
+    return this.#call('trainStep', () => raw.trainStep(x, y, n, learningRate));
+  }
+
+  /**
+   * Mean loss (+ L2 penalty) of all n rows without dropout, and its gradient, readable with
+   * `getGrads`; no update. The whole batch runs at once, so the scratch memory grows to n rows.
+   */
+  lossAndGradient(x: Float32Array, y: Float32Array, n: number): number {
+    this.#idle('lossAndGradient');
+    this.#checkRows(n, x, y);
+    this.reserve(n);
+    return this.#call('lossAndGradient', () => this.#raw.lossAndGradient(x, y, n));
+  }
+
+  /**
+   * Mean loss (+ L2 penalty) over n rows, without dropout and without updating; the outputs
+   * into `out` (n × outputs) when it is given, from the same forward pass.
+   */
+  evaluate(x: Float32Array, y: Float32Array, n: number, out?: Float32Array): number {
+    const raw = this.#idle('evaluate');
+    this.#checkRows(n, x, y);
+    const { inputs, outputs } = this.tables;
+    if (out !== undefined) checkTypedArray('out', out, Float32Array, n * outputs);
+    let total = 0;
+    for (let start = 0; start < n; start += this.capacity) {
+      const rows = Math.min(this.capacity, n - start);
+      const xs = x.subarray(start * inputs, (start + rows) * inputs);
+      const ys = y.subarray(start * outputs, (start + rows) * outputs);
+      total += this.#call('evaluate', () => raw.evaluate(xs, ys, rows, out ? out.subarray(start * outputs, (start + rows) * outputs) : null));
+    }
+    return total / n + this.#call('evaluate', () => raw.penalty());
+  }
+
+  /** Outputs for n rows of x into `out` (n×outputs). */
+  predict(x: Float32Array, n: number, out: Float32Array): void {
+    const raw = this.#idle('predict');
+    this.#checkRows(n, x, undefined);
+    const { inputs, outputs } = this.tables;
+    checkTypedArray('out', out, Float32Array, n * outputs);
+    for (let start = 0; start < n; start += this.capacity) {
+      const rows = Math.min(this.capacity, n - start);
+      const xs = x.subarray(start * inputs, (start + rows) * inputs);
+      this.#call('predict', () => raw.predict(xs, rows, out.subarray(start * outputs, (start + rows) * outputs)));
+    }
+  }
+
+  /** Releases the model's memory. Idempotent; refused while training asynchronously. */
+  dispose(): void {
+    if (this.#busy) throw new Error(`this ${this.backend.name} model is busy training (trainAsync in flight); dispose() must wait until it is done`);
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#dataRows = 0;
+    this.#raw.dispose();
+  }
+}
