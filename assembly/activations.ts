@@ -1,7 +1,9 @@
-// Activations and their derivatives, as in native/activations.h. Derivatives are taken from the
-// activation's output a = φ(z), which is what the forward pass keeps:
+// Activations and their derivatives, as in native/activations.h. Most derivatives are taken
+// from the activation's output a = φ(z), which is what the forward pass keeps:
 //   sigmoid φ' = a(1 − a),  tanh φ' = 1 − a²,  relu φ' = [a > 0],  leaky-relu φ' = a > 0 ? 1 : α,
 //   elu φ' = a > 0 ? 1 : a + α.
+// silu and gelu are not invertible from a, so their layers also keep z and take φ'(z)
+// (activation_derivative_from_input, generated from src/spec.ts).
 // The block loops apply them to a (rows, cols) block of a row-major matrix, the shape a GEMM
 // epilogue hands over. Where the SIMD form rounds exactly like the scalar one (relu, leaky-relu,
 // every derivative) it has a v128 body; sigmoid, tanh and elu go through Mathf per element, so
@@ -18,6 +20,15 @@ import { Activation } from './generated/tables';
   return e / (1 + e);
 }
 
+// GELU's tanh approximation: ½z(1 + tanh(u)), u = √(2/π)(z + 0.044715z³).
+const GELU_SCALE: f32 = 0.7978845608028654;
+const GELU_CUBIC: f32 = 0.044715;
+
+// @ts-ignore: decorator
+@inline function gelu(z: f32): f32 {
+  return 0.5 * z * (1 + Mathf.tanh(GELU_SCALE * (z + GELU_CUBIC * z * z * z)));
+}
+
 /** φ(z) for every activation but softmax (applied per row). */
 export function activation_forward(kind: i32, alpha: f32, z: f32): f32 {
   switch (kind) {
@@ -26,6 +37,8 @@ export function activation_forward(kind: i32, alpha: f32, z: f32): f32 {
     case Activation.Relu: return z > 0 ? z : 0;
     case Activation.LeakyRelu: return z > 0 ? z : alpha * z;
     case Activation.Elu: return z > 0 ? z : alpha * Mathf.expm1(z);
+    case Activation.Silu: return z * sigmoid(z);
+    case Activation.Gelu: return gelu(z);
     default: return z;
   }
 }
@@ -38,6 +51,21 @@ export function activation_backward(kind: i32, alpha: f32, a: f32): f32 {
     case Activation.Relu: return a > 0 ? 1 : 0;
     case Activation.LeakyRelu: return a > 0 ? 1 : alpha;
     case Activation.Elu: return a > 0 ? 1 : a + alpha;
+    default: return 1;
+  }
+}
+
+/** φ'(z) of the activations whose derivative needs z. */
+export function activation_backward_from_input(kind: i32, alpha: f32, z: f32): f32 {
+  switch (kind) {
+    case Activation.Silu: {
+      const s = sigmoid(z);
+      return s * (1 + z * (1 - s));
+    }
+    case Activation.Gelu: {
+      const t = Mathf.tanh(GELU_SCALE * (z + GELU_CUBIC * z * z * z));
+      return 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * GELU_SCALE * (1 + 3 * GELU_CUBIC * z * z);
+    }
     default: return 1;
   }
 }
@@ -76,6 +104,8 @@ export function activation_forward_block(
       case Activation.Relu: for (; j < cols; ++j) { const p = c + (<usize>j << 2); const z = load<f32>(p); store<f32>(p, z > 0 ? z : 0); } break;
       case Activation.LeakyRelu: for (; j < cols; ++j) { const p = c + (<usize>j << 2); const z = load<f32>(p); store<f32>(p, z > 0 ? z : alpha * z); } break;
       case Activation.Elu: for (; j < cols; ++j) { const p = c + (<usize>j << 2); const z = load<f32>(p); store<f32>(p, z > 0 ? z : alpha * Mathf.expm1(z)); } break;
+      case Activation.Silu: for (; j < cols; ++j) { const p = c + (<usize>j << 2); const z = load<f32>(p); store<f32>(p, z * sigmoid(z)); } break;
+      case Activation.Gelu: for (; j < cols; ++j) { const p = c + (<usize>j << 2); store<f32>(p, gelu(load<f32>(p))); } break;
       default: break;
     }
   }
@@ -115,6 +145,24 @@ export function activation_backward_block(
     for (; j < cols; ++j) {
       const p = c + (<usize>j << 2);
       store<f32>(p, load<f32>(p) * activation_backward(kind, alpha, load<f32>(a + (<usize>j << 2))));
+    }
+  }
+}
+
+/** c ← c ⊙ φ'(z) on a block, for the activations whose derivative needs z; `z` holds it at the block's position. */
+export function activation_backward_from_input_block(
+  kind: i32, alpha: f32,
+  c: usize, // (rows, cols), row stride ldc
+  ldc: i32, rows: i32, cols: i32,
+  z: usize, // (rows, cols), row stride ldz
+  ldz: i32,
+): void {
+  const c_stride = <usize>ldc << 2;
+  const z_stride = <usize>ldz << 2;
+  for (let r = 0; r < rows; ++r, c += c_stride, z += z_stride) {
+    for (let j = 0; j < cols; ++j) {
+      const p = c + (<usize>j << 2);
+      store<f32>(p, load<f32>(p) * activation_backward_from_input(kind, alpha, load<f32>(z + (<usize>j << 2))));
     }
   }
 }

@@ -16,14 +16,16 @@
 //   state     (STATE_VECTOR_COUNT · P floats) params | grads | moment1 | moment2, each in the
 //             layout of src/layout.ts
 //   counters  (COUNTER_COUNT doubles) update step t, β1^t, β2^t
-//   scratch   (scratch_bytes(capacity)) per layer: out, delta and, with dropout, keep
-//             (capacity × units each); the gathered batch x and y; the GEMM packing workspace
+//   scratch   (scratch_bytes(capacity)) per layer: out, delta, keep with dropout and pre (z)
+//             where φ' needs z (capacity × units each); the gathered batch x and y; the GEMM
+//             packing workspace
 //   data      the training set x (rows × inputs), y (rows × outputs)
 
-import { activation_backward, activation_backward_block, activation_forward_block, sigmoid } from './activations';
+import { activation_backward, activation_backward_block, activation_backward_from_input, activation_backward_from_input_block,
+  activation_forward_block, sigmoid } from './activations';
 import { arena_alloc } from './arena';
 import { gemm_bind_workspace, gemm_workspace_bytes, sgemm_epilogue, PATH_AUTO } from './gemm';
-import { Activation, Counter, HyperField, LayerField, LayerValue, Loss, Optimizer, StateVector, Stream,
+import { activation_derivative_from_input, Activation, Counter, HyperField, LayerField, LayerValue, Loss, Optimizer, StateVector, Stream,
   ACTIVATION_COUNT, HYPER_FIELD_COUNT, LAYER_FIELD_COUNT, LAYER_VALUE_COUNT, LOSS_COUNT, OPTIMIZER_COUNT } from './generated/tables';
 import { dropout_threshold, philox4x32 } from './rng';
 
@@ -40,6 +42,7 @@ import { dropout_threshold, philox4x32 } from './rng';
   out: usize;         // (capacity, units): φ(z) ⊙ keep; for the output layer the logits, then ŷ
   delta: usize;       // (capacity, units): ∂(mean loss)/∂z
   keep: usize;        // (capacity, units): 0 or 1/(1 − rate); 0 without dropout
+  pre: usize;         // (capacity, units): z where φ' needs it; 0 otherwise
 }
 
 const LAYER_BYTES: usize = offsetof<Layer>();
@@ -146,6 +149,7 @@ export function model_create(
     layer.out = 0;
     layer.delta = 0;
     layer.keep = 0;
+    layer.pre = 0;
   }
   layers = table;
   layer_count = n_layers;
@@ -169,7 +173,7 @@ export function scratch_bytes(rows: i32): f64 {
   let total: u64 = 0;
   for (let l = 0; l < layer_count; ++l) {
     const layer = layer_at(l);
-    total += align64(<u64>rows * <u64>layer.units * 4) * (layer.dropout > 0 ? 3 : 2);
+    total += align64(<u64>rows * <u64>layer.units * 4) * (2 + <u64>(layer.dropout > 0) + <u64>activation_derivative_from_input(layer.activation));
   }
   total += align64(<u64>rows * <u64>inputs * 4) + align64(<u64>rows * <u64>outputs() * 4);
   return <f64>(total + align64(<u64>gemm_workspace_bytes(widest)));
@@ -195,6 +199,11 @@ export function bind(state: usize, counter_block: usize, scratch: usize, rows: i
       layer.keep = next;
       next += size;
     }
+    layer.pre = 0;
+    if (activation_derivative_from_input(layer.activation)) {
+      layer.pre = next;
+      next += size;
+    }
   }
   batch_x = next;
   next += <usize>align64(<u64>rows * <u64>inputs * 4);
@@ -214,12 +223,14 @@ export function set_data(x: usize, y: usize, rows: i32): void {
 // ---------------------------------------------------------------------------------------------
 // Epilogues
 
-// Forward epilogue of a hidden layer: φ, then inverted dropout, on a finished block of out.
+// Forward epilogue of a hidden layer: z kept where φ' needs it, φ, then inverted dropout, on a
+// finished block of out.
 // @ts-ignore: decorator
 @unmanaged class ForwardEpilogue {
   activation: i32;
   alpha: f32;
   units: i32;
+  pre: usize;       // (n, units): z, or 0 when φ' comes from the output
   keep: usize;      // (n, units), or 0 without dropout
   threshold: u32;   // dropout_threshold(rate)
   scale: f32;       // 1 / (1 − rate)
@@ -229,13 +240,15 @@ export function set_data(x: usize, y: usize, rows: i32): void {
   layer: u32;
 }
 
-// Backward epilogue: δ_{l-1} ⊙= φ'(a_{l-1}) ⊙ keep, where a is the layer's output before dropout.
+// Backward epilogue: δ_{l-1} ⊙= φ'(a_{l-1}) ⊙ keep, where a is the layer's output before dropout
+// (or φ'(z_{l-1}) where φ' needs z).
 // @ts-ignore: decorator
 @unmanaged class BackwardEpilogue {
   activation: i32;
   alpha: f32;
   units: i32;
   out: usize;       // (n, units): φ(z) ⊙ keep
+  pre: usize;       // (n, units): z, or 0 when φ' comes from the output
   keep: usize;      // (n, units), or 0
   keep_rate: f32;   // 1 − rate: recovers φ(z) from a kept output
 }
@@ -254,6 +267,11 @@ const draws = memory.data(16, 16); // one Philox block
 
 function forward_post(user: usize, c: usize, ldc: i32, row0: i32, col0: i32, rows: i32, cols: i32): void {
   const e = changetype<ForwardEpilogue>(user);
+  if (e.pre) {
+    for (let r = 0; r < rows; ++r) {
+      memory.copy(e.pre + ((<usize>(row0 + r) * <usize>e.units + <usize>col0) << 2), c + ((<usize>r * <usize>ldc) << 2), <usize>cols << 2);
+    }
+  }
   activation_forward_block(e.activation, e.alpha, c, ldc, rows, cols);
   if (!e.keep) return;
   for (let r = 0; r < rows; ++r) {
@@ -273,6 +291,19 @@ function forward_post(user: usize, c: usize, ldc: i32, row0: i32, col0: i32, row
 function backward_post(user: usize, c: usize, ldc: i32, row0: i32, col0: i32, rows: i32, cols: i32): void {
   const e = changetype<BackwardEpilogue>(user);
   const first = (<usize>row0 * <usize>e.units + <usize>col0) << 2;
+  if (e.pre) {
+    activation_backward_from_input_block(e.activation, e.alpha, c, ldc, rows, cols, e.pre + first, e.units);
+    if (!e.keep) return;
+    for (let r = 0; r < rows; ++r) {
+      const row = c + ((<usize>r * <usize>ldc) << 2);
+      const keep = e.keep + first + ((<usize>r * <usize>e.units) << 2);
+      for (let j = 0; j < cols; ++j) {
+        const p = row + (<usize>j << 2);
+        store<f32>(p, load<f32>(p) * load<f32>(keep + (<usize>j << 2)));
+      }
+    }
+    return;
+  }
   if (!e.keep) {
     activation_backward_block(e.activation, e.alpha, c, ldc, rows, cols, e.out + first, e.units);
     return;
@@ -327,6 +358,7 @@ export function forward(
     e.activation = layer.activation;
     e.alpha = layer.alpha;
     e.units = layer.units;
+    e.pre = layer.pre;
     e.keep = dropout ? layer.keep : 0;
     e.threshold = dropout_threshold(layer.dropout);
     e.scale = <f32>(1.0 / (1.0 - layer.dropout));
@@ -360,6 +392,7 @@ export function output_activation(n: i32): void {
       }
     }
   } else if (layer.activation != Activation.Identity) {
+    if (layer.pre) memory.copy(layer.pre, out, (<usize>n * <usize>k) << 2); // z, for φ'(z) in loss_forward
     activation_forward_block(layer.activation, layer.alpha, out, k, n, k);
   }
 }
@@ -438,6 +471,12 @@ export function loss_forward(
         const off = <usize>j << 2;
         store<f32>(d + off, <f32>(<f64>load<f32>(a + off) * (<f64>load<f32>(d + off) - dot) * inv_n));
       }
+    } else if (layer.pre) {
+      const z = layer.pre + ((<usize>r * <usize>k) << 2);
+      for (let j = 0; j < k; ++j) {
+        const off = <usize>j << 2;
+        store<f32>(d + off, <f32>(<f64>(load<f32>(d + off) * activation_backward_from_input(layer.activation, layer.alpha, load<f32>(z + off))) * inv_n));
+      }
     } else {
       for (let j = 0; j < k; ++j) {
         const off = <usize>j << 2;
@@ -471,6 +510,7 @@ export function backward(
     be.alpha = below.alpha;
     be.units = below.units;
     be.out = below.out;
+    be.pre = below.pre;
     be.keep = below.dropout > 0 ? below.keep : 0;
     be.keep_rate = <f32>(1.0 - below.dropout);
     sgemm_epilogue(false, false, n, layer.inputs, layer.units, 1, delta, layer.units,

@@ -79,7 +79,7 @@ Mlp::Mlp(ModelSpec spec) : spec_(std::move(spec)) {}
 int64_t Mlp::scratch_floats(int capacity) const {
   int64_t total = 0;
   for (const LayerSpec& layer : spec_.layers) {
-    total += static_cast<int64_t>(capacity) * layer.units * (layer.dropout > 0 ? 3 : 2);
+    total += static_cast<int64_t>(capacity) * layer.units * (2 + (layer.dropout > 0) + activation_derivative_from_input(layer.activation));
   }
   return total + static_cast<int64_t>(capacity) * (spec_.inputs + spec_.outputs());
 }
@@ -94,6 +94,7 @@ void Mlp::bind(float* state, double* counters, float* scratch, int capacity) {
   out_.assign(spec_.layers.size(), nullptr);
   delta_.assign(spec_.layers.size(), nullptr);
   keep_.assign(spec_.layers.size(), nullptr);
+  pre_.assign(spec_.layers.size(), nullptr);
   float* next = scratch;
   for (size_t l = 0; l < spec_.layers.size(); ++l) {
     const int64_t size = static_cast<int64_t>(capacity) * spec_.layers[l].units;
@@ -102,6 +103,10 @@ void Mlp::bind(float* state, double* counters, float* scratch, int capacity) {
     next += 2 * size;
     if (spec_.layers[l].dropout > 0) {
       keep_[l] = next;
+      next += size;
+    }
+    if (activation_derivative_from_input(spec_.layers[l].activation)) {
+      pre_[l] = next;
       next += size;
     }
   }
@@ -140,11 +145,13 @@ GemmContext Mlp::context() {
 
 namespace {
 
-// Forward epilogue of a hidden layer: φ, then inverted dropout, on a finished block of out.
+// Forward epilogue of a hidden layer: z kept where φ' needs it, φ, then inverted dropout, on a
+// finished block of out.
 struct ForwardEpilogue {
   Activation activation;
   float alpha;
   int units;
+  float* pre;           // (n, units): z, or null when φ' comes from the output
   float* keep;          // (n, units) or null without dropout
   uint32_t threshold;   // dropout_threshold(rate)
   float scale;          // 1 / (1 - rate)
@@ -170,18 +177,21 @@ inline void activate_rows(float* c, int ldc, int rows, int cols, float alpha) {
 
 MLPKIT_ELEMENTWISE void activate_block(Activation kind, float alpha, float* c, int ldc, int rows, int cols) {
   switch (kind) {
-    case Activation::Sigmoid: activate_rows<Activation::Sigmoid>(c, ldc, rows, cols, alpha); break;
-    case Activation::Tanh: activate_rows<Activation::Tanh>(c, ldc, rows, cols, alpha); break;
-    case Activation::Relu: activate_rows<Activation::Relu>(c, ldc, rows, cols, alpha); break;
-    case Activation::LeakyRelu: activate_rows<Activation::LeakyRelu>(c, ldc, rows, cols, alpha); break;
-    case Activation::Elu: activate_rows<Activation::Elu>(c, ldc, rows, cols, alpha); break;
-    default: break;
+#define MLPKIT_CASE(name) \
+  case Activation::name: activate_rows<Activation::name>(c, ldc, rows, cols, alpha); break;
+    MLPKIT_ACTIVATIONS(MLPKIT_CASE)
+#undef MLPKIT_CASE
   }
 }
 
 void forward_post(void* user, float* c, int ldc, int row0, int col0, int rows, int cols) {
   const ForwardEpilogue& e = *static_cast<const ForwardEpilogue*>(user);
-  activate_block(e.activation, e.alpha, c, ldc, rows, cols);
+  if (e.pre) {
+    for (int r = 0; r < rows; ++r) {
+      std::memcpy(e.pre + static_cast<int64_t>(row0 + r) * e.units + col0, c + static_cast<int64_t>(r) * ldc, sizeof(float) * cols);
+    }
+  }
+  if (e.activation != Activation::Identity) activate_block(e.activation, e.alpha, c, ldc, rows, cols);
   if (!e.keep) return;
   for (int r = 0; r < rows; ++r) {
     float* row = c + static_cast<int64_t>(r) * ldc;
@@ -197,12 +207,14 @@ void forward_post(void* user, float* c, int ldc, int row0, int col0, int rows, i
   }
 }
 
-// Backward epilogue: δ_{l-1} ⊙= φ'(a_{l-1}) ⊙ keep, where a is the layer's output before dropout.
+// Backward epilogue: δ_{l-1} ⊙= φ'(a_{l-1}) ⊙ keep, where a is the layer's output before dropout
+// (or φ'(z_{l-1}) where φ' needs z).
 struct BackwardEpilogue {
   Activation activation;
   float alpha;
   int units;
   const float* out;   // (n, units): φ(z) ⊙ keep
+  const float* pre;   // (n, units): z, or null when φ' comes from the output
   const float* keep;  // (n, units) or null
   float keep_rate;    // 1 - rate: recovers φ(z) from a kept output
 };
@@ -219,17 +231,45 @@ inline void derive_rows(float* c, int ldc, int rows, int cols, float alpha, cons
 // δ ⊙= φ'(a) on a block, where `out` points at the block's first output.
 MLPKIT_ELEMENTWISE void derive_block(Activation kind, float alpha, float* c, int ldc, int rows, int cols, const float* out, int units) {
   switch (kind) {
-    case Activation::Sigmoid: derive_rows<Activation::Sigmoid>(c, ldc, rows, cols, alpha, out, units); break;
-    case Activation::Tanh: derive_rows<Activation::Tanh>(c, ldc, rows, cols, alpha, out, units); break;
-    case Activation::Relu: derive_rows<Activation::Relu>(c, ldc, rows, cols, alpha, out, units); break;
-    case Activation::LeakyRelu: derive_rows<Activation::LeakyRelu>(c, ldc, rows, cols, alpha, out, units); break;
-    case Activation::Elu: derive_rows<Activation::Elu>(c, ldc, rows, cols, alpha, out, units); break;
-    default: break;
+#define MLPKIT_CASE(name) \
+  case Activation::name: derive_rows<Activation::name>(c, ldc, rows, cols, alpha, out, units); break;
+    MLPKIT_ACTIVATIONS(MLPKIT_CASE)
+#undef MLPKIT_CASE
+  }
+}
+
+template <Activation kind>
+inline void derive_rows_from_input(float* c, int ldc, int rows, int cols, float alpha, const float* pre, int units) {
+  for (int r = 0; r < rows; ++r) {
+    float* row = c + static_cast<int64_t>(r) * ldc;
+    const float* z = pre + static_cast<int64_t>(r) * units;
+    for (int j = 0; j < cols; ++j) row[j] *= activation_backward_from_input(kind, alpha, z[j]);
+  }
+}
+
+// δ ⊙= φ'(z) on a block, where `pre` points at the block's first z.
+MLPKIT_ELEMENTWISE void derive_block_from_input(Activation kind, float alpha, float* c, int ldc, int rows, int cols, const float* pre, int units) {
+  switch (kind) {
+#define MLPKIT_CASE(name) \
+  case Activation::name: derive_rows_from_input<Activation::name>(c, ldc, rows, cols, alpha, pre, units); break;
+    MLPKIT_ACTIVATIONS(MLPKIT_CASE)
+#undef MLPKIT_CASE
   }
 }
 
 void backward_post(void* user, float* c, int ldc, int row0, int col0, int rows, int cols) {
   const BackwardEpilogue& e = *static_cast<const BackwardEpilogue*>(user);
+  const int64_t origin = static_cast<int64_t>(row0) * e.units + col0;
+  if (e.pre) {
+    derive_block_from_input(e.activation, e.alpha, c, ldc, rows, cols, e.pre + origin, e.units);
+    if (!e.keep) return;
+    for (int r = 0; r < rows; ++r) {
+      float* row = c + static_cast<int64_t>(r) * ldc;
+      const float* keep = e.keep + origin + static_cast<int64_t>(r) * e.units;
+      for (int j = 0; j < cols; ++j) row[j] *= keep[j];
+    }
+    return;
+  }
   if (!e.keep) {
     derive_block(e.activation, e.alpha, c, ldc, rows, cols, e.out + static_cast<int64_t>(row0) * e.units + col0, e.units);
     return;
@@ -268,7 +308,7 @@ void Mlp::forward(const float* x, int n, bool training) {
   for (size_t l = 0; l <= last; ++l) {
     const LayerSpec& layer = spec_.layers[l];
     const bool dropout = training && layer.dropout > 0;
-    ForwardEpilogue fe{layer.activation, layer.alpha, layer.units, dropout ? keep_[l] : nullptr,
+    ForwardEpilogue fe{layer.activation, layer.alpha, layer.units, pre_[l], dropout ? keep_[l] : nullptr,
                        dropout_threshold(layer.dropout), static_cast<float>(1.0 / (1.0 - layer.dropout)),
                        spec_.seed_lo, spec_.seed_hi, static_cast<uint32_t>(counters_[kCounterStep]), static_cast<uint32_t>(l)};
     GemmEpilogue epilogue;
@@ -297,6 +337,7 @@ void Mlp::output_activation(int n) {
       for (int j = 0; j < k; ++j) row[j] = static_cast<float>(std::exp(static_cast<double>(row[j]) - max) / sum);
     }
   } else if (layer.activation != Activation::Identity) {
+    if (pre_.back()) std::memcpy(pre_.back(), out, sizeof(float) * n * k);  // z, for φ'(z) in loss_forward
     for (int64_t i = 0; i < static_cast<int64_t>(n) * k; ++i) out[i] = activation_forward(layer.activation, layer.alpha, out[i]);
   }
 }
@@ -352,6 +393,9 @@ double Mlp::loss_forward(const float* y, int n) {
       double dot = 0.0;
       for (int j = 0; j < k; ++j) dot += static_cast<double>(a[j]) * d[j];
       for (int j = 0; j < k; ++j) d[j] = static_cast<float>(a[j] * (d[j] - dot) * inv_n);
+    } else if (pre_.back()) {
+      const float* z = pre_.back() + static_cast<int64_t>(r) * k;
+      for (int j = 0; j < k; ++j) d[j] = static_cast<float>(d[j] * activation_backward_from_input(layer.activation, layer.alpha, z[j]) * inv_n);
     } else {
       for (int j = 0; j < k; ++j) d[j] = static_cast<float>(d[j] * activation_backward(layer.activation, layer.alpha, a[j]) * inv_n);
     }
@@ -384,7 +428,7 @@ void Mlp::backward(const float* x, int n) {
     }
     if (l == 0) break;
     const LayerSpec& below = spec_.layers[l - 1];
-    BackwardEpilogue be{below.activation, below.alpha, below.units, out_[l - 1],
+    BackwardEpilogue be{below.activation, below.alpha, below.units, out_[l - 1], pre_[l - 1],
                         below.dropout > 0 ? keep_[l - 1] : nullptr, static_cast<float>(1.0 - below.dropout)};
     GemmEpilogue delta_epilogue;
     delta_epilogue.post = &backward_post;

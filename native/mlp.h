@@ -13,8 +13,9 @@
 // about the layout is recomputed here. Memory is owned by JavaScript and borrowed (see bind()):
 //   state    (kStateVectorCount·P floats)  params | grads | moment1 | moment2, each in the layout of src/layout.ts
 //   counters (kCounterCount doubles)   update step t, β1^t, β2^t
-//   scratch  (scratch_floats(capacity))  per layer: out, delta (capacity × units each), and
-//            keep (capacity × units) for layers with dropout; then the gathered batch x and y
+//   scratch  (scratch_floats(capacity))  per layer: out, delta (capacity × units each), keep
+//            for layers with dropout and pre (z) for activations whose φ' needs z; then the
+//            gathered batch x and y
 // Only the GEMM packing workspace is allocated here, in reserve(), never inside a step.
 #ifndef MLPKIT_NATIVE_MLP_H_
 #define MLPKIT_NATIVE_MLP_H_
@@ -110,7 +111,7 @@ class Mlp {
   float* moment1_ = nullptr;
   float* moment2_ = nullptr;
   double* counters_ = nullptr;
-  std::vector<float*> out_, delta_, keep_;
+  std::vector<float*> out_, delta_, keep_, pre_;
   float* batch_x_ = nullptr;
   float* batch_y_ = nullptr;
   int capacity_ = 0;

@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Stream } from '../src/rng.js';
-import { ACTIVATIONS, LOSSES, OPTIMIZERS } from '../src/spec.js';
+import { ACTIVATION_TRAITS, ACTIVATIONS, LOSSES, OPTIMIZERS } from '../src/spec.js';
 import { COUNTER_FIELDS, HYPER_FIELDS, LAYER_FIELDS, LAYER_VALUES, STATE_VECTORS } from '../src/tables.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -43,6 +43,9 @@ const FIELDS: Table[] = [
   codeTable('StateVector', 'The vectors of the state, each of the parameter count, in this order.', STATE_VECTORS),
 ];
 
+/** The activations whose derivative needs the pre-activation z (ACTIVATION_TRAITS.derivativeFromInput). */
+const FROM_INPUT = ACTIVATIONS.filter((a) => ACTIVATION_TRAITS[a].derivativeFromInput).map(pascal);
+
 const SCREAMING = (name: string): string => name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 
 export function renderCpp(): string {
@@ -57,6 +60,12 @@ export function renderCpp(): string {
     }
     out.push('');
   }
+  out.push('// Every activation, for switches that instantiate a template per activation:',
+    '//   #define CASE(name) case Activation::name: run<Activation::name>(); break;',
+    `#define MLPKIT_ACTIVATIONS(X) ${ACTIVATIONS.map((a) => `X(${pascal(a)})`).join(' ')}`, '');
+  out.push('// Whether φ\' needs the pre-activation z, which the step then keeps beside a = φ(z).',
+    'constexpr bool activation_derivative_from_input(Activation kind) {',
+    `  return ${FROM_INPUT.map((a) => `kind == Activation::${a}`).join(' || ') || 'false'};`, '}', '');
   for (const { name, doc, entries } of FIELDS) {
     out.push(`// ${doc}`, `enum ${name} : int {`, ...entries.map(([n, v]) => `  k${name}${pascal(n)} = ${v},`), `  k${name}Count = ${entries.length},`, '};', '');
   }
@@ -70,6 +79,11 @@ export function renderAssemblyScript(): string {
     out.push(`/** ${doc} */`, `export enum ${name} {`, ...entries.map(([n, v]) => `  ${pascal(n)} = ${v},`), '}');
     if (name !== 'Stream') out.push(`export const ${SCREAMING(name)}_COUNT: i32 = ${entries.length};`);
     out.push('');
+    if (name === 'Activation') {
+      out.push("/** Whether φ' needs the pre-activation z, which the step then keeps beside a = φ(z). */",
+        '// @ts-ignore: decorator', '@inline export function activation_derivative_from_input(kind: i32): bool {',
+        `  return ${FROM_INPUT.map((a) => `kind == Activation.${a}`).join(' || ') || 'false'};`, '}', '');
+    }
   }
   return out.join('\n');
 }

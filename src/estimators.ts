@@ -8,15 +8,18 @@ import {
 } from './errors.js';
 import { MLP, type LoadOptions } from './mlp.js';
 import { decodeModel, encodeModel, type Label } from './model-file.js';
-import { checkSeed, randomSeed, type Activation, type BackendName, type LayerOptions, type MLPOptions, type OptimizerOptions } from './spec.js';
+import { ACTIVATION_TRAITS, ACTIVATIONS, checkSeed, randomSeed, type Activation, type BackendName, type LayerOptions, type MLPOptions, type OptimizerOptions } from './spec.js';
 import type { FitOptions, History } from './training.js';
 import { r2Score } from './metrics.js';
+
+/** What a hidden layer can use: every activation applied per element, and scikit-learn's name of the sigmoid. */
+const HIDDEN_ACTIVATIONS = ['logistic', ...ACTIVATIONS.filter((a) => !ACTIVATION_TRAITS[a].rowwise)] as readonly (Exclude<Activation, 'softmax'> | 'logistic')[];
 
 /** Options shared by `MLPClassifier` and `MLPRegressor`, named as in scikit-learn. */
 export interface EstimatorOptions {
   /** Units of each hidden layer. Default [100]. */
   hiddenLayerSizes?: number[];
-  /** Hidden activation: 'relu' (default), 'tanh', 'logistic' (= 'sigmoid'), 'identity', 'leaky-relu', 'elu'. */
+  /** Hidden activation: 'relu' (default), 'tanh', 'logistic' (= 'sigmoid'), or any other activation but 'softmax'. */
   activation?: Exclude<Activation, 'softmax'> | 'logistic';
   /** 'adam' (default) or 'sgd' (with `momentum` and `nesterovsMomentum`). */
   solver?: 'adam' | 'sgd';
@@ -85,7 +88,7 @@ function resolveOptions(value: unknown, name: string): Resolved {
   hidden.forEach((u, i) => checkInteger(`hiddenLayerSizes[${i}]`, u, 1));
   const resolved: Resolved = {
     hiddenLayerSizes: [...hidden],
-    activation: checkOneOf('activation', o.activation ?? 'relu', ['identity', 'logistic', 'sigmoid', 'tanh', 'relu', 'leaky-relu', 'elu'] as const),
+    activation: checkOneOf('activation', o.activation ?? 'relu', HIDDEN_ACTIVATIONS),
     solver: checkOneOf('solver', o.solver ?? 'adam', ['adam', 'sgd'] as const),
     alpha: o.alpha === undefined ? 1e-4 : checkNumber('alpha', o.alpha, { min: 0 }),
     batchSize: o.batchSize === undefined || o.batchSize === 'auto' ? 'auto' : checkInteger('batchSize', o.batchSize, 1),

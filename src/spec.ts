@@ -14,7 +14,7 @@ import { paramLayout } from './layout.js';
  * native/generated/tables.h and assembly/generated/tables.ts, so a name added here reaches every
  * backend's enum; append new names at the end so that codes never change meaning.
  */
-export const ACTIVATIONS = ['identity', 'sigmoid', 'tanh', 'relu', 'leaky-relu', 'elu', 'softmax'] as const;
+export const ACTIVATIONS = ['identity', 'sigmoid', 'tanh', 'relu', 'leaky-relu', 'elu', 'softmax', 'silu', 'gelu'] as const;
 export const LOSSES = ['mse', 'half-mse', 'mae', 'binary-cross-entropy', 'cross-entropy'] as const;
 export const OPTIMIZERS = ['sgd', 'momentum', 'nesterov', 'adam'] as const;
 export const SCHEDULES = ['constant', 'step', 'exponential', 'inverse-time'] as const;
@@ -36,16 +36,25 @@ export interface ActivationTraits {
   readonly heInit: boolean;
   /** Applied to a whole row (softmax): allowed on the output layer only. */
   readonly rowwise: boolean;
+  /**
+   * φ' needs the pre-activation z: it cannot be had from the output a = φ(z) alone, so the
+   * compiled backends keep z beside a for layers with this activation.
+   */
+  readonly derivativeFromInput: boolean;
 }
 
 export const ACTIVATION_TRAITS: Readonly<Record<Activation, ActivationTraits>> = {
-  identity: { heInit: false, rowwise: false },
-  sigmoid: { heInit: false, rowwise: false },
-  tanh: { heInit: false, rowwise: false },
-  relu: { heInit: true, rowwise: false },
-  'leaky-relu': { alpha: 0.01, heInit: true, rowwise: false },
-  elu: { alpha: 1, heInit: true, rowwise: false },
-  softmax: { heInit: false, rowwise: true },
+  identity: { heInit: false, rowwise: false, derivativeFromInput: false },
+  sigmoid: { heInit: false, rowwise: false, derivativeFromInput: false },
+  tanh: { heInit: false, rowwise: false, derivativeFromInput: false },
+  relu: { heInit: true, rowwise: false, derivativeFromInput: false },
+  'leaky-relu': { alpha: 0.01, heInit: true, rowwise: false, derivativeFromInput: false },
+  elu: { alpha: 1, heInit: true, rowwise: false, derivativeFromInput: false },
+  softmax: { heInit: false, rowwise: true, derivativeFromInput: false },
+  /** x·σ(x), also called swish. */
+  silu: { heInit: true, rowwise: false, derivativeFromInput: true },
+  /** The tanh approximation, PyTorch's `approximate='tanh'`: ½x(1 + tanh(√(2/π)(x + 0.044715x³))). */
+  gelu: { heInit: true, rowwise: false, derivativeFromInput: true },
 };
 
 /** The numeric code of a name: its index in its list. */

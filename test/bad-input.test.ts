@@ -22,7 +22,7 @@ const constructorCases: Case[] = [
   ['layers missing', make({ layers: undefined }), TypeError, /layers must be an array of layers .*got undefined/],
   ['layers empty', make({ layers: [] }), RangeError, /layers must be at least one layer .*got an array of length 0/],
   ['units 0', layersWith({ units: 0 }), RangeError, /layers\[0\]\.units must be an integer between 1 and \d+, got 0/],
-  ['unknown activation', layersWith({ units: 2, activation: 'swish' }), RangeError, /layers\[0\]\.activation must be one of 'identity', .*'softmax', got "swish"/],
+  ['unknown activation', layersWith({ units: 2, activation: 'swish' }), RangeError, /layers\[0\]\.activation must be one of 'identity', .*'softmax', 'silu', 'gelu', got "swish"/],
   ['softmax on a hidden layer', layersWith({ units: 2, activation: 'softmax' }), RangeError, /'softmax' is only allowed on the output layer/],
   ['softmax with one unit', make({ layers: [{ units: 1, activation: 'softmax' }] }), RangeError, /layers\[0\]\.units must be at least 2 for a softmax output/],
   ['alpha on relu', layersWith({ units: 2, activation: 'relu', alpha: 0.1 }), RangeError, /alpha only applies to 'leaky-relu' and 'elu', got it with 'relu'/],

@@ -28,7 +28,7 @@ function targets(loss: Loss, n: number, k: number, seed: number): Float64Array {
 
 const HIDDEN: { activation: Activation; alpha?: number }[] = [
   { activation: 'identity' }, { activation: 'sigmoid' }, { activation: 'tanh' }, { activation: 'relu' },
-  { activation: 'leaky-relu', alpha: 0.1 }, { activation: 'elu', alpha: 0.7 },
+  { activation: 'leaky-relu', alpha: 0.1 }, { activation: 'elu', alpha: 0.7 }, { activation: 'silu' }, { activation: 'gelu' },
 ];
 const PAIRS: [Activation, Loss][] = [
   ...ACTIVATIONS.flatMap((a) => (['mse', 'half-mse', 'mae'] as Loss[]).map((l): [Activation, Loss] => [a, l])),

@@ -9,8 +9,16 @@ export enum Activation {
   LeakyRelu = 4,
   Elu = 5,
   Softmax = 6,
+  Silu = 7,
+  Gelu = 8,
 }
-export const ACTIVATION_COUNT: i32 = 7;
+export const ACTIVATION_COUNT: i32 = 9;
+
+/** Whether φ' needs the pre-activation z, which the step then keeps beside a = φ(z). */
+// @ts-ignore: decorator
+@inline export function activation_derivative_from_input(kind: i32): bool {
+  return kind == Activation.Silu || kind == Activation.Gelu;
+}
 
 /** Loss codes (LOSSES in src/spec.ts). */
 export enum Loss {

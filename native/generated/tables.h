@@ -15,9 +15,11 @@ enum class Activation : int32_t {
   LeakyRelu = 4,
   Elu = 5,
   Softmax = 6,
+  Silu = 7,
+  Gelu = 8,
 };
-constexpr int32_t kActivationCount = 7;
-constexpr const char* kActivationNames[kActivationCount] = {"identity", "sigmoid", "tanh", "relu", "leaky-relu", "elu", "softmax"};
+constexpr int32_t kActivationCount = 9;
+constexpr const char* kActivationNames[kActivationCount] = {"identity", "sigmoid", "tanh", "relu", "leaky-relu", "elu", "softmax", "silu", "gelu"};
 
 // Loss codes (LOSSES in src/spec.ts).
 enum class Loss : int32_t {
@@ -48,6 +50,15 @@ enum class Stream : uint32_t {
   Split = 4,
   Search = 5,
 };
+
+// Every activation, for switches that instantiate a template per activation:
+//   #define CASE(name) case Activation::name: run<Activation::name>(); break;
+#define MLPKIT_ACTIVATIONS(X) X(Identity) X(Sigmoid) X(Tanh) X(Relu) X(LeakyRelu) X(Elu) X(Softmax) X(Silu) X(Gelu)
+
+// Whether φ' needs the pre-activation z, which the step then keeps beside a = φ(z).
+constexpr bool activation_derivative_from_input(Activation kind) {
+  return kind == Activation::Silu || kind == Activation::Gelu;
+}
 
 // Columns of the layer table (Int32Array, one row per layer).
 enum LayerField : int {

@@ -10,7 +10,7 @@ import {
   classScores, compareBackends, confusionMatrix, listBackends, MLP, r2Score, regressionErrors, VERSION,
   type Activation, type History, type LayerWeights, type Loss, type MLPOptions, type OptimizerType,
 } from '../node.js';
-import { ACTIVATIONS, LOSSES, OPTIMIZERS } from '../spec.js';
+import { ACTIVATION_TRAITS, ACTIVATIONS, LOSSES, OPTIMIZERS } from '../spec.js';
 import { readTable, targetNumbers, type Table } from './data.js';
 import { lineChart } from './plot.js';
 import { ProgressReporter } from './progress.js';
@@ -364,7 +364,7 @@ Examples:
     .option('--features <columns>', 'feature columns of a CSV file, comma-separated (default: all but the target)', nameList)
     .addOption(new Option('--task <task>', 'classification or regression (default: from the target values)').choices(['auto', 'classification', 'regression']).default('auto'))
     .option('--layers <sizes>', 'hidden layer sizes, comma-separated', layerList, [64])
-    .addOption(new Option('--activation <name>', 'hidden activation').choices(ACTIVATIONS.filter((a) => a !== 'softmax')).default('relu'))
+    .addOption(new Option('--activation <name>', 'hidden activation').choices(ACTIVATIONS.filter((a) => !ACTIVATION_TRAITS[a].rowwise)).default('relu'))
     .addOption(new Option('--loss <name>', 'loss (default: cross-entropy for classes, mse for regression)').choices([...LOSSES]))
     .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZERS]).default('adam'))
     .option('--learning-rate <rate>', 'learning rate (default: 0.001 for adam, 0.01 otherwise)', number('--learning-rate', 0))
