@@ -135,7 +135,7 @@ export class MLP {
       try {
         json = JSON.stringify(value);
       } catch (error) {
-        throw new TypeError(`metadata must be JSON-serializable: ${(error as Error).message}`);
+        throw new TypeError(`metadata must be JSON-serializable: ${(error as Error).message}`, { cause: error });
       }
       value = JSON.parse(json) as Record<string, unknown>;
     }

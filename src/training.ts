@@ -289,7 +289,7 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
   let plateauBest = Infinity;
   let plateauWait = 0;
   let cooldown = 0;
-  let learningRate = optimizer.learningRate * state.learningRateScale;
+  let learningRate: number;
 
   for (let epoch = 0; epoch < options.epochs;) {
     if (options.signal?.aborted) { history.stopReason = 'aborted'; break; }

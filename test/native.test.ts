@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { nativeBinding } from '../src/backends/native.js';
-import { MLP, type MLPOptions } from '../src/node.js';
+import { MLP } from '../src/node.js';
 import { paramLayout } from '../src/layout.js';
 import { normalizeModelSpec } from '../src/spec.js';
 import { initialCounters, LAYER_FIELDS, modelTables } from '../src/tables.js';

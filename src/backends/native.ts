@@ -27,6 +27,7 @@ export function loadNativeBinding(): NativeBinding {
       `the native addon could not be loaded (${process.platform}-${process.arch}, node ${process.versions.node}): ${reason}\n` +
         `  tried: ${join(packageRoot, 'build', 'Release', 'mlpkit.node')}, ${join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`)}\n` +
         '  to build it: npm rebuild mlpkit --foreground-scripts  (needs python3, make and a C++17 compiler)',
+      { cause: error },
     );
   }
 }
@@ -69,8 +70,6 @@ class NativeModel implements RawModel {
   readonly #size: number;
   readonly #state: Float32Array;
   readonly #counters = initialCounters();
-  #scratch = new Float32Array(0);
-  #data: [Float32Array, Float32Array] | undefined;
 
   constructor(addon: NativeBinding, tables: ModelTables, threads: number | undefined) {
     const [seedLo, seedHi] = tables.seed;
@@ -81,9 +80,8 @@ class NativeModel implements RawModel {
   }
 
   reserve(rows: number): void {
-    const scratch = new Float32Array(this.#handle.scratchFloats(rows));
-    this.#handle.bind(this.#state, this.#counters, scratch, rows);
-    this.#scratch = scratch;
+    // The addon holds a reference to every array it borrows, for as long as it uses it.
+    this.#handle.bind(this.#state, this.#counters, new Float32Array(this.#handle.scratchFloats(rows)), rows);
     this.capacity = rows;
   }
 
@@ -94,9 +92,7 @@ class NativeModel implements RawModel {
   writeCounters(values: Float64Array): void { this.#counters.set(values); }
 
   setData(x: Float32Array, y: Float32Array, n: number): void {
-    const data: [Float32Array, Float32Array] = [x.slice(), y.slice()]; // owned here, borrowed by the addon
-    this.#handle.setData(data[0], data[1], n);
-    this.#data = data;
+    this.#handle.setData(x.slice(), y.slice(), n); // copies the addon borrows: the caller may change its arrays
   }
 
   train(order: Int32Array, bounds: Int32Array, first: number, count: number, learningRates: Float64Array, losses: Float64Array): number {
@@ -116,7 +112,5 @@ class NativeModel implements RawModel {
 
   dispose(): void {
     this.#handle.dispose();
-    this.#data = undefined;
-    this.#scratch = new Float32Array(0);
   }
 }

@@ -35,13 +35,13 @@ function readBytes(path: string): Buffer {
     bytes = readFileSync(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot be read (${(error as Error).message})`);
+    throw new Error(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot be read (${(error as Error).message})`, { cause: error });
   }
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
       return gunzipSync(bytes);
     } catch (error) {
-      throw new Error(`${path}: a gzip file that cannot be decompressed (${(error as Error).message})`);
+      throw new Error(`${path}: a gzip file that cannot be decompressed (${(error as Error).message})`, { cause: error });
     }
   }
   return bytes;
@@ -98,7 +98,7 @@ function readCsvTable(path: string, text: string, options: ReadOptions): Table {
   try {
     records = parse(text, { skip_empty_lines: true, trim: true, relax_column_count: false });
   } catch (error) {
-    throw new Error(`${path}: not a valid CSV file (${(error as Error).message})`);
+    throw new Error(`${path}: not a valid CSV file (${(error as Error).message})`, { cause: error });
   }
   if (records.length < 2) throw new Error(`${path}: a CSV file needs a header row and at least one data row`);
   const header = records[0]!;

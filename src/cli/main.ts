@@ -38,7 +38,7 @@ export function writeAtomic(path: string, data: string | Uint8Array): void {
     renameSync(temporary, path);
   } catch (error) {
     try { unlinkSync(temporary); } catch { /* it may not exist */ }
-    throw new Error(`${path}: cannot be written (${(error as Error).message})`);
+    throw new Error(`${path}: cannot be written (${(error as Error).message})`, { cause: error });
   }
 }
 
@@ -47,13 +47,13 @@ function loadModel(path: string): { net: MLP; meta: CliMetadata } {
   try {
     bytes = readFileSync(path);
   } catch (error) {
-    throw new Error(`${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    throw new Error(`${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`, { cause: error });
   }
   let net: MLP;
   try {
     net = MLP.load(bytes, { backend: globalOptions.backend, ...(globalOptions.threads ? { threads: globalOptions.threads } : {}) });
   } catch (error) {
-    throw new Error(`${path}: ${(error as Error).message}`);
+    throw new Error(`${path}: ${(error as Error).message}`, { cause: error });
   }
   const meta = net.metadata as CliMetadata | undefined;
   if (!meta || !Array.isArray(meta.features) || typeof meta.target !== 'string' || (meta.format !== 'csv' && meta.format !== 'idx')) {

@@ -40,6 +40,7 @@ export function compileWasmFileSync(build: WasmBuild): WebAssembly.Module {
     throw new Error(
       `the WebAssembly module could not be read: ${(error as Error).message.split('\n')[0]}\n` +
         '  to build it: npm run build:wasm  (needs the dev dependency assemblyscript)',
+      { cause: error },
     );
   }
   return new WebAssembly.Module(bytes);
