@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendModel } from '../src/backend-model.js';
 import { loadWasmBackend, useWasmModule, wasmSimdSupported } from '../src/backends/wasm/loader.js';
+import { WASM_EXPORT_NAMES } from '../src/backends/wasm/instance.js';
 import { wasmBackend } from '../src/backends/wasm/model.js';
 import { compileWasmFileSync, wasmBuildFromEnvironment, wasmFilePath } from '../src/backends/wasm/node.js';
 import { initWasm, listBackends, MLP } from '../src/node.js';
@@ -73,6 +74,12 @@ describe('loading the module', () => {
   afterAll(() => { useWasmModule(modules[defaultBuild]); });
   const bytes = () => new Uint8Array(readFileSync(wasmFilePath(builds[0]!)));
   const isa = builds[0] === 'simd' ? 'simd128' : 'scalar';
+
+  it('each build exports exactly the functions the adapter declares', () => {
+    for (const build of builds) {
+      expect(WebAssembly.Module.exports(modules[build]).map((e) => e.name).sort()).toEqual([...WASM_EXPORT_NAMES].sort());
+    }
+  });
 
   it('the Node entry compiles the file by itself and listBackends reports the build', () => {
     expect(listBackends().find((b) => b.name === 'wasm')).toEqual({ name: 'wasm', available: true, isa: defaultBuild === 'simd' ? 'simd128' : 'scalar', threads: 1 });

@@ -27,8 +27,15 @@ export interface WasmExports {
   philox(k0: number, k1: number, c0: number, c1: number, c2: number, c3: number, out: number): void;
 }
 
-/** The exports without which a module is not mlpkit's. */
-export const REQUIRED_EXPORTS = ['memory', 'simd', 'alloc', 'model_create', 'model_train', 'sgemm'] as const;
+/** Every export of the module: a module that lacks one is not (this version of) mlpkit's. */
+export const WASM_EXPORT_NAMES = [
+  'memory', 'simd', 'alloc', 'mark', 'release', 'model_create', 'model_scratch_bytes', 'model_bind', 'model_set_data',
+  'model_train', 'model_train_step', 'model_loss_and_gradient', 'model_evaluate', 'model_penalty', 'model_predict',
+  'gemm_blocking', 'sgemm_reserve', 'sgemm', 'philox',
+] as const satisfies readonly (keyof WasmExports)[];
+// The list names every member of WasmExports (a compile-time check).
+const everyExportListed: Exclude<keyof WasmExports, (typeof WASM_EXPORT_NAMES)[number]> extends never ? true : never = true;
+void everyExportListed;
 
 /** What `abort` throws from inside the module (an Error; the class only tells it from other failures). */
 export class WasmAbort extends Error {}

@@ -8,7 +8,7 @@
 import type { Backend } from '../../backend.js';
 import { typeError } from '../../errors.js';
 import { BackendAbsent, setBackendLoader } from '../../registry.js';
-import { REQUIRED_EXPORTS } from './instance.js';
+import { WASM_EXPORT_NAMES } from './instance.js';
 import { wasmBackend } from './model.js';
 
 /** Where the compiled module comes from: the module itself, its bytes, or a URL (or its fetched response). */
@@ -63,7 +63,7 @@ let active: ActiveModule | undefined;
 export function useWasmModule(module: WebAssembly.Module): WasmInfo {
   if (!(module instanceof WebAssembly.Module)) throw typeError('module', 'a WebAssembly.Module', module);
   const names = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
-  const missing = REQUIRED_EXPORTS.filter((name) => !names.has(name));
+  const missing = WASM_EXPORT_NAMES.filter((name) => !names.has(name));
   if (missing.length > 0) {
     throw new TypeError(`module must be the mlpkit WebAssembly module (mlpkit-simd.wasm or mlpkit-scalar.wasm), got a module without ${missing.join(', ')}`);
   }
