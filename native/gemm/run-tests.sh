@@ -3,6 +3,7 @@
 # ISA-specific kernels enable their instructions per function, so one binary
 # runs (and dispatches) on any x86-64 CPU. No -ffast-math: the tests rely on
 # IEEE semantics (NaN propagation, bit-identical thread results).
+# GEMM_BUILD_DIR puts the binary elsewhere (default: build/ next to this file).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="${GEMM_BUILD_DIR:-$here/build}"
@@ -12,4 +13,5 @@ CXXFLAGS="${CXXFLAGS:--std=c++17 -O3 -Wall -Wextra}"
 srcs=(gemm.cc cpu.cc ukernel_scalar.cc ukernel_avx2.cc ukernel_avx512.cc)
 # shellcheck disable=SC2086
 "$CXX" $CXXFLAGS -pthread -o "$out/test_gemm" "${srcs[@]/#/$here/}" "$here/test_gemm.cc"
-"$out/test_gemm"
+# exec: a caller that times out and kills this process kills the harness.
+exec "$out/test_gemm"

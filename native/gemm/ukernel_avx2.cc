@@ -1,5 +1,8 @@
 // AVX2 + FMA micro-kernel (6x16), A/B packing and direct small-problem path.
 //
+// The micro-kernel body is the template in ukernel_x86.h, shared with the
+// AVX-512 kernel; Avx2Traits below supplies its ymm instructions.
+//
 // Every function here carries __attribute__((target("avx2,fma"))) instead of
 // the file being built with -mavx2: the rest of the binary stays baseline
 // x86-64 and the dispatcher only calls in here after checking the CPU. No
@@ -27,7 +30,7 @@
 // FMA peak with A streaming from L2.
 //
 // Edges: rows m % 6 use the same template instantiated for fewer rows (no
-// wasted FMAs); columns n % 16 use masked loads/stores with the same
+// wasted FMAs); columns n % 16 use vmaskmovps loads/stores of C with the same
 // arithmetic, so an element's value never depends on its tile position.
 #if defined(__x86_64__) || defined(__i386__)
 
@@ -38,6 +41,9 @@
 
 #define MLPKIT_AVX2 __attribute__((target("avx2,fma")))
 #define MLPKIT_AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) inline
+#define MLPKIT_UKERNEL_X86_INLINE MLPKIT_AVX2_INLINE
+
+#include "ukernel_x86.h"
 
 namespace mlpkit {
 namespace {
@@ -52,78 +58,34 @@ MLPKIT_AVX2_INLINE __m256i first_lanes(int r) {  // r in [-8, 16]
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMaskWindow + 16 - r));
 }
 
-template <int M>
-MLPKIT_AVX2_INLINE void step_6x16(__m256 (&acc0)[M], __m256 (&acc1)[M],
-                                  const float* a,  // packed A, one k step
-                                  const float* b) {  // packed B, one k step
-  const __m256 b0 = _mm256_load_ps(b);
-  const __m256 b1 = _mm256_load_ps(b + 8);
-  _Pragma("GCC unroll 16")
-  for (int i = 0; i < M; ++i) {
-    const __m256 ai = _mm256_broadcast_ss(a + i);
-    acc0[i] = _mm256_fmadd_ps(ai, b0, acc0[i]);
-    acc1[i] = _mm256_fmadd_ps(ai, b1, acc1[i]);
-  }
-}
+// Instruction choice for the shared micro-kernel (ukernel_x86.h). AVX2 has
+// no mask registers: C edges use vmaskmovps with lane vectors from
+// kMaskWindow.
+struct Avx2Traits {
+  using Vec = __m256;
+  using Mask = __m256i;
+  static constexpr int kWidth = 8;
+  static constexpr int kMr = 6;
 
-template <int M>
-MLPKIT_AVX2_INLINE void tile_6x16(int nr, int k, float alpha,
-                                  const float* a,  // packed (k, 6)
-                                  const float* b,  // packed (k, 16)
-                                  float beta,
-                                  float* c,  // (M, nr), ldc
-                                  int ldc) {
-  __m256 acc0[M], acc1[M];
-  _Pragma("GCC unroll 16")
-  for (int i = 0; i < M; ++i) acc0[i] = acc1[i] = _mm256_setzero_ps();
-  // C is touched only after the k loop; start its lines on the way now so
-  // the write-back does not stall on L2/L3 (matters when k is short).
-  _Pragma("GCC unroll 16")
-  for (int i = 0; i < M; ++i) {
-    _mm_prefetch(reinterpret_cast<const char*>(c + static_cast<long>(i) * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + static_cast<long>(i) * ldc + 15), _MM_HINT_T0);
+  MLPKIT_AVX2_INLINE static Vec zero() { return _mm256_setzero_ps(); }
+  MLPKIT_AVX2_INLINE static Vec set1(float x) { return _mm256_set1_ps(x); }
+  MLPKIT_AVX2_INLINE static Vec broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+  MLPKIT_AVX2_INLINE static Vec load(const float* p) { return _mm256_load_ps(p); }
+  MLPKIT_AVX2_INLINE static Vec loadu(const float* p) { return _mm256_loadu_ps(p); }
+  MLPKIT_AVX2_INLINE static void storeu(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+  MLPKIT_AVX2_INLINE static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
+  MLPKIT_AVX2_INLINE static Vec fmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+  MLPKIT_AVX2_INLINE static void tail_masks(int nr, Mask& m0, Mask& m1) {  // 0 < nr < 16
+    m0 = first_lanes(nr);
+    m1 = first_lanes(nr - 8);
   }
-  // Unrolled by the compiler rather than by hand: a hand-unrolled body plus
-  // remainder loop made GCC 12 keep the accumulators in memory.
-  _Pragma("GCC unroll 4")
-  for (int p = 0; p < k; ++p) {
-    step_6x16<M>(acc0, acc1, a, b);
-    a += 6;
-    b += 16;
+  MLPKIT_AVX2_INLINE static Vec maskz_loadu(const float* p, Mask m) {
+    return _mm256_maskload_ps(p, m);
   }
-
-  const __m256 va = _mm256_set1_ps(alpha);
-  const __m256 vb = _mm256_set1_ps(beta);
-  if (nr == 16) {
-    _Pragma("GCC unroll 16")
-    for (int i = 0; i < M; ++i) {
-      float* ci = c + static_cast<long>(i) * ldc;
-      __m256 r0 = _mm256_mul_ps(acc0[i], va);
-      __m256 r1 = _mm256_mul_ps(acc1[i], va);
-      if (beta != 0.0f) {
-        r0 = _mm256_fmadd_ps(_mm256_loadu_ps(ci), vb, r0);
-        r1 = _mm256_fmadd_ps(_mm256_loadu_ps(ci + 8), vb, r1);
-      }
-      _mm256_storeu_ps(ci, r0);
-      _mm256_storeu_ps(ci + 8, r1);
-    }
-  } else {
-    const __m256i m0 = first_lanes(nr);
-    const __m256i m1 = first_lanes(nr - 8);
-    _Pragma("GCC unroll 16")
-    for (int i = 0; i < M; ++i) {
-      float* ci = c + static_cast<long>(i) * ldc;
-      __m256 r0 = _mm256_mul_ps(acc0[i], va);
-      __m256 r1 = _mm256_mul_ps(acc1[i], va);
-      if (beta != 0.0f) {
-        r0 = _mm256_fmadd_ps(_mm256_maskload_ps(ci, m0), vb, r0);
-        r1 = _mm256_fmadd_ps(_mm256_maskload_ps(ci + 8, m1), vb, r1);
-      }
-      _mm256_maskstore_ps(ci, m0, r0);
-      _mm256_maskstore_ps(ci + 8, m1, r1);
-    }
+  MLPKIT_AVX2_INLINE static void mask_storeu(float* p, Mask m, Vec v) {
+    _mm256_maskstore_ps(p, m, v);
   }
-}
+};
 
 MLPKIT_AVX2_INLINE void transpose_8x8(__m256& r0, __m256& r1, __m256& r2, __m256& r3,
                                       __m256& r4, __m256& r5, __m256& r6, __m256& r7) {
@@ -381,14 +343,7 @@ MLPKIT_AVX2 void sgemm_ukernel_6x16_avx2(int mr, int nr, int k, float alpha,
                                          float beta,
                                          float* c,  // (mr, nr), ldc
                                          int ldc) {
-  switch (mr) {
-    case 6: tile_6x16<6>(nr, k, alpha, a, b, beta, c, ldc); break;
-    case 5: tile_6x16<5>(nr, k, alpha, a, b, beta, c, ldc); break;
-    case 4: tile_6x16<4>(nr, k, alpha, a, b, beta, c, ldc); break;
-    case 3: tile_6x16<3>(nr, k, alpha, a, b, beta, c, ldc); break;
-    case 2: tile_6x16<2>(nr, k, alpha, a, b, beta, c, ldc); break;
-    default: tile_6x16<1>(nr, k, alpha, a, b, beta, c, ldc); break;
-  }
+  ukernel<Avx2Traits>(mr, nr, k, alpha, a, b, beta, c, ldc);
 }
 
 MLPKIT_AVX2 void sgemm_pack_a_mr6_avx2(Trans ta, int m, int k, const float* a, int lda,

@@ -1,6 +1,7 @@
-// AVX-512F micro-kernel (12x32). Structurally the AVX2 6x16 kernel with
-// zmm registers: same packed layouts, same template over the row count for
-// the m edge, same alpha/beta arithmetic; the n edge uses AVX-512 mask
+// AVX-512F micro-kernel (12x32): the template of ukernel_x86.h, shared with
+// the AVX2 6x16 kernel, instantiated with zmm registers (Avx512Traits below).
+// Same packed layouts, same template over the row count for the m edge, same
+// alpha/beta arithmetic; the n edge masks the loads/stores of C with k
 // registers instead of maskload/maskstore.
 //
 // Loop structure (driver, gemm.cc):
@@ -16,9 +17,13 @@
 // = 27 of 32 zmm; 2 loads + 12 broadcasts per 24 FMAs.
 // KC=192 keeps the B micro-panel (24 KB) inside a 32 KB or 48 KB L1d.
 //
-// Status: compiled and linked on every x86-64 build, but not yet executed on
-// AVX-512 hardware, and its blocksizes are not tuned. The dispatcher selects
-// it only when the CPU reports AVX-512F.
+// Edges: rows m % 12 use the template instantiated for fewer rows; columns
+// n % 32 keep the full-width arithmetic, so an element's value never depends
+// on its tile position.
+//
+// Status: passes the GEMM tests (test_gemm.cc) on AVX-512F hardware; its
+// blocksizes are not tuned. The dispatcher selects it only when the CPU
+// reports AVX-512F.
 #if defined(__x86_64__) || defined(__i386__)
 
 #include <immintrin.h>
@@ -28,81 +33,40 @@
 
 #define MLPKIT_AVX512 __attribute__((target("avx512f")))
 #define MLPKIT_AVX512_INLINE __attribute__((target("avx512f"), always_inline)) inline
+#define MLPKIT_UKERNEL_X86_INLINE MLPKIT_AVX512_INLINE
+
+#include "ukernel_x86.h"
 
 namespace mlpkit {
 namespace {
 
-template <int M>
-MLPKIT_AVX512_INLINE void step_12x32(__m512 (&acc0)[M], __m512 (&acc1)[M],
-                                     const float* a,  // packed A, one k step
-                                     const float* b) {  // packed B, one k step
-  const __m512 b0 = _mm512_load_ps(b);
-  const __m512 b1 = _mm512_load_ps(b + 16);
-  _Pragma("GCC unroll 16")
-  for (int i = 0; i < M; ++i) {
-    const __m512 ai = _mm512_set1_ps(a[i]);
-    acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
-    acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
-  }
-}
+// Instruction choice for the shared micro-kernel (ukernel_x86.h). C edges
+// are k-register masks computed from nr: no lane table, no vmaskmovps.
+struct Avx512Traits {
+  using Vec = __m512;
+  using Mask = __mmask16;
+  static constexpr int kWidth = 16;
+  static constexpr int kMr = 12;
 
-template <int M>
-MLPKIT_AVX512_INLINE void tile_12x32(int nr, int k, float alpha,
-                                     const float* a,  // packed (k, 12)
-                                     const float* b,  // packed (k, 32)
-                                     float beta,
-                                     float* c,  // (M, nr), ldc
-                                     int ldc) {
-  __m512 acc0[M], acc1[M];
-  _Pragma("GCC unroll 16")
-  for (int i = 0; i < M; ++i) acc0[i] = acc1[i] = _mm512_setzero_ps();
-  _Pragma("GCC unroll 16")
-  for (int i = 0; i < M; ++i) {
-    _mm_prefetch(reinterpret_cast<const char*>(c + static_cast<long>(i) * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + static_cast<long>(i) * ldc + 31), _MM_HINT_T0);
+  MLPKIT_AVX512_INLINE static Vec zero() { return _mm512_setzero_ps(); }
+  MLPKIT_AVX512_INLINE static Vec set1(float x) { return _mm512_set1_ps(x); }
+  MLPKIT_AVX512_INLINE static Vec broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  MLPKIT_AVX512_INLINE static Vec load(const float* p) { return _mm512_load_ps(p); }
+  MLPKIT_AVX512_INLINE static Vec loadu(const float* p) { return _mm512_loadu_ps(p); }
+  MLPKIT_AVX512_INLINE static void storeu(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+  MLPKIT_AVX512_INLINE static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
+  MLPKIT_AVX512_INLINE static Vec fmadd(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+  MLPKIT_AVX512_INLINE static void tail_masks(int nr, Mask& m0, Mask& m1) {  // 0 < nr < 32
+    m0 = nr >= 16 ? static_cast<Mask>(0xFFFF) : static_cast<Mask>((1u << nr) - 1u);
+    m1 = nr <= 16 ? static_cast<Mask>(0) : static_cast<Mask>((1u << (nr - 16)) - 1u);
   }
-  // Unrolled by the compiler rather than by hand (see the AVX2 kernel).
-  _Pragma("GCC unroll 4")
-  for (int p = 0; p < k; ++p) {
-    step_12x32<M>(acc0, acc1, a, b);
-    a += 12;
-    b += 32;
+  MLPKIT_AVX512_INLINE static Vec maskz_loadu(const float* p, Mask m) {
+    return _mm512_maskz_loadu_ps(m, p);
   }
-
-  const __m512 va = _mm512_set1_ps(alpha);
-  const __m512 vb = _mm512_set1_ps(beta);
-  if (nr == 32) {
-    _Pragma("GCC unroll 16")
-    for (int i = 0; i < M; ++i) {
-      float* ci = c + static_cast<long>(i) * ldc;
-      __m512 r0 = _mm512_mul_ps(acc0[i], va);
-      __m512 r1 = _mm512_mul_ps(acc1[i], va);
-      if (beta != 0.0f) {
-        r0 = _mm512_fmadd_ps(_mm512_loadu_ps(ci), vb, r0);
-        r1 = _mm512_fmadd_ps(_mm512_loadu_ps(ci + 16), vb, r1);
-      }
-      _mm512_storeu_ps(ci, r0);
-      _mm512_storeu_ps(ci + 16, r1);
-    }
-  } else {
-    const __mmask16 m0 = nr >= 16 ? static_cast<__mmask16>(0xFFFF)
-                                  : static_cast<__mmask16>((1u << nr) - 1u);
-    const __mmask16 m1 = nr <= 16 ? static_cast<__mmask16>(0)
-                                  : static_cast<__mmask16>((1u << (nr - 16)) - 1u);
-    _Pragma("GCC unroll 16")
-    for (int i = 0; i < M; ++i) {
-      float* ci = c + static_cast<long>(i) * ldc;
-      __m512 r0 = _mm512_mul_ps(acc0[i], va);
-      __m512 r1 = _mm512_mul_ps(acc1[i], va);
-      if (beta != 0.0f) {
-        r0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, ci), vb, r0);
-        r1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, ci + 16), vb, r1);
-      }
-      _mm512_mask_storeu_ps(ci, m0, r0);
-      _mm512_mask_storeu_ps(ci + 16, m1, r1);
-    }
+  MLPKIT_AVX512_INLINE static void mask_storeu(float* p, Mask m, Vec v) {
+    _mm512_mask_storeu_ps(p, m, v);
   }
-}
+};
 
 }  // namespace
 
@@ -112,20 +76,7 @@ MLPKIT_AVX512 void sgemm_ukernel_12x32_avx512(int mr, int nr, int k, float alpha
                                               float beta,
                                               float* c,  // (mr, nr), ldc
                                               int ldc) {
-  switch (mr) {
-    case 12: tile_12x32<12>(nr, k, alpha, a, b, beta, c, ldc); break;
-    case 11: tile_12x32<11>(nr, k, alpha, a, b, beta, c, ldc); break;
-    case 10: tile_12x32<10>(nr, k, alpha, a, b, beta, c, ldc); break;
-    case 9: tile_12x32<9>(nr, k, alpha, a, b, beta, c, ldc); break;
-    case 8: tile_12x32<8>(nr, k, alpha, a, b, beta, c, ldc); break;
-    case 7: tile_12x32<7>(nr, k, alpha, a, b, beta, c, ldc); break;
-    case 6: tile_12x32<6>(nr, k, alpha, a, b, beta, c, ldc); break;
-    case 5: tile_12x32<5>(nr, k, alpha, a, b, beta, c, ldc); break;
-    case 4: tile_12x32<4>(nr, k, alpha, a, b, beta, c, ldc); break;
-    case 3: tile_12x32<3>(nr, k, alpha, a, b, beta, c, ldc); break;
-    case 2: tile_12x32<2>(nr, k, alpha, a, b, beta, c, ldc); break;
-    default: tile_12x32<1>(nr, k, alpha, a, b, beta, c, ldc); break;
-  }
+  ukernel<Avx512Traits>(mr, nr, k, alpha, a, b, beta, c, ldc);
 }
 
 }  // namespace mlpkit
