@@ -2,8 +2,13 @@ import { defineConfig } from 'vitest/config';
 
 /** The suites that run on every backend; the second project reruns them on the scalar WebAssembly build. */
 const SHARED_SUITES = [
-  'test/golden.test.ts', 'test/bad-input.test.ts', 'test/estimators.test.ts', 'test/model-file.test.ts',
-  'test/optimizers.test.ts', 'test/real-data.test.ts', 'test/training.test.ts',
+  'test/golden.test.ts',
+  'test/bad-input.test.ts',
+  'test/estimators.test.ts',
+  'test/model-file.test.ts',
+  'test/optimizers.test.ts',
+  'test/real-data.test.ts',
+  'test/training.test.ts',
 ];
 
 export default defineConfig({

@@ -10,7 +10,9 @@ import { listBackends, VERSION } from '../dist/node.js';
 const SIMD_PROBE = Uint8Array.from(atob('AGFzbQEAAAABBwFgAn19AX0DAgEABwgBBHNpbWQAAAoSARAAIAD9EyAB/RP95AH9HwAL'), (c) => c.charCodeAt(0));
 
 export function banner(): string {
-  const backends = listBackends().map((b) => `${b.name} ${b.available ? `(${b.isa}, ${b.threads} thread${b.threads === 1 ? '' : 's'})` : '(unavailable)'}`);
+  const backends = listBackends().map(
+    (b) => `${b.name} ${b.available ? `(${b.isa}, ${b.threads} thread${b.threads === 1 ? '' : 's'})` : '(unavailable)'}`,
+  );
   return [
     `mlpkit ${VERSION} benchmarks, ${new Date().toISOString().slice(0, 10)}`,
     `machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores; Node ${process.versions.node} (V8 ${process.versions.v8}); wasm SIMD ${WebAssembly.validate(SIMD_PROBE) ? 'yes' : 'no'}`,
@@ -76,7 +78,14 @@ export async function measure(cases: Case[], { maxTime = 2, minSamples = 8 } = {
     const isAsync = probe instanceof Promise;
     await probe;
     const bench = isAsync
-      ? new Benchmark(c.name, { defer: true, fn: (deferred: { resolve(): void }) => { void (c.run() as Promise<void>).then(() => deferred.resolve()); }, maxTime, minSamples })
+      ? new Benchmark(c.name, {
+          defer: true,
+          fn: (deferred: { resolve(): void }) => {
+            void (c.run() as Promise<void>).then(() => deferred.resolve());
+          },
+          maxTime,
+          minSamples,
+        })
       : new Benchmark(c.name, c.run as () => void, { maxTime, minSamples, initCount: 1 });
     await run(bench);
     const seconds = bench.stats.sample; // seconds per call, one entry per sample
@@ -107,8 +116,10 @@ export function format(r: Result): string {
 
 /** A markdown table of results (kernel figures). */
 export function markdown(results: Result[]): string {
-  const rows = results.map((r) =>
-    `| ${r.name} | ${number(r.median)} ${r.unit} | ${number(r.min)}–${number(r.max)} | ${r.reference ? `${((100 * r.median) / r.reference.rate).toFixed(0)} % of ${r.reference.label}` : ''} |`);
+  const rows = results.map(
+    (r) =>
+      `| ${r.name} | ${number(r.median)} ${r.unit} | ${number(r.min)}–${number(r.max)} | ${r.reference ? `${((100 * r.median) / r.reference.rate).toFixed(0)} % of ${r.reference.label}` : ''} |`,
+  );
   return ['| case | median | min–max | vs |', '|---|---|---|---|', ...rows].join('\n');
 }
 
@@ -150,11 +161,20 @@ const times = (v: number | undefined) => (v === undefined ? '' : v >= 10 ? `${Ma
 /** The side-by-side tables as markdown, one per workload. */
 export function ratioMarkdown(rows: Ratio[]): string {
   const groups = [...new Set(rows.map((r) => r.group))];
-  return groups.map((group) => [
-    `**${group}**`, '',
-    '| contender | samples/s (median) | min–max | vs mlpkit native | vs fastest peer | notes |',
-    '|---|---:|---:|---:|---:|---|',
-    ...rows.filter((r) => r.group === group).map((r) =>
-      `| ${r.contender} | ${number(r.median)} | ${number(r.min)}–${number(r.max)} | ${times(r.vsNative)} | ${times(r.vsFastestPeer)} | ${r.note ?? ''} |`),
-  ].join('\n')).join('\n\n');
+  return groups
+    .map((group) =>
+      [
+        `**${group}**`,
+        '',
+        '| contender | samples/s (median) | min–max | vs mlpkit native | vs fastest peer | notes |',
+        '|---|---:|---:|---:|---:|---|',
+        ...rows
+          .filter((r) => r.group === group)
+          .map(
+            (r) =>
+              `| ${r.contender} | ${number(r.median)} | ${number(r.min)}–${number(r.max)} | ${times(r.vsNative)} | ${times(r.vsFastestPeer)} | ${r.note ?? ''} |`,
+          ),
+      ].join('\n'),
+    )
+    .join('\n\n');
 }

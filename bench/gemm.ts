@@ -26,29 +26,33 @@ function random(length: number, seed: number): Float32Array {
 
 export function gemmCases(threads: number[], peak: number, shapes = GEMM_SHAPES): Case[] {
   const addon = nativeBinding();
-  return shapes.flatMap(({ label, form, m, n, k }) => threads.map((t): Case => {
-    const [ta, tb] = TRANS[form];
-    const lda = ta ? m : k;
-    const ldb = tb ? k : n;
-    const a = random(m * k, 1);
-    const b = random(k * n, 2);
-    const c = new Float32Array(m * n);
-    return {
-      name: `sgemm ${label}, ${t} thread${t > 1 ? 's' : ''}`,
-      work: 2 * m * n * k,
-      unit: 'GFLOP/s',
-      run: () => addon.sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, 0, c, n, t, 'auto'),
-      validate: () => { // a corner of the product against the reference
-        addon.sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, 0, c, n, t, 'auto');
-        const rows = Math.min(m, 8);
-        const want = new Float32Array(rows * n);
-        const aRows = ta ? a : a.subarray(0, rows * k);
-        referenceSgemm(ta, tb, rows, n, k, 1, aRows, lda, b, ldb, 0, want, n);
-        for (let i = 0; i < want.length; i++) {
-          if (Math.abs(want[i]! - c[i]!) > 1e-4 * Math.sqrt(k)) throw new Error(`${label}: native ${c[i]} vs reference ${want[i]} at ${i}`);
-        }
-      },
-      reference: { label: `the ${t}-core FMA peak`, rate: peak * t },
-    };
-  }));
+  return shapes.flatMap(({ label, form, m, n, k }) =>
+    threads.map((t): Case => {
+      const [ta, tb] = TRANS[form];
+      const lda = ta ? m : k;
+      const ldb = tb ? k : n;
+      const a = random(m * k, 1);
+      const b = random(k * n, 2);
+      const c = new Float32Array(m * n);
+      return {
+        name: `sgemm ${label}, ${t} thread${t > 1 ? 's' : ''}`,
+        work: 2 * m * n * k,
+        unit: 'GFLOP/s',
+        run: () => addon.sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, 0, c, n, t, 'auto'),
+        validate: () => {
+          // a corner of the product against the reference
+          addon.sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, 0, c, n, t, 'auto');
+          const rows = Math.min(m, 8);
+          const want = new Float32Array(rows * n);
+          const aRows = ta ? a : a.subarray(0, rows * k);
+          referenceSgemm(ta, tb, rows, n, k, 1, aRows, lda, b, ldb, 0, want, n);
+          for (let i = 0; i < want.length; i++) {
+            if (Math.abs(want[i]! - c[i]!) > 1e-4 * Math.sqrt(k))
+              throw new Error(`${label}: native ${c[i]} vs reference ${want[i]} at ${i}`);
+          }
+        },
+        reference: { label: `the ${t}-core FMA peak`, rate: peak * t },
+      };
+    }),
+  );
 }

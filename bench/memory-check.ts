@@ -6,4 +6,11 @@ import { memoryAcrossEpochs } from './scaling.js';
 
 const [backend = 'native', threads] = process.argv.slice(2);
 const label = `${backend}${threads ? ` ${threads} thread${threads === '1' ? '' : 's'}` : ''}`;
-console.log(JSON.stringify(memoryAcrossEpochs({ label, backend: backend as 'native', ...(threads ? { threads: Number(threads) } : {}) }, backend === 'js' ? 5 : 50)));
+console.log(
+  JSON.stringify(
+    memoryAcrossEpochs(
+      { label, backend: backend as 'native', ...(threads ? { threads: Number(threads) } : {}) },
+      backend === 'js' ? 5 : 50,
+    ),
+  ),
+);

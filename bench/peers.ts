@@ -51,7 +51,11 @@ export interface PeerData {
 }
 
 const layersOf = (workload: Workload): { hidden: number[]; activation: 'sigmoid' | 'relu' } =>
-  workload === 'W1' ? { hidden: [4], activation: 'sigmoid' } : workload === 'W2' ? { hidden: [512, 512], activation: 'relu' } : { hidden: [1024, 1024], activation: 'relu' };
+  workload === 'W1'
+    ? { hidden: [4], activation: 'sigmoid' }
+    : workload === 'W2'
+      ? { hidden: [512, 512], activation: 'relu' }
+      : { hidden: [1024, 1024], activation: 'relu' };
 
 type Tf = typeof import('@tensorflow/tfjs');
 let tfModule: Tf | undefined;
@@ -95,10 +99,25 @@ function tfjs(backend: 'cpu' | 'wasm'): Peer {
       const use = () => tensorflow(backend);
       return {
         samplesPerCall: d.rows * epochs,
-        train: async () => { await use(); await model.fit(xs, ys, { batchSize: d.batchSize, epochs, shuffle: false, verbose: 0 }); },
-        loss: async () => { await use(); return tf.tidy(() => (model.evaluate(xs, ys) as import('@tensorflow/tfjs').Scalar).dataSync()[0]!); },
-        predict: async (rows) => { await use(); tf.tidy(() => { (model.predict(xs.slice([0, 0], [rows, d.inputs])) as import('@tensorflow/tfjs').Tensor).dataSync(); }); },
-        dispose: () => { xs.dispose(); ys.dispose(); model.dispose(); },
+        train: async () => {
+          await use();
+          await model.fit(xs, ys, { batchSize: d.batchSize, epochs, shuffle: false, verbose: 0 });
+        },
+        loss: async () => {
+          await use();
+          return tf.tidy(() => (model.evaluate(xs, ys) as import('@tensorflow/tfjs').Scalar).dataSync()[0]!);
+        },
+        predict: async (rows) => {
+          await use();
+          tf.tidy(() => {
+            (model.predict(xs.slice([0, 0], [rows, d.inputs])) as import('@tensorflow/tfjs').Tensor).dataSync();
+          });
+        },
+        dispose: () => {
+          xs.dispose();
+          ys.dispose();
+          model.dispose();
+        },
       };
     },
   };
@@ -126,16 +145,25 @@ const brainjs: Peer = {
       let sum = 0;
       for (const { input, output } of data) {
         const out = Object.values(net.run(input) as ArrayLike<number>) as number[];
-        output.forEach((t, k) => { sum += (out[k]! - t) ** 2; });
+        output.forEach((t, k) => {
+          sum += (out[k]! - t) ** 2;
+        });
       }
       return sum / data.length;
     };
     return {
       samplesPerCall: rows * iterations,
-      train: () => { net.train(data, options); },
+      train: () => {
+        net.train(data, options);
+      },
       loss: mse,
-      predict: (n) => { for (let r = 0; r < n; r++) net.run(data[r % data.length]!.input); },
-      note: workload === 'W1' ? 'one row per update (no mini-batches), MSE, momentum 1e-9 (0 is refused)' : 'one row per update, sigmoid on every layer and MSE (no softmax), 64 rows, momentum 1e-9 (0 is refused)',
+      predict: (n) => {
+        for (let r = 0; r < n; r++) net.run(data[r % data.length]!.input);
+      },
+      note:
+        workload === 'W1'
+          ? 'one row per update (no mini-batches), MSE, momentum 1e-9 (0 is refused)'
+          : 'one row per update, sigmoid on every layer and MSE (no softmax), 64 rows, momentum 1e-9 (0 is refused)',
     };
   },
 };
@@ -162,14 +190,21 @@ const mlFnn: Peer = {
     return {
       samplesPerCall: rows * iterations,
       train: () => build(iterations),
-      loss: () => { if (!net) build(iterations); return error(); },
-      validate: () => { // every train() starts over: more iterations must classify more rows right
+      loss: () => {
+        if (!net) build(iterations);
+        return error();
+      },
+      validate: () => {
+        // every train() starts over: more iterations must classify more rows right
         build(1);
         const few = error();
         build(20);
         if (!(error() < few)) throw new Error(`ml-fnn ${workload}: 20 iterations did not beat 1 (error ${error()} vs ${few})`);
       },
-      predict: (n) => { if (!net) build(iterations); net!.predict(features.slice(0, n)); },
+      predict: (n) => {
+        if (!net) build(iterations);
+        net!.predict(features.slice(0, n));
+      },
       note: 'full-batch updates only, 256 rows; every train() starts from new weights',
     };
   },
@@ -184,18 +219,26 @@ const synaptic: Peer = {
     if (workload !== 'W1') return 'W1 only: building a W2 network alone takes synaptic over a minute';
     const { Architect, Trainer } = require('synaptic') as {
       Architect: { Perceptron: new (...sizes: number[]) => SynapticNet };
-      Trainer: (new (net: SynapticNet) => { train(set: object[], options: object): unknown; test(set: object[], options: object): { error: number } }) & { cost: { CROSS_ENTROPY: unknown } };
+      Trainer: (new (net: SynapticNet) => {
+        train(set: object[], options: object): unknown;
+        test(set: object[], options: object): { error: number };
+      }) & { cost: { CROSS_ENTROPY: unknown } };
     };
     const net = new Architect.Perceptron(d.inputs, 4, 1);
     const trainer = new Trainer(net);
-    const set = Array.from({ length: d.rows }, (_, r) => ({ input: Array.from(d.x.subarray(r * d.inputs, (r + 1) * d.inputs)), output: [d.y[r]!] }));
+    const set = Array.from({ length: d.rows }, (_, r) => ({
+      input: Array.from(d.x.subarray(r * d.inputs, (r + 1) * d.inputs)),
+      output: [d.y[r]!],
+    }));
     const iterations = 50;
     const cost = Trainer.cost.CROSS_ENTROPY;
     return {
       samplesPerCall: d.rows * iterations,
       // error: -1, never reached: synaptic replaces a threshold of 0 (falsy) with 0.005 and would
       // then stop after one iteration once the network has learnt.
-      train: () => { trainer.train(set, { rate: d.learningRate, iterations, error: -1, shuffle: false, cost }); },
+      train: () => {
+        trainer.train(set, { rate: d.learningRate, iterations, error: -1, shuffle: false, cost });
+      },
       loss: () => trainer.test(set, { cost }).error,
       note: 'one row per update (no mini-batches)',
     };
@@ -228,8 +271,10 @@ async function learns(label: string, session: PeerSession, maxCalls: number): Pr
  * must learn before it is timed. `tiny` shrinks everything for the smoke test.
  */
 export async function peerCases(
-  peers: Peer[], groups: Record<'W1' | 'W2' | 'W3' | 'W2-infer-1' | 'W2-infer-256', string>,
-  data: (workload: Workload) => PeerData, { tiny = false, workloads = Object.keys(groups) } = {},
+  peers: Peer[],
+  groups: Record<'W1' | 'W2' | 'W3' | 'W2-infer-1' | 'W2-infer-256', string>,
+  data: (workload: Workload) => PeerData,
+  { tiny = false, workloads = Object.keys(groups) } = {},
 ): Promise<{ cases: Case[]; skipped: Skipped[] }> {
   const cases: Case[] = [];
   const skipped: Skipped[] = [];
@@ -254,7 +299,10 @@ export async function peerCases(
         ...(session.note ? { note: session.note } : {}),
       });
     }
-    for (const [id, rows] of [['W2-infer-1', 1], ['W2-infer-256', 256]] as const) {
+    for (const [id, rows] of [
+      ['W2-infer-1', 1],
+      ['W2-infer-256', 256],
+    ] as const) {
       if (!workloads.includes(id)) continue;
       const session = await peer.session('W2', data('W2'));
       if (typeof session === 'string' || !session.predict) {
@@ -269,7 +317,9 @@ export async function peerCases(
         mlpkit: false,
         work: rows * calls,
         unit: 'samples/s',
-        run: async () => { for (let i = 0; i < calls; i++) await session.predict!(rows); },
+        run: async () => {
+          for (let i = 0; i < calls; i++) await session.predict!(rows);
+        },
         ...(session.note ? { note: session.note } : {}),
       });
     }

@@ -36,7 +36,9 @@ if (missing.length) throw new Error(`backends unavailable: ${missing.map((b) => 
 const peak = nativeBinding().fmaPeak(1);
 console.log(`\nSGEMM (FMA peak of one core, measured: ${peak.toFixed(1)} GFLOP/s)`);
 const shapes = quick ? GEMM_SHAPES.slice(0, 1) : GEMM_SHAPES;
-const gemm = await measure([...gemmCases(quick ? [1] : [1, 2], peak, shapes), ...wasmGemmCases(quick ? shapes : GEMM_SHAPES.slice(0, 6))], { maxTime: 1 });
+const gemm = await measure([...gemmCases(quick ? [1] : [1, 2], peak, shapes), ...wasmGemmCases(quick ? shapes : GEMM_SHAPES.slice(0, 6))], {
+  maxTime: 1,
+});
 
 // 2. The workloads, on mlpkit's backends and on the peers
 const contenders: Contender[] = [
@@ -47,13 +49,28 @@ const contenders: Contender[] = [
   { label: 'js', backend: 'js' },
 ];
 const targets = {
-  'W1-native 1 thread': 8_000_000, 'W1-wasm simd': 8_000_000,
-  'W2-native 1 thread': 30_000, 'W2-native 2 threads': 50_000, 'W3-native 1 thread': 9_500,
-  'W2-infer-1-native 1 thread': 25_000, 'W2-infer-256-native 1 thread': 90_000,
-  'W2-wasm simd': 8_000, 'W3-wasm simd': 2_500, 'W2-infer-1-wasm simd': 15_000,
+  'W1-native 1 thread': 8_000_000,
+  'W1-wasm simd': 8_000_000,
+  'W2-native 1 thread': 30_000,
+  'W2-native 2 threads': 50_000,
+  'W3-native 1 thread': 9_500,
+  'W2-infer-1-native 1 thread': 25_000,
+  'W2-infer-256-native 1 thread': 90_000,
+  'W2-wasm simd': 8_000,
+  'W3-wasm simd': 2_500,
+  'W2-infer-1-wasm simd': 15_000,
 };
 const peerData = (workload: Workload): PeerData => {
-  if (workload === 'W1') return { x: Float32Array.of(0, 0, 0, 1, 1, 0, 1, 1), y: Float32Array.of(0, 1, 1, 0), rows: 4, inputs: 2, classes: 2, batchSize: 4, learningRate: 0.5 };
+  if (workload === 'W1')
+    return {
+      x: Float32Array.of(0, 0, 0, 1, 1, 0, 1, 1),
+      y: Float32Array.of(0, 1, 1, 0),
+      rows: 4,
+      inputs: 2,
+      classes: 2,
+      batchSize: 4,
+      learningRate: 0.5,
+    };
   const inputs = WORKLOADS[workload].inputs;
   const { x, y } = syntheticClasses(256, inputs, 10, 3);
   return { x, y, rows: 256, inputs, classes: 10, batchSize: workload === 'W2' ? 64 : 256, learningRate: 0.01 };
@@ -61,21 +78,31 @@ const peerData = (workload: Workload): PeerData => {
 console.log('\nTraining and inference, mlpkit and the peer libraries');
 const peers = await peerCases(quick ? PEERS.slice(0, 1) : PEERS, GROUPS, peerData);
 const order = Object.values(GROUPS) as string[];
-const cases: Case[] = [...trainingCases(contenders, { targets }), ...peers.cases].sort((a, b) => order.indexOf(a.group!) - order.indexOf(b.group!));
+const cases: Case[] = [...trainingCases(contenders, { targets }), ...peers.cases].sort(
+  (a, b) => order.indexOf(a.group!) - order.indexOf(b.group!),
+);
 const workloads = await measure(cases, { maxTime: 2, minSamples: 5 });
 for (const s of peers.skipped) console.log(`  ${s.group}, ${s.contender}: not run (${s.reason})`);
 const table = ratios(workloads);
 
 // 3. Event-loop delay
 const delays = [];
-for (const c of [{ label: 'native', backend: 'native' }, { label: 'wasm simd', backend: 'wasm', wasmBuild: 'simd' }] as Contender[]) {
+for (const c of [
+  { label: 'native', backend: 'native' },
+  { label: 'wasm simd', backend: 'wasm', wasmBuild: 'simd' },
+] as Contender[]) {
   const d = await eventLoopDelayDuringTraining(c, quick ? 1 : 4);
   delays.push({ contender: c.label, ...d });
-  console.log(`event-loop delay while W2 trains with fit() on ${c.label}: p99 ${d.p99.toFixed(2)} ms, max ${d.max.toFixed(2)} ms (${d.seconds.toFixed(1)} s of training)`);
+  console.log(
+    `event-loop delay while W2 trains with fit() on ${c.label}: p99 ${d.p99.toFixed(2)} ms, max ${d.max.toFixed(2)} ms (${d.seconds.toFixed(1)} s of training)`,
+  );
 }
 
 // 4. Scaling and memory
-const scaled: Contender[] = [{ label: 'native 1 thread', backend: 'native', threads: 1 }, { label: 'wasm simd', backend: 'wasm', wasmBuild: 'simd' }];
+const scaled: Contender[] = [
+  { label: 'native 1 thread', backend: 'native', threads: 1 },
+  { label: 'wasm simd', backend: 'wasm', wasmBuild: 'simd' },
+];
 let batch: ReturnType<typeof batchScaling> = [];
 let width: ReturnType<typeof widthScaling> = [];
 const memory: MemoryCheck[] = [];
@@ -84,44 +111,126 @@ if (!quick) {
   batch = batchScaling(scaled);
   width = widthScaling(scaled);
   console.log('\nMemory after epoch 1 and epoch 50 of one fit (fresh process, after a full GC)');
-  for (const [backend, threads] of [['native', '1'], ['native', '2'], ['wasm', '']]) {
-    const output = execFileSync(process.execPath, ['--import', 'tsx', new URL('./memory-check.ts', import.meta.url).pathname, backend!, ...(threads ? [threads] : [])], { encoding: 'utf8' });
+  for (const [backend, threads] of [
+    ['native', '1'],
+    ['native', '2'],
+    ['wasm', ''],
+  ]) {
+    const output = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', new URL('./memory-check.ts', import.meta.url).pathname, backend!, ...(threads ? [threads] : [])],
+      { encoding: 'utf8' },
+    );
     const check = JSON.parse(output.trim().split('\n').pop()!) as MemoryCheck;
     memory.push(check);
-    console.log(`  ${check.contender.padEnd(18)} heap ${(check.heapEpoch1 / 2 ** 20).toFixed(2)} → ${(check.heapEpoch50 / 2 ** 20).toFixed(2)} MiB, RSS ${(check.rssEpoch1 / 2 ** 20).toFixed(1)} → ${(check.rssEpoch50 / 2 ** 20).toFixed(1)} MiB, growth ${(check.growth * 100).toFixed(2)} %`);
+    console.log(
+      `  ${check.contender.padEnd(18)} heap ${(check.heapEpoch1 / 2 ** 20).toFixed(2)} → ${(check.heapEpoch50 / 2 ** 20).toFixed(2)} MiB, RSS ${(check.rssEpoch1 / 2 ** 20).toFixed(1)} → ${(check.rssEpoch50 / 2 ** 20).toFixed(1)} MiB, growth ${(check.growth * 100).toFixed(2)} %`,
+    );
   }
 }
 
 // 5. Outputs
 const directory = new URL('./results/', import.meta.url);
 mkdirSync(directory, { recursive: true });
-const report = { date, banner: banner(), fmaPeakGflops: peak, gemm, workloads: table, skipped: peers.skipped, eventLoopDelayMs: delays, scaling: { batch, width }, memory };
+const report = {
+  date,
+  banner: banner(),
+  fmaPeakGflops: peak,
+  gemm,
+  workloads: table,
+  skipped: peers.skipped,
+  eventLoopDelayMs: delays,
+  scaling: { batch, width },
+  memory,
+};
 writeFileSync(new URL(`${date}.json`, directory), JSON.stringify(report, null, 2) + '\n');
-const scalingTable = (points: typeof batch, what: string) => [
-  `| ${what} | ${scaled.map((c) => `${c.label} samples/s (GFLOP/s)`).join(' | ')} |`, `|---:|${scaled.map(() => '---:').join('|')}|`,
-  ...[...new Set(points.map((p) => p.x))].map((x) => `| ${x} | ${scaled.map((c) => { const p = points.find((q) => q.x === x && q.contender === c.label); return p ? `${Math.round(p.samplesPerSecond).toLocaleString('en')} (${p.gflops.toFixed(1)})` : ''; }).join(' | ')} |`),
-].join('\n');
+const scalingTable = (points: typeof batch, what: string) =>
+  [
+    `| ${what} | ${scaled.map((c) => `${c.label} samples/s (GFLOP/s)`).join(' | ')} |`,
+    `|---:|${scaled.map(() => '---:').join('|')}|`,
+    ...[...new Set(points.map((p) => p.x))].map(
+      (x) =>
+        `| ${x} | ${scaled
+          .map((c) => {
+            const p = points.find((q) => q.x === x && q.contender === c.label);
+            return p ? `${Math.round(p.samplesPerSecond).toLocaleString('en')} (${p.gflops.toFixed(1)})` : '';
+          })
+          .join(' | ')} |`,
+    ),
+  ].join('\n');
 const md = [
-  `# mlpkit benchmark results, ${date}`, '', '```', banner(), `FMA peak of one core: ${peak.toFixed(1)} GFLOP/s`, '```', '',
-  '## SGEMM', '', markdown(gemm), '',
-  '## Training and inference (samples/s; ratios to mlpkit native on 1 thread and to the fastest peer library)', '', ratioMarkdown(table), '',
+  `# mlpkit benchmark results, ${date}`,
+  '',
+  '```',
+  banner(),
+  `FMA peak of one core: ${peak.toFixed(1)} GFLOP/s`,
+  '```',
+  '',
+  '## SGEMM',
+  '',
+  markdown(gemm),
+  '',
+  '## Training and inference (samples/s; ratios to mlpkit native on 1 thread and to the fastest peer library)',
+  '',
+  ratioMarkdown(table),
+  '',
   ...(peers.skipped.length ? ['Not run:', '', ...peers.skipped.map((s) => `- ${s.contender}, ${s.group}: ${s.reason}`), ''] : []),
-  '## Event-loop delay during asynchronous W2 training', '', ...delays.map((d) => `- ${d.contender}: p99 ${d.p99.toFixed(2)} ms, max ${d.max.toFixed(2)} ms`), '',
-  ...(batch.length ? ['## Scaling', '', scalingTable(batch, 'batch'), '', scalingTable(width, 'width'), '',
-    '## Memory across epochs', '', '| contender | heap epoch 1 → 50 | RSS epoch 1 → 50 | growth |', '|---|---:|---:|---:|',
-    ...memory.map((m) => `| ${m.contender} | ${(m.heapEpoch1 / 2 ** 20).toFixed(2)} → ${(m.heapEpoch50 / 2 ** 20).toFixed(2)} MiB | ${(m.rssEpoch1 / 2 ** 20).toFixed(1)} → ${(m.rssEpoch50 / 2 ** 20).toFixed(1)} MiB | ${(m.growth * 100).toFixed(2)} % |`), ''] : []),
+  '## Event-loop delay during asynchronous W2 training',
+  '',
+  ...delays.map((d) => `- ${d.contender}: p99 ${d.p99.toFixed(2)} ms, max ${d.max.toFixed(2)} ms`),
+  '',
+  ...(batch.length
+    ? [
+        '## Scaling',
+        '',
+        scalingTable(batch, 'batch'),
+        '',
+        scalingTable(width, 'width'),
+        '',
+        '## Memory across epochs',
+        '',
+        '| contender | heap epoch 1 → 50 | RSS epoch 1 → 50 | growth |',
+        '|---|---:|---:|---:|',
+        ...memory.map(
+          (m) =>
+            `| ${m.contender} | ${(m.heapEpoch1 / 2 ** 20).toFixed(2)} → ${(m.heapEpoch50 / 2 ** 20).toFixed(2)} MiB | ${(m.rssEpoch1 / 2 ** 20).toFixed(1)} → ${(m.rssEpoch50 / 2 ** 20).toFixed(1)} MiB | ${(m.growth * 100).toFixed(2)} % |`,
+        ),
+        '',
+      ]
+    : []),
 ].join('\n');
 writeFileSync(new URL(`${date}.md`, directory), md);
-writeFileSync(new URL(`${date}.svg`, directory), barChart(
-  order.filter((g) => table.some((r) => r.group === g)).map((g) => ({ name: g, bars: table.filter((r) => r.group === g).map((r) => ({ name: r.contender, value: r.median })) })),
-  { title: `mlpkit and peer libraries: samples/s (medians), ${date}`, valueLabel: 'samples/s' },
-));
+writeFileSync(
+  new URL(`${date}.svg`, directory),
+  barChart(
+    order
+      .filter((g) => table.some((r) => r.group === g))
+      .map((g) => ({ name: g, bars: table.filter((r) => r.group === g).map((r) => ({ name: r.contender, value: r.median })) })),
+    { title: `mlpkit and peer libraries: samples/s (medians), ${date}`, valueLabel: 'samples/s' },
+  ),
+);
 if (batch.length) {
-  writeFileSync(new URL(`${date}-scaling.svg`, directory), xyChart(
-    [...scaled.map((c) => ({ name: `${c.label}, by batch`, points: batch.filter((p) => p.contender === c.label).map((p) => [p.x, p.gflops] as const) })),
-      ...scaled.map((c) => ({ name: `${c.label}, by width`, points: width.filter((p) => p.contender === c.label).map((p) => [p.x, p.gflops] as const) }))],
-    { title: 'Training GFLOP/s against batch size (W2) and hidden width (batch 64)', xLabel: 'batch size or width', yLabel: 'GFLOP/s', logX: true },
-  ));
+  writeFileSync(
+    new URL(`${date}-scaling.svg`, directory),
+    xyChart(
+      [
+        ...scaled.map((c) => ({
+          name: `${c.label}, by batch`,
+          points: batch.filter((p) => p.contender === c.label).map((p) => [p.x, p.gflops] as const),
+        })),
+        ...scaled.map((c) => ({
+          name: `${c.label}, by width`,
+          points: width.filter((p) => p.contender === c.label).map((p) => [p.x, p.gflops] as const),
+        })),
+      ],
+      {
+        title: 'Training GFLOP/s against batch size (W2) and hidden width (batch 64)',
+        xLabel: 'batch size or width',
+        yLabel: 'GFLOP/s',
+        logX: true,
+      },
+    ),
+  );
 }
 console.log('\n' + ratioMarkdown(table));
 console.log(`\nwrote ${new URL(`${date}.json`, directory).pathname} and the .md and .svg beside it`);

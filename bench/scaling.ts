@@ -64,33 +64,65 @@ function build(options: MLPOptions, c: Contender): MLP {
   return new MLP({ ...options, seed: 1, backend: c.backend, ...(c.threads ? { threads: c.threads } : {}) });
 }
 
-export function batchScaling(contenders: Contender[], batches = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], minSeconds = 0.5): ScalingPoint[] {
+export function batchScaling(
+  contenders: Contender[],
+  batches = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+  minSeconds = 0.5,
+): ScalingPoint[] {
   const { x, y } = syntheticClasses(2048, 784, 10, 7);
   const flops = trainingFlops(784, [512, 512, 10]);
-  return contenders.flatMap((c) => batches.map((batch) => {
-    const rows = Math.min(2048, Math.max(batch * 4, 256));
-    const net = build(WORKLOADS.W2 as MLPOptions, c);
-    const rate = timeEpochs(net, x.subarray(0, rows * 784), y.subarray(0, rows), batch, minSeconds);
-    const point = { contender: c.label, x: batch, samplesPerSecond: rate, gflops: (rate * flops) / 1e9, rssBytes: process.memoryUsage().rss };
-    net.dispose();
-    console.log(`  batch ${String(batch).padStart(4)}  ${c.label.padEnd(20)} ${Math.round(rate).toLocaleString('en').padStart(9)} samples/s  ${point.gflops.toFixed(1)} GFLOP/s`);
-    return point;
-  }));
+  return contenders.flatMap((c) =>
+    batches.map((batch) => {
+      const rows = Math.min(2048, Math.max(batch * 4, 256));
+      const net = build(WORKLOADS.W2 as MLPOptions, c);
+      const rate = timeEpochs(net, x.subarray(0, rows * 784), y.subarray(0, rows), batch, minSeconds);
+      const point = {
+        contender: c.label,
+        x: batch,
+        samplesPerSecond: rate,
+        gflops: (rate * flops) / 1e9,
+        rssBytes: process.memoryUsage().rss,
+      };
+      net.dispose();
+      console.log(
+        `  batch ${String(batch).padStart(4)}  ${c.label.padEnd(20)} ${Math.round(rate).toLocaleString('en').padStart(9)} samples/s  ${point.gflops.toFixed(1)} GFLOP/s`,
+      );
+      return point;
+    }),
+  );
 }
 
 export function widthScaling(contenders: Contender[], widths = [64, 128, 256, 512, 1024, 2048], minSeconds = 0.5): ScalingPoint[] {
   const { x, y } = syntheticClasses(1024, 784, 10, 8);
-  return contenders.flatMap((c) => widths.map((width) => {
-    const options: MLPOptions = { inputs: 784, layers: [{ units: width, activation: 'relu' }, { units: width, activation: 'relu' }, { units: 10, activation: 'softmax' }], optimizer: { type: 'sgd', learningRate: 0.01 } };
-    const net = build(options, c);
-    const rows = width >= 1024 ? 512 : 1024;
-    const rate = timeEpochs(net, x.subarray(0, rows * 784), y.subarray(0, rows), 64, minSeconds);
-    const flops = trainingFlops(784, [width, width, 10]);
-    const point = { contender: c.label, x: width, samplesPerSecond: rate, gflops: (rate * flops) / 1e9, rssBytes: process.memoryUsage().rss };
-    net.dispose();
-    console.log(`  width ${String(width).padStart(4)}  ${c.label.padEnd(20)} ${Math.round(rate).toLocaleString('en').padStart(9)} samples/s  ${point.gflops.toFixed(1)} GFLOP/s`);
-    return point;
-  }));
+  return contenders.flatMap((c) =>
+    widths.map((width) => {
+      const options: MLPOptions = {
+        inputs: 784,
+        layers: [
+          { units: width, activation: 'relu' },
+          { units: width, activation: 'relu' },
+          { units: 10, activation: 'softmax' },
+        ],
+        optimizer: { type: 'sgd', learningRate: 0.01 },
+      };
+      const net = build(options, c);
+      const rows = width >= 1024 ? 512 : 1024;
+      const rate = timeEpochs(net, x.subarray(0, rows * 784), y.subarray(0, rows), 64, minSeconds);
+      const flops = trainingFlops(784, [width, width, 10]);
+      const point = {
+        contender: c.label,
+        x: width,
+        samplesPerSecond: rate,
+        gflops: (rate * flops) / 1e9,
+        rssBytes: process.memoryUsage().rss,
+      };
+      net.dispose();
+      console.log(
+        `  width ${String(width).padStart(4)}  ${c.label.padEnd(20)} ${Math.round(rate).toLocaleString('en').padStart(9)} samples/s  ${point.gflops.toFixed(1)} GFLOP/s`,
+      );
+      return point;
+    }),
+  );
 }
 
 /**
@@ -103,7 +135,8 @@ export function memoryAcrossEpochs(c: Contender, epochs = 50): MemoryCheck {
   const net = build(WORKLOADS.W2 as MLPOptions, c);
   const samples: { heap: number; rss: number }[] = [];
   net.fitSync(x, y, {
-    epochs, batchSize: 64,
+    epochs,
+    batchSize: 64,
     onEpochEnd: (epoch) => {
       if (epoch !== 0 && epoch !== epochs - 1) return;
       collectGarbage();

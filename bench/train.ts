@@ -30,14 +30,42 @@ export function syntheticClasses(n: number, inputs: number, classes: number, see
 }
 
 export const WORKLOADS = {
-  W1: { inputs: 2, layers: [{ units: 4, activation: 'sigmoid' }, { units: 1, activation: 'sigmoid' }], optimizer: { type: 'sgd', learningRate: 0.5 } },
-  W2: { inputs: 784, layers: [{ units: 512, activation: 'relu' }, { units: 512, activation: 'relu' }, { units: 10, activation: 'softmax' }], optimizer: { type: 'sgd', learningRate: 0.01 } },
-  W3: { inputs: 1024, layers: [{ units: 1024, activation: 'relu' }, { units: 1024, activation: 'relu' }, { units: 10, activation: 'softmax' }], optimizer: { type: 'sgd', learningRate: 0.01 } },
+  W1: {
+    inputs: 2,
+    layers: [
+      { units: 4, activation: 'sigmoid' },
+      { units: 1, activation: 'sigmoid' },
+    ],
+    optimizer: { type: 'sgd', learningRate: 0.5 },
+  },
+  W2: {
+    inputs: 784,
+    layers: [
+      { units: 512, activation: 'relu' },
+      { units: 512, activation: 'relu' },
+      { units: 10, activation: 'softmax' },
+    ],
+    optimizer: { type: 'sgd', learningRate: 0.01 },
+  },
+  W3: {
+    inputs: 1024,
+    layers: [
+      { units: 1024, activation: 'relu' },
+      { units: 1024, activation: 'relu' },
+      { units: 10, activation: 'softmax' },
+    ],
+    optimizer: { type: 'sgd', learningRate: 0.01 },
+  },
 } satisfies Record<string, MLPOptions>;
 
 function build(workload: keyof typeof WORKLOADS, contender: Contender): MLP {
   if (contender.wasmBuild) useWasmBuild(contender.wasmBuild);
-  return new MLP({ ...WORKLOADS[workload], seed: 1, backend: contender.backend, ...(contender.threads ? { threads: contender.threads } : {}) } as MLPOptions);
+  return new MLP({
+    ...WORKLOADS[workload],
+    seed: 1,
+    backend: contender.backend,
+    ...(contender.threads ? { threads: contender.threads } : {}),
+  } as MLPOptions);
 }
 
 /** Predictions of `net` agree with the reference backend on the same weights. */
@@ -74,10 +102,18 @@ export interface CaseOptions {
   tiny?: boolean;
 }
 
-export function trainingCases(contenders: Contender[], { workloads = Object.keys(GROUPS) as GroupId[], targets = {}, tiny = false }: CaseOptions = {}): Case[] {
+export function trainingCases(
+  contenders: Contender[],
+  { workloads = Object.keys(GROUPS) as GroupId[], targets = {}, tiny = false }: CaseOptions = {},
+): Case[] {
   const cases: Case[] = [];
   const target = (key: string) => (targets[key] ? { reference: { label: 'the target', rate: targets[key]! } } : {});
-  const tag = (group: GroupId, c: Contender) => ({ group: GROUPS[group], contender: `mlpkit ${c.label}`, mlpkit: true, name: `${GROUPS[group]}, mlpkit ${c.label}` });
+  const tag = (group: GroupId, c: Contender) => ({
+    group: GROUPS[group],
+    contender: `mlpkit ${c.label}`,
+    mlpkit: true,
+    name: `${GROUPS[group]}, mlpkit ${c.label}`,
+  });
   const xor = { x: Float32Array.of(0, 0, 0, 1, 1, 0, 1, 1), y: Float32Array.of(0, 1, 1, 0) };
   if (workloads.includes('W1')) {
     for (const c of contenders) {
@@ -87,7 +123,9 @@ export function trainingCases(contenders: Contender[], { workloads = Object.keys
         ...tag('W1', c),
         work: 4 * epochs,
         unit: 'samples/s',
-        run: () => { net.fitSync(xor.x, xor.y, { epochs, batchSize: 4 }); },
+        run: () => {
+          net.fitSync(xor.x, xor.y, { epochs, batchSize: 4 });
+        },
         validate: () => {
           const before = net.evaluate(xor.x, xor.y).loss;
           net.fitSync(xor.x, xor.y, { epochs: tiny ? 200 : 2000, batchSize: 4 });
@@ -98,7 +136,10 @@ export function trainingCases(contenders: Contender[], { workloads = Object.keys
       });
     }
   }
-  for (const [workload, batch, rows] of [['W2', 64, 1024], ['W3', 256, 1024]] as const) {
+  for (const [workload, batch, rows] of [
+    ['W2', 64, 1024],
+    ['W3', 256, 1024],
+  ] as const) {
     if (!workloads.includes(workload)) continue;
     const data = syntheticClasses(rows, WORKLOADS[workload].inputs, 10, 3);
     for (const c of contenders) {
@@ -110,7 +151,9 @@ export function trainingCases(contenders: Contender[], { workloads = Object.keys
         ...tag(workload, c),
         work: slice,
         unit: 'samples/s',
-        run: () => { net.fitSync(x, y, { epochs: 1, batchSize: batch }); },
+        run: () => {
+          net.fitSync(x, y, { epochs: 1, batchSize: batch });
+        },
         validate: () => {
           const before = net.evaluate(x, y).loss;
           net.fitSync(x, y, { epochs: 2, batchSize: batch });
@@ -133,7 +176,9 @@ export function trainingCases(contenders: Contender[], { workloads = Object.keys
         ...tag(group, c),
         work: batch * calls,
         unit: 'samples/s',
-        run: () => { for (let i = 0; i < calls; i++) net.predict(x); },
+        run: () => {
+          for (let i = 0; i < calls; i++) net.predict(x);
+        },
         validate: () => checkAgainstReference(net, 'W2', w2.x),
         ...target(`${group}-${c.label}`),
       });
@@ -146,7 +191,10 @@ export function trainingCases(contenders: Contender[], { workloads = Object.keys
  * Event-loop delay while W2 trains asynchronously: the p99 (ms) of the delay of a 1 ms timer
  * loop that runs beside `fit`.
  */
-export async function eventLoopDelayDuringTraining(contender: Contender, epochs = 4): Promise<{ p99: number; max: number; seconds: number }> {
+export async function eventLoopDelayDuringTraining(
+  contender: Contender,
+  epochs = 4,
+): Promise<{ p99: number; max: number; seconds: number }> {
   const data = syntheticClasses(2048, 784, 10, 5);
   const net = build('W2', contender);
   const histogram = monitorEventLoopDelay({ resolution: 1 });

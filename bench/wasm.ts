@@ -45,7 +45,8 @@ export function wasmGemmCases(shapes = GEMM_SHAPES.slice(0, 6), target = 25): Ca
         work: 2 * m * n * k,
         unit: 'GFLOP/s',
         run: product.run,
-        validate: () => { // a corner of the product against the reference
+        validate: () => {
+          // a corner of the product against the reference
           product.run();
           const c = new Float32Array(m * n);
           product.read(c);
@@ -53,7 +54,8 @@ export function wasmGemmCases(shapes = GEMM_SHAPES.slice(0, 6), target = 25): Ca
           const want = new Float32Array(rows * n);
           referenceSgemm(ta, tb, rows, n, k, 1, ta ? a : a.subarray(0, rows * k), ta ? m : k, b, tb ? k : n, 0, want, n);
           for (let i = 0; i < want.length; i++) {
-            if (Math.abs(want[i]! - c[i]!) > 1e-4 * Math.sqrt(k)) throw new Error(`${label}: wasm ${build} ${c[i]} vs reference ${want[i]} at ${i}`);
+            if (Math.abs(want[i]! - c[i]!) > 1e-4 * Math.sqrt(k))
+              throw new Error(`${label}: wasm ${build} ${c[i]} vs reference ${want[i]} at ${i}`);
           }
         },
         ...(isTarget ? { reference: { label: 'the target', rate: target } } : {}),
@@ -61,4 +63,3 @@ export function wasmGemmCases(shapes = GEMM_SHAPES.slice(0, 6), target = 25): Ca
     });
   });
 }
-

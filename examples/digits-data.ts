@@ -6,7 +6,8 @@ export function loadDigits(): { X: number[][]; y: number[] } {
   const text = gunzipSync(readFileSync(new URL('../data/digits.csv.gz', import.meta.url))).toString('utf8');
   const X: number[][] = [];
   const y: number[] = [];
-  for (const line of text.trim().split('\n').slice(1)) { // after the header: pixel0,…,pixel63,digit
+  for (const line of text.trim().split('\n').slice(1)) {
+    // after the header: pixel0,…,pixel63,digit
     const values = line.split(',').map(Number);
     y.push(values.pop()!);
     X.push(values);

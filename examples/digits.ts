@@ -10,7 +10,12 @@ import { loadDigits } from './digits-data.js';
 const { X, y } = loadDigits();
 const { xTrain, xTest, yTrain, yTest } = trainTestSplit(X, y, { testSize: 0.25, seed: 0, stratify: true });
 console.log(`mlpkit demo: ${X.length} handwritten digits (8×8 pixels), ${yTrain.length} to train, ${yTest.length} to test`);
-console.log('backends: ' + listBackends().map((b) => `${b.name} ${b.available ? `(${b.isa})` : '(unavailable)'}`).join(', '));
+console.log(
+  'backends: ' +
+    listBackends()
+      .map((b) => `${b.name} ${b.available ? `(${b.isa})` : '(unavailable)'}`)
+      .join(', '),
+);
 
 const epochs = 60;
 const clf = new MLPClassifier({

@@ -29,15 +29,17 @@ for (const target of Object.keys(config.targets)) {
   const outFile = join(root, config.targets[target].outFile);
   mkdirSync(dirname(outFile), { recursive: true });
   const started = performance.now();
-  const { error } = await asc.main(
-    ['assembly/index.ts', '--config', 'asconfig.json', '--target', target, '--baseDir', root],
-    { stdout: process.stdout, stderr: process.stderr },
-  );
+  const { error } = await asc.main(['assembly/index.ts', '--config', 'asconfig.json', '--target', target, '--baseDir', root], {
+    stdout: process.stdout,
+    stderr: process.stderr,
+  });
   if (error) {
     console.error(`mlpkit: the ${target} build failed: ${error.message}`);
     process.exit(1);
   }
   const bytes = readFileSync(outFile);
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  log(`${relative(root, outFile)}: ${statSync(outFile).size.toLocaleString('en')} bytes, ${gzipSync(bytes, { level: 9 }).length.toLocaleString('en')} gzipped (${seconds} s)`);
+  log(
+    `${relative(root, outFile)}: ${statSync(outFile).size.toLocaleString('en')} bytes, ${gzipSync(bytes, { level: 9 }).length.toLocaleString('en')} gzipped (${seconds} s)`,
+  );
 }

@@ -49,25 +49,49 @@ const FROM_INPUT = ACTIVATIONS.filter((a) => ACTIVATION_TRAITS[a].derivativeFrom
 const SCREAMING = (name: string): string => name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 
 export function renderCpp(): string {
-  const out = [`// ${NOTICE}`, '#ifndef MLPKIT_NATIVE_GENERATED_TABLES_H_', '#define MLPKIT_NATIVE_GENERATED_TABLES_H_', '',
-    '#include <cstdint>', '', 'namespace mlpkit {', ''];
+  const out = [
+    `// ${NOTICE}`,
+    '#ifndef MLPKIT_NATIVE_GENERATED_TABLES_H_',
+    '#define MLPKIT_NATIVE_GENERATED_TABLES_H_',
+    '',
+    '#include <cstdint>',
+    '',
+    'namespace mlpkit {',
+    '',
+  ];
   for (const { name, doc, entries } of ENUMS) {
     const type = name === 'Stream' ? 'uint32_t' : 'int32_t';
     out.push(`// ${doc}`, `enum class ${name} : ${type} {`, ...entries.map(([n, v]) => `  ${pascal(n)} = ${v},`), '};');
     if (name !== 'Stream') {
-      out.push(`constexpr int32_t k${name}Count = ${entries.length};`,
-        `constexpr const char* k${name}Names[k${name}Count] = {${entries.map(([n]) => JSON.stringify(n)).join(', ')}};`);
+      out.push(
+        `constexpr int32_t k${name}Count = ${entries.length};`,
+        `constexpr const char* k${name}Names[k${name}Count] = {${entries.map(([n]) => JSON.stringify(n)).join(', ')}};`,
+      );
     }
     out.push('');
   }
-  out.push('// Every activation, for switches that instantiate a template per activation:',
+  out.push(
+    '// Every activation, for switches that instantiate a template per activation:',
     '//   #define CASE(name) case Activation::name: run<Activation::name>(); break;',
-    `#define MLPKIT_ACTIVATIONS(X) ${ACTIVATIONS.map((a) => `X(${pascal(a)})`).join(' ')}`, '');
-  out.push('// Whether φ\' needs the pre-activation z, which the step then keeps beside a = φ(z).',
+    `#define MLPKIT_ACTIVATIONS(X) ${ACTIVATIONS.map((a) => `X(${pascal(a)})`).join(' ')}`,
+    '',
+  );
+  out.push(
+    "// Whether φ' needs the pre-activation z, which the step then keeps beside a = φ(z).",
     'constexpr bool activation_derivative_from_input(Activation kind) {',
-    `  return ${FROM_INPUT.map((a) => `kind == Activation::${a}`).join(' || ') || 'false'};`, '}', '');
+    `  return ${FROM_INPUT.map((a) => `kind == Activation::${a}`).join(' || ') || 'false'};`,
+    '}',
+    '',
+  );
   for (const { name, doc, entries } of FIELDS) {
-    out.push(`// ${doc}`, `enum ${name} : int {`, ...entries.map(([n, v]) => `  k${name}${pascal(n)} = ${v},`), `  k${name}Count = ${entries.length},`, '};', '');
+    out.push(
+      `// ${doc}`,
+      `enum ${name} : int {`,
+      ...entries.map(([n, v]) => `  k${name}${pascal(n)} = ${v},`),
+      `  k${name}Count = ${entries.length},`,
+      '};',
+      '',
+    );
   }
   out.push('}  // namespace mlpkit', '', '#endif  // MLPKIT_NATIVE_GENERATED_TABLES_H_', '');
   return out.join('\n');
@@ -80,9 +104,14 @@ export function renderAssemblyScript(): string {
     if (name !== 'Stream') out.push(`export const ${SCREAMING(name)}_COUNT: i32 = ${entries.length};`);
     out.push('');
     if (name === 'Activation') {
-      out.push("/** Whether φ' needs the pre-activation z, which the step then keeps beside a = φ(z). */",
-        '// @ts-ignore: decorator', '@inline export function activation_derivative_from_input(kind: i32): bool {',
-        `  return ${FROM_INPUT.map((a) => `kind == Activation.${a}`).join(' || ') || 'false'};`, '}', '');
+      out.push(
+        "/** Whether φ' needs the pre-activation z, which the step then keeps beside a = φ(z). */",
+        '// @ts-ignore: decorator',
+        '@inline export function activation_derivative_from_input(kind: i32): bool {',
+        `  return ${FROM_INPUT.map((a) => `kind == Activation.${a}`).join(' || ') || 'false'};`,
+        '}',
+        '',
+      );
     }
   }
   return out.join('\n');

@@ -15,11 +15,19 @@ const { build } = await import('esbuild');
 
 const result = await build({
   entryPoints: [join(root, 'src', 'index.ts')],
-  bundle: true, minify: true, format: 'esm', platform: 'neutral', target: 'es2022',
-  write: false, logLevel: 'silent', metafile: true,
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  platform: 'neutral',
+  target: 'es2022',
+  write: false,
+  logLevel: 'silent',
+  metafile: true,
 });
 const js = result.outputFiles[0].contents;
-const nodeImports = Object.values(result.metafile.inputs).flatMap((input) => input.imports).filter((i) => i.path.startsWith('node:') || i.external);
+const nodeImports = Object.values(result.metafile.inputs)
+  .flatMap((input) => input.imports)
+  .filter((i) => i.path.startsWith('node:') || i.external);
 if (nodeImports.length > 0) {
   console.error(`mlpkit: the universal entry imports ${nodeImports.map((i) => i.path).join(', ')}; it must import nothing from Node`);
   process.exit(1);

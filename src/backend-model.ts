@@ -57,7 +57,12 @@ export class BackendModel {
   #failure: Error | undefined;
   #bounds: { key: string; bounds: Int32Array } | undefined;
 
-  constructor(readonly backend: Backend, spec: ModelSpec, capacity: number, threads?: number) {
+  constructor(
+    readonly backend: Backend,
+    spec: ModelSpec,
+    capacity: number,
+    threads?: number,
+  ) {
     this.tables = modelTables(spec, paramLayout(spec.inputs, spec.layers));
     this.size = this.tables.parameters;
     this.#raw = backend.createModel(this.tables, threads === undefined ? {} : { threads });
@@ -66,7 +71,9 @@ export class BackendModel {
   }
 
   /** Rows of the largest batch the scratch memory holds. */
-  get capacity(): number { return this.#raw.capacity; }
+  get capacity(): number {
+    return this.#raw.capacity;
+  }
 
   /** Updates applied so far (t of Adam's bias correction and of the dropout masks). */
   get step(): number {
@@ -75,17 +82,23 @@ export class BackendModel {
   }
 
   /** Whether asynchronous training is in flight. */
-  get busy(): boolean { return this.#busy; }
+  get busy(): boolean {
+    return this.#busy;
+  }
 
   #usable(what: string): RawModel {
-    if (this.#failure) throw new Error(`this ${this.backend.name} model can no longer be used (${what}): an earlier call failed: ${this.#failure.message}`, { cause: this.#failure });
+    if (this.#failure)
+      throw new Error(`this ${this.backend.name} model can no longer be used (${what}): an earlier call failed: ${this.#failure.message}`, {
+        cause: this.#failure,
+      });
     if (this.#disposed) throw new Error(`this ${this.backend.name} model has been disposed (${what})`);
     return this.#raw;
   }
 
   #idle(what: string): RawModel {
     const raw = this.#usable(what);
-    if (this.#busy) throw new Error(`this ${this.backend.name} model is busy training (trainAsync in flight); ${what} must wait until it is done`);
+    if (this.#busy)
+      throw new Error(`this ${this.backend.name} model is busy training (trainAsync in flight); ${what} must wait until it is done`);
     return raw;
   }
 
@@ -114,9 +127,13 @@ export class BackendModel {
   }
 
   /** Copies the flat parameter vector into `out` (length `size`). */
-  getParams(out: Float32Array): void { this.#read('getParams', 'params', out); }
+  getParams(out: Float32Array): void {
+    this.#read('getParams', 'params', out);
+  }
   /** Copies the gradient of the last step or `lossAndGradient` (including the L2 term) into `out`. */
-  getGrads(out: Float32Array): void { this.#read('getGrads', 'grads', out); }
+  getGrads(out: Float32Array): void {
+    this.#read('getGrads', 'grads', out);
+  }
   /** Replaces the parameters with `params` (length `size`). */
   setParams(params: Float32Array): void {
     const raw = this.#idle('setParams');
@@ -153,7 +170,13 @@ export class BackendModel {
   }
 
   /** Same as `train`, without blocking the event loop; `requestStop()` ends it after the current batch. */
-  async trainAsync(order: Int32Array, epochLength: number, batchSize: number, learningRates: Float64Array, losses: Float64Array): Promise<number> {
+  async trainAsync(
+    order: Int32Array,
+    epochLength: number,
+    batchSize: number,
+    learningRates: Float64Array,
+    losses: Float64Array,
+  ): Promise<number> {
     const raw = this.#idle('trainAsync');
     const bounds = this.#checkTrain(order, epochLength, batchSize, learningRates, losses);
     const batches = bounds.length - 1;
@@ -254,7 +277,9 @@ export class BackendModel {
       const rows = Math.min(this.capacity, n - start);
       const xs = x.subarray(start * inputs, (start + rows) * inputs);
       const ys = y.subarray(start * outputs, (start + rows) * outputs);
-      total += this.#call('evaluate', () => raw.evaluate(xs, ys, rows, out ? out.subarray(start * outputs, (start + rows) * outputs) : null));
+      total += this.#call('evaluate', () =>
+        raw.evaluate(xs, ys, rows, out ? out.subarray(start * outputs, (start + rows) * outputs) : null),
+      );
     }
     return total / n + this.#call('evaluate', () => raw.penalty());
   }
@@ -274,7 +299,8 @@ export class BackendModel {
 
   /** Releases the model's memory. Idempotent; refused while training asynchronously. */
   dispose(): void {
-    if (this.#busy) throw new Error(`this ${this.backend.name} model is busy training (trainAsync in flight); dispose() must wait until it is done`);
+    if (this.#busy)
+      throw new Error(`this ${this.backend.name} model is busy training (trainAsync in flight); dispose() must wait until it is done`);
     if (this.#disposed) return;
     this.#disposed = true;
     this.#dataRows = 0;

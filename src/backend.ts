@@ -63,7 +63,14 @@ export interface RawModel {
    * The same off the JavaScript thread, for backends with threads of their own; it also
    * returns early after `requestStop()`. Backends without it are run in slices by the wrapper.
    */
-  trainAsync?(order: Int32Array, bounds: Int32Array, first: number, count: number, learningRates: Float64Array, losses: Float64Array): Promise<number>;
+  trainAsync?(
+    order: Int32Array,
+    bounds: Int32Array,
+    first: number,
+    count: number,
+    learningRates: Float64Array,
+    losses: Float64Array,
+  ): Promise<number>;
   requestStop?(): void;
   /** One step on n rows given directly; returns the mean loss + penalty, with no update when it is not finite. */
   trainStep(x: Float32Array, y: Float32Array, n: number, learningRate: number): number;
@@ -100,9 +107,21 @@ export interface RawKernels {
   readonly maxThreads: number;
   /** C = alpha·op(A)·op(B) + beta·C, row-major with leading dimensions; beta = 0 never reads C. */
   sgemm(
-    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
-    a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number,
-    variant: string, threads: number,
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    lda: number,
+    b: Float32Array,
+    ldb: number,
+    beta: number,
+    c: Float32Array,
+    ldc: number,
+    variant: string,
+    threads: number,
   ): void;
   /** Philox4x32-10 of key (k0, k1) and counter (c0..c3). */
   philox(k0: number, k1: number, c0: number, c1: number, c2: number, c3: number): Uint32Array;
@@ -111,8 +130,20 @@ export interface RawKernels {
 /** The checked kernels every backend exposes (one signature per kernel). */
 export interface Kernels extends RawKernels {
   sgemm(
-    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
-    a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number,
-    variant?: string, threads?: number,
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    lda: number,
+    b: Float32Array,
+    ldb: number,
+    beta: number,
+    c: Float32Array,
+    ldc: number,
+    variant?: string,
+    threads?: number,
   ): void;
 }

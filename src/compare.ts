@@ -60,17 +60,27 @@ function flatWeights(net: MLP): Float32Array {
   for (const { weights, bias } of layers) {
     out.set(weights, at);
     at += weights.length;
-    if (bias) { out.set(bias, at); at += bias.length; }
+    if (bias) {
+      out.set(bias, at);
+      at += bias.length;
+    }
   }
   return out;
 }
 
 function format(rows: BackendComparison[]): string {
   const header = ['backend', 'isa', 'threads', 'samples/s', 'max |Δw| vs js', 'loop p99 ms', 'peak memory'];
-  const measured = rows.filter((r) => r.available).map((r) => [
-    r.backend, r.isa ?? '', String(r.threads ?? ''), Math.round(r.samplesPerSecond!).toLocaleString('en'),
-    r.maxWeightDifference!.toExponential(2), r.eventLoopDelayP99Ms!.toFixed(2), `${(r.peakMemoryBytes! / 2 ** 20).toFixed(1)} MiB`,
-  ]);
+  const measured = rows
+    .filter((r) => r.available)
+    .map((r) => [
+      r.backend,
+      r.isa ?? '',
+      String(r.threads ?? ''),
+      Math.round(r.samplesPerSecond!).toLocaleString('en'),
+      r.maxWeightDifference!.toExponential(2),
+      r.eventLoopDelayP99Ms!.toFixed(2),
+      `${(r.peakMemoryBytes! / 2 ** 20).toFixed(1)} MiB`,
+    ]);
   const widths = header.map((h, j) => Math.max(h.length, ...measured.map((row) => row[j]!.length)));
   const lines = [header, ...measured].map((row) => row.map((c, j) => (j < 2 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  '));
   for (const r of rows.filter((row) => !row.available)) lines.push(`${r.backend.padEnd(widths[0]!)}  unavailable: ${r.reason}`);
@@ -100,16 +110,21 @@ export async function compareBackends(options: CompareOptions): Promise<Comparis
   const epochs = o.epochs === undefined ? 2 : checkInteger('epochs', o.epochs, 1);
   const batchSize = o.batchSize === undefined ? 32 : checkInteger('batchSize', o.batchSize, 1);
   const paritySteps = o.paritySteps === undefined ? 10 : checkInteger('paritySteps', o.paritySteps, 1);
-  const model: MLPOptions = { ...o.model, seed: o.model.seed ?? (o.seed ?? 1) };
+  const model: MLPOptions = { ...o.model, seed: o.model.seed ?? o.seed ?? 1 };
   delete (model as { backend?: unknown }).backend;
   const statuses = listBackends();
   const wanted = o.backends ?? statuses.filter((s) => s.available).map((s) => s.name);
-  wanted.forEach((name, i) => { if (!BACKEND_NAMES.includes(name)) throw typeError(`backends[${i}]`, `one of ${BACKEND_NAMES.join(', ')}`, name); });
+  wanted.forEach((name, i) => {
+    if (!BACKEND_NAMES.includes(name)) throw typeError(`backends[${i}]`, `one of ${BACKEND_NAMES.join(', ')}`, name);
+  });
 
   // Parity: the first paritySteps batches, trained on the reference and on each backend.
   const rows = isNested(x) ? x.length : toMatrix('x', x, model.inputs).rows;
   const parityRows = Math.min(rows, paritySteps * batchSize);
-  const slice = <T>(v: T): T => (isNested(v) || Array.isArray(v) ? (v as unknown as unknown[]).slice(0, parityRows) : (v as unknown as Float32Array).subarray(0, parityRows * ((v as unknown as Float32Array).length / rows))) as T;
+  const slice = <T>(v: T): T =>
+    (isNested(v) || Array.isArray(v)
+      ? (v as unknown as unknown[]).slice(0, parityRows)
+      : (v as unknown as Float32Array).subarray(0, parityRows * ((v as unknown as Float32Array).length / rows))) as T;
   const parityX = slice(x);
   const parityY = slice(y);
   const parityFit = { epochs: 1, batchSize, shuffle: false };
@@ -130,12 +145,15 @@ export async function compareBackends(options: CompareOptions): Promise<Comparis
     const weights = flatWeights(drift);
     drift.dispose();
     let maxWeightDifference = 0;
-    for (let i = 0; i < weights.length; i++) maxWeightDifference = Math.max(maxWeightDifference, Math.abs(weights[i]! - referenceWeights[i]!));
+    for (let i = 0; i < weights.length; i++)
+      maxWeightDifference = Math.max(maxWeightDifference, Math.abs(weights[i]! - referenceWeights[i]!));
 
     const net = new MLP({ ...model, backend });
     const baseline = process.memoryUsage().rss;
     let peak = baseline;
-    const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 5);
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 5);
     const histogram = monitorEventLoopDelay({ resolution: 1 });
     histogram.enable();
     const started = performance.now();

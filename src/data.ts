@@ -22,8 +22,9 @@ export interface Matrix {
 type NumericArray = ArrayLike<number> & { readonly length: number };
 
 function isNumericTypedArray(value: unknown): value is NumericArray {
-  return ArrayBuffer.isView(value) && !(value instanceof DataView) &&
-    !(value instanceof BigInt64Array) && !(value instanceof BigUint64Array);
+  return (
+    ArrayBuffer.isView(value) && !(value instanceof DataView) && !(value instanceof BigInt64Array) && !(value instanceof BigUint64Array)
+  );
 }
 
 function checkFinite(name: string, data: NumericArray, cols: number): void {

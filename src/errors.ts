@@ -66,11 +66,7 @@ export function checkBoolean(name: string, value: unknown): boolean {
 /** One of a fixed set of strings. */
 export function checkOneOf<T extends string>(name: string, value: unknown, options: readonly T[]): T {
   if (typeof value !== 'string' || !(options as readonly string[]).includes(value)) {
-    throw (typeof value === 'string' ? rangeError : typeError)(
-      name,
-      `one of ${options.map((o) => `'${o}'`).join(', ')}`,
-      value,
-    );
+    throw (typeof value === 'string' ? rangeError : typeError)(name, `one of ${options.map((o) => `'${o}'`).join(', ')}`, value);
   }
   return value as T;
 }

@@ -4,16 +4,36 @@
  */
 import { isNested, toMatrix, toTargets, type MatrixInput } from './data.js';
 import {
-  checkBoolean, checkInteger, checkKnownKeys, checkNumber, checkOneOf, checkOptions, describe, rangeError, typeError,
+  checkBoolean,
+  checkInteger,
+  checkKnownKeys,
+  checkNumber,
+  checkOneOf,
+  checkOptions,
+  describe,
+  rangeError,
+  typeError,
 } from './errors.js';
 import { MLP, type LoadOptions } from './mlp.js';
 import { decodeModel, encodeModel, type Label } from './model-file.js';
-import { ACTIVATION_TRAITS, ACTIVATIONS, checkSeed, randomSeed, type Activation, type BackendName, type LayerOptions, type MLPOptions, type OptimizerOptions } from './spec.js';
+import {
+  ACTIVATION_TRAITS,
+  ACTIVATIONS,
+  checkSeed,
+  randomSeed,
+  type Activation,
+  type BackendName,
+  type LayerOptions,
+  type MLPOptions,
+  type OptimizerOptions,
+} from './spec.js';
 import type { FitOptions, History } from './training.js';
 import { r2Score } from './metrics.js';
 
 /** What a hidden layer can use: every activation applied per element, and scikit-learn's name of the sigmoid. */
-const HIDDEN_ACTIVATIONS = ['logistic', ...ACTIVATIONS.filter((a) => !ACTIVATION_TRAITS[a].rowwise)] as readonly (Exclude<Activation, 'softmax'> | 'logistic')[];
+const HIDDEN_ACTIVATIONS = ['logistic', ...ACTIVATIONS.filter((a) => !ACTIVATION_TRAITS[a].rowwise)] as readonly (
+  Exclude<Activation, 'softmax'> | 'logistic'
+)[];
 
 /** Options shared by `MLPClassifier` and `MLPRegressor`, named as in scikit-learn. */
 export interface EstimatorOptions {
@@ -70,9 +90,30 @@ export interface EstimatorOptions {
 }
 
 const OPTION_KEYS: readonly (keyof EstimatorOptions)[] = [
-  'hiddenLayerSizes', 'activation', 'solver', 'alpha', 'batchSize', 'learningRate', 'learningRateInit', 'maxIter', 'shuffle',
-  'randomState', 'tol', 'momentum', 'nesterovsMomentum', 'earlyStopping', 'validationFraction', 'nIterNoChange', 'beta1',
-  'beta2', 'epsilon', 'standardize', 'dropout', 'backend', 'threads', 'verbose',
+  'hiddenLayerSizes',
+  'activation',
+  'solver',
+  'alpha',
+  'batchSize',
+  'learningRate',
+  'learningRateInit',
+  'maxIter',
+  'shuffle',
+  'randomState',
+  'tol',
+  'momentum',
+  'nesterovsMomentum',
+  'earlyStopping',
+  'validationFraction',
+  'nIterNoChange',
+  'beta1',
+  'beta2',
+  'epsilon',
+  'standardize',
+  'dropout',
+  'backend',
+  'threads',
+  'verbose',
 ];
 
 type Resolved = Required<Omit<EstimatorOptions, 'threads' | 'batchSize'>> & { threads?: number; batchSize: number | 'auto' };
@@ -93,7 +134,8 @@ function resolveOptions(value: unknown, name: string): Resolved {
     alpha: o.alpha === undefined ? 1e-4 : checkNumber('alpha', o.alpha, { min: 0 }),
     batchSize: o.batchSize === undefined || o.batchSize === 'auto' ? 'auto' : checkInteger('batchSize', o.batchSize, 1),
     learningRate: checkOneOf('learningRate', o.learningRate ?? 'constant', ['constant', 'adaptive'] as const),
-    learningRateInit: o.learningRateInit === undefined ? 1e-3 : checkNumber('learningRateInit', o.learningRateInit, { min: 0, exclusiveMin: true }),
+    learningRateInit:
+      o.learningRateInit === undefined ? 1e-3 : checkNumber('learningRateInit', o.learningRateInit, { min: 0, exclusiveMin: true }),
     maxIter: o.maxIter === undefined ? 200 : checkInteger('maxIter', o.maxIter, 1),
     shuffle: o.shuffle === undefined ? true : checkBoolean('shuffle', o.shuffle),
     randomState: o.randomState === undefined ? randomSeed() : checkSeed('randomState', o.randomState),
@@ -101,7 +143,10 @@ function resolveOptions(value: unknown, name: string): Resolved {
     momentum: o.momentum === undefined ? 0.9 : checkNumber('momentum', o.momentum, { min: 0, max: 1, exclusiveMax: true }),
     nesterovsMomentum: o.nesterovsMomentum === undefined ? true : checkBoolean('nesterovsMomentum', o.nesterovsMomentum),
     earlyStopping: o.earlyStopping === undefined ? false : checkBoolean('earlyStopping', o.earlyStopping),
-    validationFraction: o.validationFraction === undefined ? 0.1 : checkNumber('validationFraction', o.validationFraction, { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true }),
+    validationFraction:
+      o.validationFraction === undefined
+        ? 0.1
+        : checkNumber('validationFraction', o.validationFraction, { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true }),
     nIterNoChange: o.nIterNoChange === undefined ? 10 : checkInteger('nIterNoChange', o.nIterNoChange, 1),
     beta1: o.beta1 === undefined ? 0.9 : checkNumber('beta1', o.beta1, { min: 0, max: 1, exclusiveMax: true }),
     beta2: o.beta2 === undefined ? 0.999 : checkNumber('beta2', o.beta2, { min: 0, max: 1, exclusiveMax: true }),
@@ -144,33 +189,58 @@ abstract class MLPEstimator {
   }
 
   /** The seed used (given, or drawn at construction). */
-  get randomState(): number { return this.options.randomState; }
+  get randomState(): number {
+    return this.options.randomState;
+  }
   /** Training loss per epoch of the last fit. */
-  get lossCurve(): number[] { return this.#fitted() && this.#history!.loss; }
+  get lossCurve(): number[] {
+    return this.#fitted() && this.#history!.loss;
+  }
   /** Validation loss per epoch of the last fit (with earlyStopping). */
-  get validationLossCurve(): number[] { return this.#fitted() && this.#history!.valLoss; }
+  get validationLossCurve(): number[] {
+    return this.#fitted() && this.#history!.valLoss;
+  }
   /** Smallest training loss reached. */
-  get bestLoss(): number { return Math.min(...this.lossCurve); }
+  get bestLoss(): number {
+    return Math.min(...this.lossCurve);
+  }
   /** Epochs run by the last fit. */
-  get nIter(): number { return this.lossCurve.length; }
+  get nIter(): number {
+    return this.lossCurve.length;
+  }
   /** The underlying network (after fit). */
-  get model(): MLP { this.#fitted(); return this.net!; }
+  get model(): MLP {
+    this.#fitted();
+    return this.net!;
+  }
   /** The backend the network runs on (after fit). */
-  get backend(): BackendName { return this.model.backend; }
+  get backend(): BackendName {
+    return this.model.backend;
+  }
 
   /** Builds a fresh network for n rows of `features` inputs and trains it. */
   protected async train(
-    features: number, outputs: number, output: Activation, loss: MLPOptions['loss'],
-    X: MatrixInput, targets: Float32Array | Int32Array, rows: number, extra: FitOptions = {},
+    features: number,
+    outputs: number,
+    output: Activation,
+    loss: MLPOptions['loss'],
+    X: MatrixInput,
+    targets: Float32Array | Int32Array,
+    rows: number,
+    extra: FitOptions = {},
   ): Promise<void> {
     const o = this.options;
     const batchSize = o.batchSize === 'auto' ? Math.min(200, rows) : Math.min(o.batchSize, rows);
     const hidden: Activation = o.activation === 'logistic' ? 'sigmoid' : o.activation;
-    const optimizer: OptimizerOptions = o.solver === 'adam'
-      ? { type: 'adam', learningRate: o.learningRateInit, beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon }
-      : { type: o.nesterovsMomentum ? 'nesterov' : o.momentum > 0 ? 'momentum' : 'sgd', learningRate: o.learningRateInit };
+    const optimizer: OptimizerOptions =
+      o.solver === 'adam'
+        ? { type: 'adam', learningRate: o.learningRateInit, beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon }
+        : { type: o.nesterovsMomentum ? 'nesterov' : o.momentum > 0 ? 'momentum' : 'sgd', learningRate: o.learningRateInit };
     if (o.solver === 'sgd' && o.momentum > 0) optimizer.momentum = o.momentum;
-    const layers: LayerOptions[] = [...o.hiddenLayerSizes.map((units) => ({ units, activation: hidden })), { units: outputs, activation: output }];
+    const layers: LayerOptions[] = [
+      ...o.hiddenLayerSizes.map((units) => ({ units, activation: hidden })),
+      { units: outputs, activation: output },
+    ];
     const net = new MLP({
       inputs: features,
       layers,
@@ -193,9 +263,16 @@ abstract class MLPEstimator {
       ...(o.earlyStopping ? { validationSplit: o.validationFraction } : {}),
       earlyStopping: { patience: o.nIterNoChange, minDelta: o.tol, restoreBestWeights: o.earlyStopping },
       ...(o.learningRate === 'adaptive' ? { reduceLROnPlateau: { factor: 0.2, patience: 2, minDelta: o.tol } } : {}),
-      ...(o.verbose ? { onEpochEnd: (epoch: number, logs: { loss: number; valLoss?: number }) => {
-        console.log(`Iteration ${epoch + 1}, loss = ${logs.loss.toFixed(8)}` + (logs.valLoss === undefined ? '' : `, validation loss = ${logs.valLoss.toFixed(8)}`));
-      } } : {}),
+      ...(o.verbose
+        ? {
+            onEpochEnd: (epoch: number, logs: { loss: number; valLoss?: number }) => {
+              console.log(
+                `Iteration ${epoch + 1}, loss = ${logs.loss.toFixed(8)}` +
+                  (logs.valLoss === undefined ? '' : `, validation loss = ${logs.valLoss.toFixed(8)}`),
+              );
+            },
+          }
+        : {}),
       ...extra,
     });
   }
@@ -210,7 +287,10 @@ abstract class MLPEstimator {
   protected encode(type: 'MLPClassifier' | 'MLPRegressor', classes?: readonly Label[]): Uint8Array {
     this.#fitted();
     const { backend: _backend, threads: _threads, ...params } = this.params;
-    return encodeModel({ ...this.net!._record(), estimator: { type, params: params as Record<string, unknown>, ...(classes ? { classes } : {}) } });
+    return encodeModel({
+      ...this.net!._record(),
+      estimator: { type, params: params as Record<string, unknown>, ...(classes ? { classes } : {}) },
+    });
   }
 
   protected restore(net: MLP): void {
@@ -289,8 +369,14 @@ export class MLPClassifier extends MLPEstimator {
     const targets = Int32Array.from(labels, (l) => index.get(l)!);
     const binary = classes.length === 2;
     await this.train(
-      features, binary ? 1 : classes.length, binary ? 'sigmoid' : 'softmax', binary ? 'binary-cross-entropy' : 'cross-entropy',
-      X, targets, rows, options,
+      features,
+      binary ? 1 : classes.length,
+      binary ? 'sigmoid' : 'softmax',
+      binary ? 'binary-cross-entropy' : 'cross-entropy',
+      X,
+      targets,
+      rows,
+      options,
     );
     this.#classes = classes;
     return this;
@@ -325,7 +411,9 @@ export class MLPClassifier extends MLPEstimator {
   static load(bytes: Uint8Array | ArrayBuffer, options?: LoadOptions): MLPClassifier {
     const record = decodeModel(bytes);
     if (record.estimator?.type !== 'MLPClassifier' || !record.estimator.classes) {
-      throw new RangeError(`this model file holds ${record.estimator ? `an ${record.estimator.type}` : 'a plain MLP'}, not an MLPClassifier`);
+      throw new RangeError(
+        `this model file holds ${record.estimator ? `an ${record.estimator.type}` : 'a plain MLP'}, not an MLPClassifier`,
+      );
     }
     const clf = new MLPClassifier({ ...(record.estimator.params as EstimatorOptions), ...options });
     clf.restore(MLP._fromRecord(record, options));
@@ -357,7 +445,7 @@ export class MLPRegressor extends MLPEstimator {
   async fit(X: MatrixInput, y: readonly number[] | readonly (readonly number[])[] | Float32Array, options?: FitOptions): Promise<this> {
     const outputs = isNested(y) ? (y[0]?.length ?? 0) : 1;
     if (outputs < 1) throw rangeError('y', 'rows with at least one target', y);
-    const { rows, features } = shapeOf(X, isNested(y) ? y.length : (y as ArrayLike<number>).length ?? 0);
+    const { rows, features } = shapeOf(X, isNested(y) ? y.length : ((y as ArrayLike<number>).length ?? 0));
     const targets = toTargets('y', y, rows, outputs, 'half-mse').data;
     await this.train(features, outputs, 'identity', 'half-mse', X, targets, rows, options);
     this.#outputs = outputs;
@@ -390,7 +478,9 @@ export class MLPRegressor extends MLPEstimator {
   static load(bytes: Uint8Array | ArrayBuffer, options?: LoadOptions): MLPRegressor {
     const record = decodeModel(bytes);
     if (record.estimator?.type !== 'MLPRegressor') {
-      throw new RangeError(`this model file holds ${record.estimator ? `an ${record.estimator.type}` : 'a plain MLP'}, not an MLPRegressor`);
+      throw new RangeError(
+        `this model file holds ${record.estimator ? `an ${record.estimator.type}` : 'a plain MLP'}, not an MLPRegressor`,
+      );
     }
     const reg = new MLPRegressor({ ...(record.estimator.params as EstimatorOptions), ...options });
     const net = MLP._fromRecord(record, options);

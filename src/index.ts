@@ -12,21 +12,47 @@ export { StandardScaler } from './scaler.js';
 export { MLPClassifier, MLPRegressor, type EstimatorOptions } from './estimators.js';
 export { confusionMatrix, classScores, r2Score, regressionErrors, type ClassScores } from './metrics.js';
 export {
-  trainTestSplit, crossValidate, gridSearch, randomSearch, randomRestarts,
-  type Estimator, type Build, type CrossValidation, type SearchResults, type SearchResult, type Distribution,
-  type CrossValidateOptions, type GridSearchOptions, type RandomSearchOptions, type RandomRestartsOptions,
+  trainTestSplit,
+  crossValidate,
+  gridSearch,
+  randomSearch,
+  randomRestarts,
+  type Estimator,
+  type Build,
+  type CrossValidation,
+  type SearchResults,
+  type SearchResult,
+  type Distribution,
+  type CrossValidateOptions,
+  type GridSearchOptions,
+  type RandomSearchOptions,
+  type RandomRestartsOptions,
 } from './model-selection.js';
 export { listBackends, BackendUnavailableError, type BackendStatus } from './registry.js';
 export { initWasm, type WasmSource, type WasmInfo } from './backends/wasm/loader.js';
 export {
   TrainingDivergedError,
-  type FitOptions, type History, type EpochLogs, type BatchLogs, type StopReason,
-  type EarlyStoppingOptions, type ReduceLROnPlateauOptions,
+  type FitOptions,
+  type History,
+  type EpochLogs,
+  type BatchLogs,
+  type StopReason,
+  type EarlyStoppingOptions,
+  type ReduceLROnPlateauOptions,
 } from './training.js';
 export type { MatrixInput, TargetInput } from './data.js';
 export type {
-  MLPOptions, LayerOptions, OptimizerOptions, ScheduleOptions, Activation, Loss, OptimizerType, Init, BackendName,
-  ModelSpec, LayerSpec,
+  MLPOptions,
+  LayerOptions,
+  OptimizerOptions,
+  ScheduleOptions,
+  Activation,
+  Loss,
+  OptimizerType,
+  Init,
+  BackendName,
+  ModelSpec,
+  LayerSpec,
 } from './spec.js';
 export { FORMAT_VERSION, type Label } from './model-file.js';
 export { VERSION } from './version.js';

@@ -17,10 +17,18 @@ export function checkedKernels(raw: RawKernels): Kernels {
     maxThreads: raw.maxThreads,
     blocking: (variant) => raw.blocking(checkOneOf('variant', variant, raw.variants)),
     sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, variant = raw.variants[0]!, threads = 1) {
-      for (const [name, value] of [['transA', transA], ['transB', transB]] as const) {
+      for (const [name, value] of [
+        ['transA', transA],
+        ['transB', transB],
+      ] as const) {
         if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${typeof value}`);
       }
-      for (const [name, value] of [['m', m], ['n', n], ['k', k]] as const) checkInteger(name, value, 0, MAX_I32);
+      for (const [name, value] of [
+        ['m', m],
+        ['n', n],
+        ['k', k],
+      ] as const)
+        checkInteger(name, value, 0, MAX_I32);
       const [aRows, aCols] = transA ? [k, m] : [m, k];
       const [bRows, bCols] = transB ? [n, k] : [k, n];
       checkInteger('lda', lda, Math.max(1, aCols), MAX_I32);

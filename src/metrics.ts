@@ -83,7 +83,7 @@ export function classesOf(outputs: ArrayLike<number>, rows: number, k: number): 
 export function accuracyOf(outputs: ArrayLike<number>, targets: ArrayLike<number>, rows: number, k: number, perValue: boolean): number {
   let correct = 0;
   if (perValue) {
-    for (let i = 0; i < rows * k; i++) if ((outputs[i]! >= 0.5) === (targets[i]! >= 0.5)) correct++;
+    for (let i = 0; i < rows * k; i++) if (outputs[i]! >= 0.5 === targets[i]! >= 0.5) correct++;
     return correct / (rows * k);
   }
   for (let r = 0; r < rows; r++) if (argmax(outputs, r * k, k) === argmax(targets, r * k, k)) correct++;

@@ -12,8 +12,17 @@ import { scheduledLearningRate } from './schedules.js';
 import type { BackendName, LayerSpec, Loss, MLPOptions, ModelSpec } from './spec.js';
 import { normalizeModelSpec, specToOptions } from './spec.js';
 import {
-  normalizeFitOptions, prepareFitData, runAsync, runSync, TrainingDivergedError, keepFiniteWeights, firstNonFinite,
-  type FitOptions, type History, type TrainingJob, type TrainingState,
+  normalizeFitOptions,
+  prepareFitData,
+  runAsync,
+  runSync,
+  TrainingDivergedError,
+  keepFiniteWeights,
+  firstNonFinite,
+  type FitOptions,
+  type History,
+  type TrainingJob,
+  type TrainingState,
 } from './training.js';
 
 export type { LayerWeights, LayerWeightsInput } from './layout.js';
@@ -99,25 +108,46 @@ export class MLP {
   }
 
   /** The backend in use: 'native', 'wasm' or 'js'. */
-  get backend(): BackendName { return this.#backend.name; }
+  get backend(): BackendName {
+    return this.#backend.name;
+  }
   /** Length of an input row. */
-  get inputs(): number { return this.#spec.inputs; }
+  get inputs(): number {
+    return this.#spec.inputs;
+  }
   /** Length of an output row. */
-  get outputs(): number { return this.#spec.layers[this.#spec.layers.length - 1]!.units; }
+  get outputs(): number {
+    return this.#spec.layers[this.#spec.layers.length - 1]!.units;
+  }
   /** The layers, normalized (every default filled in). */
-  get layers(): readonly LayerSpec[] { return this.#spec.layers; }
+  get layers(): readonly LayerSpec[] {
+    return this.#spec.layers;
+  }
   /** The loss being minimized. */
-  get loss(): Loss { return this.#spec.loss; }
+  get loss(): Loss {
+    return this.#spec.loss;
+  }
   /** The seed of every random choice; pass it back as `seed` to reproduce this model. */
-  get seed(): number { return this.#spec.seed; }
+  get seed(): number {
+    return this.#spec.seed;
+  }
   /** Number of trainable parameters. */
-  get parameterCount(): number { return this.#layout.size; }
+  get parameterCount(): number {
+    return this.#layout.size;
+  }
   /** Updates applied so far. */
-  get step(): number { this.#check(); return this.#model.step; }
+  get step(): number {
+    this.#check();
+    return this.#model.step;
+  }
   /** The history of the last `fit`, if any. */
-  get history(): History | undefined { return this.#history; }
+  get history(): History | undefined {
+    return this.#history;
+  }
   /** The normalized model description (what a model file stores). */
-  get spec(): ModelSpec { return this.#spec; }
+  get spec(): ModelSpec {
+    return this.#spec;
+  }
 
   /**
    * Your own JSON data saved with the model (feature names, units, provenance…).
@@ -127,10 +157,13 @@ export class MLP {
    * MLP.load(net.save()).metadata; // { features: [...], target: 'churn' }
    * ```
    */
-  get metadata(): Record<string, unknown> | undefined { return this.#metadata; }
+  get metadata(): Record<string, unknown> | undefined {
+    return this.#metadata;
+  }
   set metadata(value: Record<string, unknown> | undefined) {
     if (value !== undefined) {
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw typeError('metadata', 'a plain object or undefined', value);
+      if (value === null || typeof value !== 'object' || Array.isArray(value))
+        throw typeError('metadata', 'a plain object or undefined', value);
       let json: string;
       try {
         json = JSON.stringify(value);
@@ -143,7 +176,9 @@ export class MLP {
   }
 
   /** The scaler applied to every input, if any (set by `standardize` on the first fit, or assigned). */
-  get scaler(): StandardScaler | undefined { return this.#scaler; }
+  get scaler(): StandardScaler | undefined {
+    return this.#scaler;
+  }
   set scaler(scaler: StandardScaler | undefined) {
     if (scaler !== undefined) {
       if (!(scaler instanceof StandardScaler)) throw typeError('scaler', 'a StandardScaler or undefined', scaler);
@@ -178,7 +213,12 @@ export class MLP {
   async fit(x: MatrixInput, y: TargetInput, options?: FitOptions): Promise<History> {
     const job = this.#startTraining(x, y, options);
     try {
-      this.#history = await runAsync({ ...job, onChunk: (running) => { this.#inFlight = running; } });
+      this.#history = await runAsync({
+        ...job,
+        onChunk: (running) => {
+          this.#inFlight = running;
+        },
+      });
       return this.#history;
     } finally {
       this.#training = false;
@@ -237,7 +277,8 @@ export class MLP {
     const xs = this.#inputs(x);
     const ys = toTargets('y', y, xs.rows, this.outputs, this.#spec.loss);
     const { optimizer } = this.#spec;
-    const learningRate = scheduledLearningRate(optimizer.learningRate, optimizer.schedule, this.#model.step) * this.#state.learningRateScale;
+    const learningRate =
+      scheduledLearningRate(optimizer.learningRate, optimizer.schedule, this.#model.step) * this.#state.learningRateScale;
     // Copies of the weights before and after the step, to put them back if it goes non-finite;
     // the buffers live with the model, so a loop of trainBatch calls allocates nothing.
     this.#stepCopies ??= [new Float32Array(this.#layout.size), new Float32Array(this.#layout.size)];
@@ -374,7 +415,12 @@ export class MLP {
   static _fromRecord(record: ModelRecord, options: LoadOptions = {}): MLP {
     const opts = checkOptions<LoadOptions>('options', options);
     checkKnownKeys('options', opts, ['backend', 'threads']);
-    const restoring: RestoringOptions = { ...specToOptions(record.spec), standardize: record.standardize, ...opts, [RESTORED_PARAMS]: record.params };
+    const restoring: RestoringOptions = {
+      ...specToOptions(record.spec),
+      standardize: record.standardize,
+      ...opts,
+      [RESTORED_PARAMS]: record.params,
+    };
     const net = new MLP(restoring);
     if (record.scaler) net.#scaler = StandardScaler.fromJSON(record.scaler);
     if (record.metadata) net.#metadata = record.metadata;
@@ -384,7 +430,8 @@ export class MLP {
   /** Frees the backend's memory. Idempotent; every other method throws afterwards. */
   dispose(): void {
     if (this.#disposed) return;
-    if (this.#training || this.#inFlight) throw new Error('this MLP is busy training; wait for fit() to finish (or abort it) before dispose()');
+    if (this.#training || this.#inFlight)
+      throw new Error('this MLP is busy training; wait for fit() to finish (or abort it) before dispose()');
     this.#model.dispose();
     this.#disposed = true;
   }
@@ -414,4 +461,3 @@ export class MLP {
     if (this.#training) throw new Error('this MLP is busy: fit() is running; await it (or abort it) first');
   }
 }
-

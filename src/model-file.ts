@@ -163,7 +163,10 @@ export function decodeModel(value: unknown): ModelRecord {
   if (m.estimator !== undefined) {
     const e = checkOptions<EstimatorRecord>('model file estimator', m.estimator);
     if (e.type !== 'MLPClassifier' && e.type !== 'MLPRegressor') throw corrupt(`unknown estimator type ${describe(e.type)}`);
-    if (e.classes !== undefined && (!Array.isArray(e.classes) || e.classes.some((c) => !['string', 'number', 'boolean'].includes(typeof c)))) {
+    if (
+      e.classes !== undefined &&
+      (!Array.isArray(e.classes) || e.classes.some((c) => !['string', 'number', 'boolean'].includes(typeof c)))
+    ) {
       throw corrupt('its class labels are not a list of strings, numbers or booleans');
     }
   }
@@ -172,4 +175,3 @@ export function decodeModel(value: unknown): ModelRecord {
   }
   return { spec, params, standardize: m.standardize, scaler: m.scaler, estimator: m.estimator, metadata: m.metadata };
 }
-

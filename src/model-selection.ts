@@ -22,10 +22,16 @@ export type Targets = ArrayLike<unknown> | readonly (readonly number[])[];
 /** Builds an estimator from a parameter set; `randomState` is the trial's seed unless the parameters set one. */
 export type Build<P> = (params: P & { randomState: number }, context: { seed: number; fold: number }) => Estimator;
 
-interface Dataset { X: MatrixInput; y: Targets; rows: number; features: number }
+interface Dataset {
+  X: MatrixInput;
+  y: Targets;
+  rows: number;
+  features: number;
+}
 
 function dataset(X: unknown, y: unknown): Dataset {
-  if (!(Array.isArray(y) || (ArrayBuffer.isView(y) && !(y instanceof DataView)))) throw typeError('y', 'an array with one entry per row', y);
+  if (!(Array.isArray(y) || (ArrayBuffer.isView(y) && !(y instanceof DataView))))
+    throw typeError('y', 'an array with one entry per row', y);
   const rows = (y as ArrayLike<unknown>).length;
   if (rows === 0) throw rangeError('y', 'at least one row', y);
   if (isNested(X)) {
@@ -68,12 +74,15 @@ function isClassifier(estimator: Estimator): boolean {
  * ```
  */
 export function trainTestSplit<Y extends Targets>(
-  X: MatrixInput, y: Y, options: { testSize?: number; seed?: number; stratify?: boolean } = {},
+  X: MatrixInput,
+  y: Y,
+  options: { testSize?: number; seed?: number; stratify?: boolean } = {},
 ): { xTrain: MatrixInput; xTest: MatrixInput; yTrain: Y; yTest: Y } {
   const o = checkOptions<{ testSize: number; seed: number; stratify: boolean }>('options', options);
   checkKnownKeys('options', o, ['testSize', 'seed', 'stratify']);
   const data = dataset(X, y);
-  const testSize = o.testSize === undefined ? 0.25 : checkNumber('testSize', o.testSize, { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true });
+  const testSize =
+    o.testSize === undefined ? 0.25 : checkNumber('testSize', o.testSize, { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true });
   const seed = o.seed === undefined ? 0 : checkSeed('seed', o.seed);
   const split = holdOut(data.rows, testSize, seed, o.stratify ? strata(data.y) : undefined, 'testSize');
   const train = take(data, split.train);
@@ -122,7 +131,12 @@ export async function crossValidate<P extends object = object>(options: CrossVal
 }
 
 async function crossValidateData<P>(
-  build: Build<P>, data: Dataset, params: P, k: number, seed: number, stratified: boolean | undefined,
+  build: Build<P>,
+  data: Dataset,
+  params: P,
+  k: number,
+  seed: number,
+  stratified: boolean | undefined,
 ): Promise<CrossValidation> {
   const trialParams = { randomState: seed, ...params } as P & { randomState: number };
   const scores: number[] = [];
@@ -209,9 +223,7 @@ export async function gridSearch<P extends object>(options: GridSearchOptions<P>
 }
 
 /** A parameter's distribution in a random search. */
-export type Distribution =
-  | readonly unknown[]
-  | { min: number; max: number; log?: boolean; integer?: boolean };
+export type Distribution = readonly unknown[] | { min: number; max: number; log?: boolean; integer?: boolean };
 
 export interface RandomSearchOptions<P> extends Omit<GridSearchOptions<P>, 'grid'> {
   /** Per parameter: a list to pick from uniformly, or a range (uniform, or log-uniform with `log`). */
@@ -241,20 +253,24 @@ export async function randomSearch<P extends object>(options: RandomSearchOption
   const keys = Object.keys(space);
   const draws = new Uint32Array(count * keys.length);
   fillRandomU32(draws, seed, Stream.SEARCH, 0, 0);
-  const trials = Array.from({ length: count }, (_, t) => Object.fromEntries(keys.map((key, i) => {
-    const u = u32ToUnit(draws[t * keys.length + i]!);
-    const d = space[key];
-    if (Array.isArray(d)) {
-      if (d.length === 0) throw typeError(`space.${key}`, 'a non-empty array or a { min, max } range', d);
-      return [key, d[Math.floor(u * d.length)]];
-    }
-    const range = checkOptions<{ min: number; max: number; log?: boolean; integer?: boolean }>(`space.${key}`, d);
-    const min = checkNumber(`space.${key}.min`, range.min, range.log ? { min: 0, exclusiveMin: true } : {});
-    const max = checkNumber(`space.${key}.max`, range.max, { min });
-    let v = range.log ? Math.exp(Math.log(min) + u * (Math.log(max) - Math.log(min))) : min + u * (max - min);
-    if (range.integer) v = Math.min(Math.floor(v), Math.floor(max));
-    return [key, v];
-  })));
+  const trials = Array.from({ length: count }, (_, t) =>
+    Object.fromEntries(
+      keys.map((key, i) => {
+        const u = u32ToUnit(draws[t * keys.length + i]!);
+        const d = space[key];
+        if (Array.isArray(d)) {
+          if (d.length === 0) throw typeError(`space.${key}`, 'a non-empty array or a { min, max } range', d);
+          return [key, d[Math.floor(u * d.length)]];
+        }
+        const range = checkOptions<{ min: number; max: number; log?: boolean; integer?: boolean }>(`space.${key}`, d);
+        const min = checkNumber(`space.${key}.min`, range.min, range.log ? { min: 0, exclusiveMin: true } : {});
+        const max = checkNumber(`space.${key}.max`, range.max, { min });
+        let v = range.log ? Math.exp(Math.log(min) + u * (Math.log(max) - Math.log(min))) : min + u * (max - min);
+        if (range.integer) v = Math.min(Math.floor(v), Math.floor(max));
+        return [key, v];
+      }),
+    ),
+  );
   return search(trials as P[], o as Omit<GridSearchOptions<P>, 'grid'>);
 }
 
@@ -288,7 +304,10 @@ export async function randomRestarts<E extends Estimator>(
   if (typeof o.build !== 'function') throw typeError('build', 'a function (params) => estimator', o.build);
   const data = dataset(o.X, o.y);
   const restarts = o.restarts === undefined ? 5 : checkInteger('restarts', o.restarts, 1);
-  const fraction = o.validationSplit === undefined ? 0.2 : checkNumber('validationSplit', o.validationSplit, { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true });
+  const fraction =
+    o.validationSplit === undefined
+      ? 0.2
+      : checkNumber('validationSplit', o.validationSplit, { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true });
   const seed = o.seed === undefined ? 0 : checkSeed('seed', o.seed);
   const seeds = new Uint32Array(restarts);
   fillRandomU32(seeds, seed, Stream.SEARCH, 1, 0);

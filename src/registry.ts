@@ -24,7 +24,10 @@ export interface BackendStatus {
 
 /** Thrown when a backend that was asked for by name cannot be used. */
 export class BackendUnavailableError extends Error {
-  constructor(readonly backend: BackendName, readonly reason: string) {
+  constructor(
+    readonly backend: BackendName,
+    readonly reason: string,
+  ) {
     super(`mlpkit: the ${backend} backend is not available: ${reason}`);
     this.name = 'BackendUnavailableError';
   }
@@ -38,8 +41,12 @@ export type BackendLoader = () => Backend;
 export class BackendAbsent extends Error {}
 
 const loaders: Record<BackendName, BackendLoader> = {
-  native: () => { throw new BackendAbsent('this build of mlpkit does not include the native addon'); },
-  wasm: () => { throw new BackendAbsent('this build of mlpkit does not include the WebAssembly module'); },
+  native: () => {
+    throw new BackendAbsent('this build of mlpkit does not include the native addon');
+  },
+  wasm: () => {
+    throw new BackendAbsent('this build of mlpkit does not include the WebAssembly module');
+  },
   js: () => jsBackend,
 };
 

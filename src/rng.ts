@@ -33,10 +33,13 @@ export function mulhi32(a: number, b: number): number {
 }
 
 /** Philox4x32-10: writes four u32 outputs for key (k0, k1) and counter (c0..c3) to `out`. */
-export function philox4x32(
-  k0: number, k1: number, c0: number, c1: number, c2: number, c3: number, out: Uint32Array,
-): void {
-  k0 >>>= 0; k1 >>>= 0; c0 >>>= 0; c1 >>>= 0; c2 >>>= 0; c3 >>>= 0;
+export function philox4x32(k0: number, k1: number, c0: number, c1: number, c2: number, c3: number, out: Uint32Array): void {
+  k0 >>>= 0;
+  k1 >>>= 0;
+  c0 >>>= 0;
+  c1 >>>= 0;
+  c2 >>>= 0;
+  c3 >>>= 0;
   for (let round = 0; round < 10; round++) {
     const hi0 = mulhi32(PHILOX_M0, c0);
     const lo0 = Math.imul(PHILOX_M0, c0) >>> 0;
@@ -49,7 +52,10 @@ export function philox4x32(
     k0 = (k0 + PHILOX_W0) >>> 0;
     k1 = (k1 + PHILOX_W1) >>> 0;
   }
-  out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+  out[0] = c0;
+  out[1] = c1;
+  out[2] = c2;
+  out[3] = c3;
 }
 
 /** Splits a seed (an integer in [0, 2^53)) into the two 32-bit key words. */
@@ -82,7 +88,15 @@ export function permutation(n: number, seed: number, stream: number, a: number):
 }
 
 /** Writes `permutation(n, …)` into order[offset … offset+n), using `draws` (≥ n) as scratch; allocates nothing. */
-export function shuffleInto(order: Int32Array, offset: number, n: number, seed: number, stream: number, a: number, draws: Uint32Array): void {
+export function shuffleInto(
+  order: Int32Array,
+  offset: number,
+  n: number,
+  seed: number,
+  stream: number,
+  a: number,
+  draws: Uint32Array,
+): void {
   for (let i = 0; i < n; i++) order[offset + i] = i;
   fillRandomU32(draws, seed, stream, a, 0, n);
   for (let i = n - 1; i > 0; i--) {

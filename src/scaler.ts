@@ -18,11 +18,17 @@ export class StandardScaler {
   #scale: Float64Array | undefined;
 
   /** Per-feature means (undefined before `fit`). */
-  get mean(): readonly number[] | undefined { return this.#mean && Array.from(this.#mean); }
+  get mean(): readonly number[] | undefined {
+    return this.#mean && Array.from(this.#mean);
+  }
   /** Per-feature scales (standard deviations, 1 for constant features). */
-  get scale(): readonly number[] | undefined { return this.#scale && Array.from(this.#scale); }
+  get scale(): readonly number[] | undefined {
+    return this.#scale && Array.from(this.#scale);
+  }
   /** Number of features it was fitted on (0 before `fit`). */
-  get features(): number { return this.#mean?.length ?? 0; }
+  get features(): number {
+    return this.#mean?.length ?? 0;
+  }
 
   /**
    * Learns the mean and scale of each column of x.
@@ -40,7 +46,10 @@ export class StandardScaler {
     const scale = new Float64Array(cols);
     for (let i = 0; i < data.length; i++) mean[i % cols]! += data[i]!;
     for (let c = 0; c < cols; c++) mean[c]! /= rows;
-    for (let i = 0; i < data.length; i++) { const d = data[i]! - mean[i % cols]!; scale[i % cols]! += d * d; }
+    for (let i = 0; i < data.length; i++) {
+      const d = data[i]! - mean[i % cols]!;
+      scale[i % cols]! += d * d;
+    }
     for (let c = 0; c < cols; c++) {
       const std = Math.sqrt(scale[c]! / rows);
       scale[c] = std > 1e-12 * Math.max(1, Math.abs(mean[c]!)) ? std : 1;
@@ -94,8 +103,12 @@ export class StandardScaler {
     const { mean, scale } = json;
     if (!Array.isArray(mean) || mean.length === 0) throw typeError('scaler.mean', 'a non-empty array of numbers', mean);
     if (!Array.isArray(scale) || scale.length !== mean.length) throw typeError('scaler.scale', `an array of ${mean.length} numbers`, scale);
-    mean.forEach((v, i) => { if (typeof v !== 'number' || !Number.isFinite(v)) throw rangeError(`scaler.mean[${i}]`, 'a finite number', v); });
-    scale.forEach((v, i) => { if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw rangeError(`scaler.scale[${i}]`, 'a finite number > 0', v); });
+    mean.forEach((v, i) => {
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw rangeError(`scaler.mean[${i}]`, 'a finite number', v);
+    });
+    scale.forEach((v, i) => {
+      if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw rangeError(`scaler.scale[${i}]`, 'a finite number > 0', v);
+    });
     const scaler = new StandardScaler();
     scaler.#mean = Float64Array.from(mean);
     scaler.#scale = Float64Array.from(scale);

@@ -3,9 +3,7 @@
  * the `ModelSpec` every backend receives. All names of activations, losses, optimizers,
  * schedules and initializers live here, with the numeric codes the compiled backends use.
  */
-import {
-  checkBoolean, checkInteger, checkKnownKeys, checkNumber, checkOneOf, checkOptions, typeError, rangeError,
-} from './errors.js';
+import { checkBoolean, checkInteger, checkKnownKeys, checkNumber, checkOneOf, checkOptions, typeError, rangeError } from './errors.js';
 import { paramLayout } from './layout.js';
 
 /**
@@ -65,7 +63,10 @@ export const LOSS_CODE = codes(LOSSES);
 export const OPTIMIZER_CODE = codes(OPTIMIZERS);
 
 const DEFAULT_LEARNING_RATE: Readonly<Record<OptimizerType, number>> = {
-  sgd: 0.01, momentum: 0.01, nesterov: 0.01, adam: 0.001,
+  sgd: 0.01,
+  momentum: 0.01,
+  nesterov: 0.01,
+  adam: 0.001,
 };
 
 /** One layer as the user describes it. */
@@ -195,7 +196,9 @@ function normalizeLayer(value: unknown, index: number, isOutput: boolean): Layer
   let alpha = traits.alpha ?? 0;
   if (options.alpha !== undefined) {
     if (traits.alpha === undefined) {
-      const takers = ACTIVATIONS.filter((a) => ACTIVATION_TRAITS[a].alpha !== undefined).map((a) => `'${a}'`).join(' and ');
+      const takers = ACTIVATIONS.filter((a) => ACTIVATION_TRAITS[a].alpha !== undefined)
+        .map((a) => `'${a}'`)
+        .join(' and ');
       throw new RangeError(`${name}.alpha only applies to ${takers}, got it with '${activation}'`);
     }
     alpha = checkNumber(`${name}.alpha`, options.alpha, { min: 0 });
@@ -222,13 +225,15 @@ export function normalizeSchedule(value: unknown, name = 'optimizer.schedule'): 
     case 'exponential':
     case 'inverse-time': {
       checkKnownKeys(name, options, ['type', 'decayRate', 'decaySteps', 'staircase']);
-      const decayRate = type === 'exponential'
-        ? checkNumber(`${name}.decayRate`, options.decayRate, { min: 0, max: 1, exclusiveMin: true })
-        : checkNumber(`${name}.decayRate`, options.decayRate, { min: 0 });
+      const decayRate =
+        type === 'exponential'
+          ? checkNumber(`${name}.decayRate`, options.decayRate, { min: 0, max: 1, exclusiveMin: true })
+          : checkNumber(`${name}.decayRate`, options.decayRate, { min: 0 });
       return {
         type,
         decayRate,
-        decaySteps: options.decaySteps === undefined ? 1 : checkNumber(`${name}.decaySteps`, options.decaySteps, { min: 0, exclusiveMin: true }),
+        decaySteps:
+          options.decaySteps === undefined ? 1 : checkNumber(`${name}.decaySteps`, options.decaySteps, { min: 0, exclusiveMin: true }),
         staircase: options.staircase === undefined ? false : checkBoolean(`${name}.staircase`, options.staircase),
       };
     }
@@ -236,9 +241,8 @@ export function normalizeSchedule(value: unknown, name = 'optimizer.schedule'): 
 }
 
 export function normalizeOptimizer(value: unknown): OptimizerSpec {
-  const options: Partial<OptimizerOptions> = typeof value === 'string'
-    ? { type: value as OptimizerType }
-    : checkOptions<OptimizerOptions>('optimizer', value ?? { type: 'adam' });
+  const options: Partial<OptimizerOptions> =
+    typeof value === 'string' ? { type: value as OptimizerType } : checkOptions<OptimizerOptions>('optimizer', value ?? { type: 'adam' });
   checkKnownKeys('optimizer', options, ['type', 'learningRate', 'momentum', 'beta1', 'beta2', 'epsilon', 'schedule']);
   const type = checkOneOf(typeof value === 'string' ? 'optimizer' : 'optimizer.type', options.type, OPTIMIZERS);
   const fraction = (key: 'momentum' | 'beta1' | 'beta2', fallback: number): number =>
@@ -251,9 +255,10 @@ export function normalizeOptimizer(value: unknown): OptimizerSpec {
   }
   return {
     type,
-    learningRate: options.learningRate === undefined
-      ? DEFAULT_LEARNING_RATE[type]
-      : checkNumber('optimizer.learningRate', options.learningRate, { min: 0, exclusiveMin: true }),
+    learningRate:
+      options.learningRate === undefined
+        ? DEFAULT_LEARNING_RATE[type]
+        : checkNumber('optimizer.learningRate', options.learningRate, { min: 0, exclusiveMin: true }),
     momentum: fraction('momentum', 0.9),
     beta1: fraction('beta1', 0.9),
     beta2: fraction('beta2', 0.999),
@@ -301,7 +306,18 @@ export function normalizeModelSpec(value: unknown): ModelSpec {
   const options = checkOptions<MLPOptions>('options', value);
   if (value === undefined) throw typeError('options', 'an options object with inputs and layers', value);
   checkKnownKeys('options', options, [
-    'inputs', 'layers', 'loss', 'optimizer', 'init', 'initRange', 'l2', 'dropout', 'seed', 'backend', 'threads', 'standardize',
+    'inputs',
+    'layers',
+    'loss',
+    'optimizer',
+    'init',
+    'initRange',
+    'l2',
+    'dropout',
+    'seed',
+    'backend',
+    'threads',
+    'standardize',
   ]);
   const inputs = checkInteger('inputs', options.inputs, 1, MAX_UNITS);
   if (!Array.isArray(options.layers)) throw typeError('layers', 'an array of layers ({ units, activation? })', options.layers);
@@ -353,7 +369,8 @@ export function specToOptions(spec: ModelSpec): MLPOptions {
   return {
     inputs: spec.inputs,
     layers: spec.layers.map(({ units, activation, alpha, bias }) =>
-      ACTIVATION_TRAITS[activation].alpha !== undefined ? { units, activation, alpha, bias } : { units, activation, bias }),
+      ACTIVATION_TRAITS[activation].alpha !== undefined ? { units, activation, alpha, bias } : { units, activation, bias },
+    ),
     loss: spec.loss,
     optimizer,
     init: spec.init,

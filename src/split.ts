@@ -22,7 +22,11 @@ const ascending = (rows: number[]): Int32Array => Int32Array.from(rows).sort();
 
 /** Holds out `fraction` of the rows (of each stratum) as a test set. */
 export function holdOut(
-  n: number, fraction: number, seed: number, strata?: Int32Array, name = 'validationSplit',
+  n: number,
+  fraction: number,
+  seed: number,
+  strata?: Int32Array,
+  name = 'validationSplit',
 ): { train: Int32Array; test: Int32Array } {
   const train: number[] = [];
   const test: number[] = [];

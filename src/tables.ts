@@ -65,9 +65,16 @@ export function modelTables(spec: ModelSpec, layout: ParamLayout): ModelTables {
   spec.layers.forEach((layer, l) => {
     const { inputs, units, weightOffset, biasOffset } = layout.layers[l]!;
     const row: Record<(typeof LAYER_FIELDS)[number], number> = {
-      inputs, units, activation: ACTIVATION_CODE[layer.activation], bias: layer.bias ? 1 : 0, weightOffset, biasOffset,
+      inputs,
+      units,
+      activation: ACTIVATION_CODE[layer.activation],
+      bias: layer.bias ? 1 : 0,
+      weightOffset,
+      biasOffset,
     };
-    LAYER_FIELDS.forEach((name, i) => { layers[l * LAYER_FIELDS.length + i] = row[name]; });
+    LAYER_FIELDS.forEach((name, i) => {
+      layers[l * LAYER_FIELDS.length + i] = row[name];
+    });
     layerValues[l * LAYER_VALUES.length + LAYER_VALUE.alpha] = layer.alpha;
     layerValues[l * LAYER_VALUES.length + LAYER_VALUE.dropout] = spec.dropout[l]!;
   });

@@ -116,16 +116,25 @@ function checkFunction<T>(name: string, value: unknown): T | undefined {
 export function normalizeFitOptions(value: unknown): NormalizedFitOptions {
   const options = checkOptions<FitOptions>('fit options', value);
   checkKnownKeys('fit options', options, [
-    'epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData', 'earlyStopping', 'reduceLROnPlateau',
-    'onEpochEnd', 'onBatchEnd', 'signal',
+    'epochs',
+    'batchSize',
+    'shuffle',
+    'validationSplit',
+    'validationData',
+    'earlyStopping',
+    'reduceLROnPlateau',
+    'onEpochEnd',
+    'onBatchEnd',
+    'signal',
   ]);
   const result: NormalizedFitOptions = {
     epochs: options.epochs === undefined ? 10 : checkInteger('epochs', options.epochs, 1),
     batchSize: options.batchSize === undefined ? 32 : checkInteger('batchSize', options.batchSize, 1),
     shuffle: options.shuffle === undefined ? true : checkBoolean('shuffle', options.shuffle),
-    validationSplit: options.validationSplit === undefined
-      ? 0
-      : checkNumber('validationSplit', options.validationSplit, { min: 0, max: 1, exclusiveMax: true }),
+    validationSplit:
+      options.validationSplit === undefined
+        ? 0
+        : checkNumber('validationSplit', options.validationSplit, { min: 0, max: 1, exclusiveMax: true }),
     onEpochEnd: checkFunction('onEpochEnd', options.onEpochEnd),
     onBatchEnd: checkFunction('onBatchEnd', options.onBatchEnd),
   };
@@ -142,19 +151,25 @@ export function normalizeFitOptions(value: unknown): NormalizedFitOptions {
     result.earlyStopping = {
       patience: es.patience === undefined ? 10 : checkInteger('earlyStopping.patience', es.patience, 1),
       minDelta: es.minDelta === undefined ? 0 : checkNumber('earlyStopping.minDelta', es.minDelta, { min: 0 }),
-      restoreBestWeights: es.restoreBestWeights === undefined ? true : checkBoolean('earlyStopping.restoreBestWeights', es.restoreBestWeights),
+      restoreBestWeights:
+        es.restoreBestWeights === undefined ? true : checkBoolean('earlyStopping.restoreBestWeights', es.restoreBestWeights),
     };
   }
   if (options.reduceLROnPlateau !== undefined && options.reduceLROnPlateau !== false) {
     const rp = checkOptions<ReduceLROnPlateauOptions>(
-      'reduceLROnPlateau', options.reduceLROnPlateau === true ? {} : options.reduceLROnPlateau,
+      'reduceLROnPlateau',
+      options.reduceLROnPlateau === true ? {} : options.reduceLROnPlateau,
     );
     checkKnownKeys('reduceLROnPlateau', rp, ['factor', 'patience', 'minDelta', 'minLearningRate', 'cooldown']);
     result.reduceLROnPlateau = {
-      factor: rp.factor === undefined ? 0.1 : checkNumber('reduceLROnPlateau.factor', rp.factor, { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true }),
+      factor:
+        rp.factor === undefined
+          ? 0.1
+          : checkNumber('reduceLROnPlateau.factor', rp.factor, { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true }),
       patience: rp.patience === undefined ? 10 : checkInteger('reduceLROnPlateau.patience', rp.patience, 1),
       minDelta: rp.minDelta === undefined ? 1e-4 : checkNumber('reduceLROnPlateau.minDelta', rp.minDelta, { min: 0 }),
-      minLearningRate: rp.minLearningRate === undefined ? 0 : checkNumber('reduceLROnPlateau.minLearningRate', rp.minLearningRate, { min: 0 }),
+      minLearningRate:
+        rp.minLearningRate === undefined ? 0 : checkNumber('reduceLROnPlateau.minLearningRate', rp.minLearningRate, { min: 0 }),
       cooldown: rp.cooldown === undefined ? 0 : checkInteger('reduceLROnPlateau.cooldown', rp.cooldown, 0),
     };
   }
@@ -192,8 +207,12 @@ function strataOf(targets: Matrix, loss: Loss): Int32Array | undefined {
  * which `fitScaler` makes from the training rows when the model standardizes and has none.
  */
 export function prepareFitData(
-  spec: ModelSpec, x: MatrixInput, y: TargetInput, options: NormalizedFitOptions,
-  scaler: StandardScaler | undefined, fitScaler: ((x: Float32Array) => StandardScaler) | undefined,
+  spec: ModelSpec,
+  x: MatrixInput,
+  y: TargetInput,
+  options: NormalizedFitOptions,
+  scaler: StandardScaler | undefined,
+  fitScaler: ((x: Float32Array) => StandardScaler) | undefined,
 ): { train: Rows; validation?: Rows; scaler: StandardScaler | undefined } {
   const { inputs, loss } = spec;
   const outputs = spec.layers[spec.layers.length - 1]!.units;
@@ -225,7 +244,11 @@ export class TrainingDivergedError extends Error {
    * @param epoch epoch (from 0) it happened in, or -1 for `trainBatch`.
    * @param batch batch within the epoch, or -1 when found after the epoch (validation loss, weights).
    */
-  constructor(readonly value: number, readonly epoch = -1, readonly batch = -1) {
+  constructor(
+    readonly value: number,
+    readonly epoch = -1,
+    readonly batch = -1,
+  ) {
     const where = epoch < 0 ? 'in trainBatch' : batch < 0 ? `at the end of epoch ${epoch}` : `in epoch ${epoch}, batch ${batch}`;
     super(
       `training diverged ${where}: a value became ${value}; the weights were left at their last finite values. ` +
@@ -292,7 +315,10 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
   let learningRate: number;
 
   for (let epoch = 0; epoch < options.epochs;) {
-    if (options.signal?.aborted) { history.stopReason = 'aborted'; break; }
+    if (options.signal?.aborted) {
+      history.stopReason = 'aborted';
+      break;
+    }
     const started = now();
     const epochs = Math.min(epochsPerCall, options.epochs - epoch);
     for (let e = 0; e < epochs; e++) {
@@ -318,8 +344,12 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
         }
       }
       const count = (yield {
-        kind: 'train', order: chunk, epochLength: perBatch ? chunk.length : rows, batchSize,
-        learningRates: learningRates.subarray(first, first + batches), losses: losses.subarray(first, first + batches),
+        kind: 'train',
+        order: chunk,
+        epochLength: perBatch ? chunk.length : rows,
+        batchSize,
+        learningRates: learningRates.subarray(first, first + batches),
+        losses: losses.subarray(first, first + batches),
       }) as number;
       for (let b = first; b < first + count; b++) {
         if (!Number.isFinite(losses[b]!)) {
@@ -335,7 +365,10 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
       done = first + count;
       if (options.signal?.aborted || count < batches) stop ??= 'aborted'; // aborted, or the backend stopped on request
     }
-    if (done === 0) { history.stopReason = stop ?? 'aborted'; break; }
+    if (done === 0) {
+      history.stopReason = stop ?? 'aborted';
+      break;
+    }
 
     model.getParams(current);
     const bad = firstNonFinite(current);
@@ -392,7 +425,11 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
         }
       }
       if (options.onEpochEnd) {
-        const logs: EpochLogs = { loss, learningRate: epochRate, samplesPerSecond: seconds > 0 ? Math.min(done * batchSize, rows) / seconds : Infinity };
+        const logs: EpochLogs = {
+          loss,
+          learningRate: epochRate,
+          samplesPerSecond: seconds > 0 ? Math.min(done * batchSize, rows) / seconds : Infinity,
+        };
         if (valLoss !== undefined) logs.valLoss = valLoss;
         const verdict = yield { kind: 'call', run: () => options.onEpochEnd!(epoch, logs) };
         if (verdict === false) stop ??= 'callback';
@@ -401,11 +438,17 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
     if (!perEpoch) {
       const losses = history.loss.slice(-epochsDone);
       const bestInChunk = losses.indexOf(Math.min(...losses));
-      if (losses[bestInChunk]! < bestValue) { bestValue = losses[bestInChunk]!; history.bestEpoch = epoch + bestInChunk; }
+      if (losses[bestInChunk]! < bestValue) {
+        bestValue = losses[bestInChunk]!;
+        history.bestEpoch = epoch + bestInChunk;
+      }
     }
     state.epochsTrained += epochsDone;
     epoch += epochsDone;
-    if (stop) { history.stopReason = stop; break; }
+    if (stop) {
+      history.stopReason = stop;
+      break;
+    }
   }
 
   if (best && history.bestEpoch >= 0 && history.bestEpoch !== history.loss.length - 1) model.setParams(best);

@@ -23,7 +23,15 @@ describe('batchBounds', () => {
   });
 });
 
-const spec = normalizeModelSpec({ inputs: 3, layers: [{ units: 64, activation: 'relu' }, { units: 2, activation: 'softmax' }], seed: 3, l2: 1e-3 });
+const spec = normalizeModelSpec({
+  inputs: 3,
+  layers: [
+    { units: 64, activation: 'relu' },
+    { units: 2, activation: 'softmax' },
+  ],
+  seed: 3,
+  l2: 1e-3,
+});
 const data = (rows: number) => ({ x: randomMatrix(3 * rows, 1), y: new Float32Array(2 * rows).map((_, i) => (i % 2 ? 1 : 0)) });
 
 describe.each(BACKENDS)('the %s backend through the wrapper', (name) => {
@@ -40,21 +48,85 @@ describe.each(BACKENDS)('the %s backend through the wrapper', (name) => {
   };
 
   const cases: [string, () => unknown, RegExp][] = [
-    ['setData with x as an array', () => model().setData([1, 2, 3] as never, new Float32Array(2), 1), /x must be a Float32Array, got an array of length 3/],
-    ['setData with y too short', () => model().setData(new Float32Array(6), new Float32Array(3), 2), /y must be a Float32Array of length at least 4, got a Float32Array of length 3/],
-    ['setData with n = 0', () => model().setData(new Float32Array(6), new Float32Array(4), 0), /n must be an integer between 1 and 2147483647, got 0/],
-    ['training before setData', () => model().train(Int32Array.of(0), 1, 1, Float64Array.of(0.1), new Float64Array(1)), /setData\(x, y, n\) must come before training/],
-    ['order as an array', () => withData().train([0, 1] as never, 2, 1, Float64Array.of(0.1, 0.1), new Float64Array(2)), /order must be a Int32Array, got an array of length 2/],
-    ['a row index out of range', () => withData().train(Int32Array.of(0, 2), 2, 1, Float64Array.of(0.1, 0.1), new Float64Array(2)), /order\[1\] must be a row index between 0 and 1, got 2/],
-    ['an epoch length that does not divide the order', () => withData().train(Int32Array.of(0, 1, 0), 2, 1, Float64Array.of(0.1, 0.1, 0.1), new Float64Array(3)), /epochLength must be a divisor of order.length = 3, got 2/],
-    ['a NaN learning rate', () => withData().train(Int32Array.of(0, 1), 2, 1, Float64Array.of(0.1, NaN), new Float64Array(2)), /learningRates\[1\] must be a finite number >= 0, got NaN/],
-    ['too few loss slots', () => withData().train(Int32Array.of(0, 1), 2, 1, Float64Array.of(0.1, 0.1), new Float64Array(1)), /losses must be a Float64Array of length at least 2, got a Float64Array of length 1/],
-    ['a batch larger than the capacity', () => { const m = model(1); m.setData(new Float32Array(6), new Float32Array(4), 2); m.train(Int32Array.of(0, 1), 2, 2, Float64Array.of(0.1), new Float64Array(1)); }, /batchSize must be at most the capacity \(1 rows\) or the epoch length, got 2/],
-    ['trainStep beyond the capacity', () => model().trainStep(new Float32Array(27), new Float32Array(18), 9, 0.1), /n must be an integer between 1 and 8, got 9/],
-    ['trainStep with an infinite learning rate', () => model().trainStep(new Float32Array(3), new Float32Array(2), 1, Infinity), /learningRate must be a finite number >= 0, got Infinity/],
-    ['x shorter than n rows', () => model().predict(new Float32Array(5), 2, new Float32Array(4)), /x must be a Float32Array of length at least 6, got a Float32Array of length 5/],
-    ['predict into a Float64Array', () => model().predict(new Float32Array(6), 2, new Float64Array(4) as never), /out must be a Float32Array, got a Float64Array of length 4/],
-    ['setParams too short', () => model().setParams(new Float32Array(3)), /params must be a Float32Array of length at least 386, got a Float32Array of length 3/],
+    [
+      'setData with x as an array',
+      () => model().setData([1, 2, 3] as never, new Float32Array(2), 1),
+      /x must be a Float32Array, got an array of length 3/,
+    ],
+    [
+      'setData with y too short',
+      () => model().setData(new Float32Array(6), new Float32Array(3), 2),
+      /y must be a Float32Array of length at least 4, got a Float32Array of length 3/,
+    ],
+    [
+      'setData with n = 0',
+      () => model().setData(new Float32Array(6), new Float32Array(4), 0),
+      /n must be an integer between 1 and 2147483647, got 0/,
+    ],
+    [
+      'training before setData',
+      () => model().train(Int32Array.of(0), 1, 1, Float64Array.of(0.1), new Float64Array(1)),
+      /setData\(x, y, n\) must come before training/,
+    ],
+    [
+      'order as an array',
+      () => withData().train([0, 1] as never, 2, 1, Float64Array.of(0.1, 0.1), new Float64Array(2)),
+      /order must be a Int32Array, got an array of length 2/,
+    ],
+    [
+      'a row index out of range',
+      () => withData().train(Int32Array.of(0, 2), 2, 1, Float64Array.of(0.1, 0.1), new Float64Array(2)),
+      /order\[1\] must be a row index between 0 and 1, got 2/,
+    ],
+    [
+      'an epoch length that does not divide the order',
+      () => withData().train(Int32Array.of(0, 1, 0), 2, 1, Float64Array.of(0.1, 0.1, 0.1), new Float64Array(3)),
+      /epochLength must be a divisor of order.length = 3, got 2/,
+    ],
+    [
+      'a NaN learning rate',
+      () => withData().train(Int32Array.of(0, 1), 2, 1, Float64Array.of(0.1, NaN), new Float64Array(2)),
+      /learningRates\[1\] must be a finite number >= 0, got NaN/,
+    ],
+    [
+      'too few loss slots',
+      () => withData().train(Int32Array.of(0, 1), 2, 1, Float64Array.of(0.1, 0.1), new Float64Array(1)),
+      /losses must be a Float64Array of length at least 2, got a Float64Array of length 1/,
+    ],
+    [
+      'a batch larger than the capacity',
+      () => {
+        const m = model(1);
+        m.setData(new Float32Array(6), new Float32Array(4), 2);
+        m.train(Int32Array.of(0, 1), 2, 2, Float64Array.of(0.1), new Float64Array(1));
+      },
+      /batchSize must be at most the capacity \(1 rows\) or the epoch length, got 2/,
+    ],
+    [
+      'trainStep beyond the capacity',
+      () => model().trainStep(new Float32Array(27), new Float32Array(18), 9, 0.1),
+      /n must be an integer between 1 and 8, got 9/,
+    ],
+    [
+      'trainStep with an infinite learning rate',
+      () => model().trainStep(new Float32Array(3), new Float32Array(2), 1, Infinity),
+      /learningRate must be a finite number >= 0, got Infinity/,
+    ],
+    [
+      'x shorter than n rows',
+      () => model().predict(new Float32Array(5), 2, new Float32Array(4)),
+      /x must be a Float32Array of length at least 6, got a Float32Array of length 5/,
+    ],
+    [
+      'predict into a Float64Array',
+      () => model().predict(new Float32Array(6), 2, new Float64Array(4) as never),
+      /out must be a Float32Array, got a Float64Array of length 4/,
+    ],
+    [
+      'setParams too short',
+      () => model().setParams(new Float32Array(3)),
+      /params must be a Float32Array of length at least 386, got a Float32Array of length 3/,
+    ],
     ['reserve of a fraction', () => model().reserve(1.5), /rows must be an integer between 1 and 2147483647, got 1.5/],
   ];
 
@@ -67,7 +139,11 @@ describe.each(BACKENDS)('the %s backend through the wrapper', (name) => {
     const { x, y } = data(rows);
     const order = Int32Array.from({ length: 2 * rows }, (_, i) => (i * 7) % rows);
     const rates = new Float64Array(2 * rows).fill(0.01);
-    const make = () => { const m = model(1); m.setData(x, y, rows); return m; };
+    const make = () => {
+      const m = model(1);
+      m.setData(x, y, rows);
+      return m;
+    };
     const [blocking, sliced] = [make(), make()];
     const [lossesA, lossesB] = [new Float64Array(2 * rows), new Float64Array(2 * rows)];
     expect(blocking.train(order, rows, 1, rates, lossesA)).toBe(2 * rows);

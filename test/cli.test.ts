@@ -24,7 +24,22 @@ describe('mlpkit command line', () => {
     const dir = scratch();
     const model = join(dir, 'iris.mlpkit');
     const plot = join(dir, 'loss.svg');
-    const trained = mlpkit('train', iris, '--target', 'species', '--layers', '16', '--epochs', '60', '--learning-rate', '0.01', '--out', model, '--plot', plot);
+    const trained = mlpkit(
+      'train',
+      iris,
+      '--target',
+      'species',
+      '--layers',
+      '16',
+      '--epochs',
+      '60',
+      '--learning-rate',
+      '0.01',
+      '--out',
+      model,
+      '--plot',
+      plot,
+    );
     expect(trained.stderr).toBe('');
     expect(trained.status).toBe(0);
     expect(trained.stdout).toMatch(/150 rows × 4 features .*target 'species', classification \(3 classes\)/);
@@ -57,9 +72,35 @@ describe('mlpkit command line', () => {
   it('regression on a numeric target, with features chosen by name', () => {
     const dir = scratch();
     const csv = join(dir, 'curve.csv');
-    writeFileSync(csv, ['x,noise,y', ...Array.from({ length: 200 }, (_, i) => { const x = i / 50 - 2; return `${x},${(i * 7919) % 13},${(x * x + 0.5 * x).toFixed(5)}`; })].join('\n'));
+    writeFileSync(
+      csv,
+      [
+        'x,noise,y',
+        ...Array.from({ length: 200 }, (_, i) => {
+          const x = i / 50 - 2;
+          return `${x},${(i * 7919) % 13},${(x * x + 0.5 * x).toFixed(5)}`;
+        }),
+      ].join('\n'),
+    );
     const model = join(dir, 'curve.mlpkit');
-    const trained = mlpkit('train', csv, '--target', 'y', '--features', 'x', '--layers', '32,32', '--activation', 'tanh', '--epochs', '150', '--learning-rate', '0.01', '--out', model);
+    const trained = mlpkit(
+      'train',
+      csv,
+      '--target',
+      'y',
+      '--features',
+      'x',
+      '--layers',
+      '32,32',
+      '--activation',
+      'tanh',
+      '--epochs',
+      '150',
+      '--learning-rate',
+      '0.01',
+      '--out',
+      model,
+    );
     expect(trained.status).toBe(0);
     expect(trained.stdout).toMatch(/200 rows × 1 features .*target 'y', regression/);
     const evaluated = mlpkit('evaluate', model, csv);
@@ -82,11 +123,26 @@ describe('mlpkit command line', () => {
     };
     // 3×3 "images": class 0 lights the top row, class 1 the bottom row.
     const labels = Array.from({ length: rows }, (_, i) => i % 2);
-    const pixels = labels.flatMap((c, i) => Array.from({ length: 9 }, (_, p) => ((c === 0 ? p < 3 : p >= 6) ? 200 : 20) + ((i * 31 + p * 7) % 40)));
+    const pixels = labels.flatMap((c, i) =>
+      Array.from({ length: 9 }, (_, p) => ((c === 0 ? p < 3 : p >= 6) ? 200 : 20) + ((i * 31 + p * 7) % 40)),
+    );
     writeFileSync(join(dir, 'images-idx3-ubyte.gz'), gzipSync(idx(0x08, [rows, 3, 3], pixels)));
     writeFileSync(join(dir, 'labels-idx1-ubyte'), idx(0x08, [rows], labels));
     const model = join(dir, 'idx.mlpkit');
-    const trained = mlpkit('train', join(dir, 'images-idx3-ubyte.gz'), '--labels', join(dir, 'labels-idx1-ubyte'), '--layers', '8', '--epochs', '30', '--learning-rate', '0.01', '--out', model);
+    const trained = mlpkit(
+      'train',
+      join(dir, 'images-idx3-ubyte.gz'),
+      '--labels',
+      join(dir, 'labels-idx1-ubyte'),
+      '--layers',
+      '8',
+      '--epochs',
+      '30',
+      '--learning-rate',
+      '0.01',
+      '--out',
+      model,
+    );
     expect(trained.status).toBe(0);
     expect(trained.stdout).toMatch(/120 rows × 9 features/);
     const evaluated = mlpkit('evaluate', model, join(dir, 'images-idx3-ubyte.gz'), '--labels', join(dir, 'labels-idx1-ubyte'));
@@ -103,7 +159,10 @@ describe('mlpkit command line', () => {
       [['train', join(dir, 'nope.csv'), '--target', 'y'], /nope\.csv: no such file/],
       [['train', bad, '--target', 'label'], /bad\.csv: line 3, column 'b': 'oops' is not a number/],
       [['train', missing, '--target', 'label'], /missing\.csv: line 3, column 'b': missing value/],
-      [['train', iris, '--target', 'colour'], /no target column 'colour'; the columns are 'sepal_length', 'sepal_width', 'petal_length', 'petal_width', 'species'/],
+      [
+        ['train', iris, '--target', 'colour'],
+        /no target column 'colour'; the columns are 'sepal_length', 'sepal_width', 'petal_length', 'petal_width', 'species'/,
+      ],
       [['train', iris, '--target', 'species', '--features', 'sepal_length,petals'], /no feature column 'petals'/],
       [['train', iris], /name the target column with --target/],
       [['train', iris, '--target', 'species', '--task', 'regression'], /target 'species' has values that are not numbers/],
@@ -155,10 +214,30 @@ describe('mlpkit command line', () => {
   it('Ctrl-C stops training after the current batch and saves the best weights so far', async () => {
     const dir = scratch();
     const model = join(dir, 'digits.mlpkit');
-    const child = spawn(process.execPath, [...args, '--backend', 'js', 'train', join(root, 'data', 'digits.csv.gz'), '--target', 'digit', '--layers', '32', '--epochs', '100000', '--out', model], { cwd: root });
+    const child = spawn(
+      process.execPath,
+      [
+        ...args,
+        '--backend',
+        'js',
+        'train',
+        join(root, 'data', 'digits.csv.gz'),
+        '--target',
+        'digit',
+        '--layers',
+        '32',
+        '--epochs',
+        '100000',
+        '--out',
+        model,
+      ],
+      { cwd: root },
+    );
     let stdout = '';
     let stderr = '';
-    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
     await new Promise<void>((resolve) => {
       child.stdout.on('data', (chunk) => {
         stdout += chunk;
@@ -187,9 +266,23 @@ describe('mlpkit command line', () => {
   });
 
   it('bench compares the backends on a data file', () => {
-    const run = mlpkit('bench', join(root, 'data', 'digits.csv.gz'), '--target', 'digit', '--layers', '32', '--rows', '256', '--epochs', '1', '--json');
+    const run = mlpkit(
+      'bench',
+      join(root, 'data', 'digits.csv.gz'),
+      '--target',
+      'digit',
+      '--layers',
+      '32',
+      '--rows',
+      '256',
+      '--epochs',
+      '1',
+      '--json',
+    );
     expect(run.status).toBe(0);
-    const report = JSON.parse(run.stdout) as { rows: { backend: string; available: boolean; samplesPerSecond?: number; maxWeightDifference?: number }[] };
+    const report = JSON.parse(run.stdout) as {
+      rows: { backend: string; available: boolean; samplesPerSecond?: number; maxWeightDifference?: number }[];
+    };
     expect(report.rows.map((r) => r.backend)).toEqual(['native', 'wasm', 'js']);
     for (const row of report.rows.filter((r) => r.available)) {
       expect(row.samplesPerSecond).toBeGreaterThan(0);

@@ -6,8 +6,19 @@ describe('compareBackends', () => {
     const x = Array.from({ length: 256 }, (_, i) => [Math.sin(i), Math.cos(i * 0.3), (i % 7) / 7]);
     const y = x.map(([a, b]) => (a! + b! > 0 ? 1 : 0));
     const comparison = await compareBackends({
-      model: { inputs: 3, layers: [{ units: 32, activation: 'tanh' }, { units: 1, activation: 'sigmoid' }], optimizer: { type: 'adam', learningRate: 0.01 } },
-      x, y, epochs: 2, batchSize: 16, paritySteps: 8,
+      model: {
+        inputs: 3,
+        layers: [
+          { units: 32, activation: 'tanh' },
+          { units: 1, activation: 'sigmoid' },
+        ],
+        optimizer: { type: 'adam', learningRate: 0.01 },
+      },
+      x,
+      y,
+      epochs: 2,
+      batchSize: 16,
+      paritySteps: 8,
       backends: ['native', 'wasm', 'js'],
     });
     const statuses = listBackends();
@@ -33,8 +44,14 @@ describe('compareBackends', () => {
   });
 
   it('checks its options', async () => {
-    await expect(compareBackends({ model: undefined as never, x: [[1]], y: [1] })).rejects.toThrow(/model must be the options of an MLP, got undefined/);
-    await expect(compareBackends({ model: { inputs: 1, layers: [{ units: 1 }] }, x: [[1]], y: [1], backends: ['gpu' as never] })).rejects.toThrow(/backends\[0\] must be one of native, wasm, js, got "gpu"/);
-    await expect(compareBackends({ model: { inputs: 1, layers: [{ units: 1 }] }, x: [[1]], y: [1], epochs: 0 })).rejects.toThrow(/epochs must be an integer >= 1, got 0/);
+    await expect(compareBackends({ model: undefined as never, x: [[1]], y: [1] })).rejects.toThrow(
+      /model must be the options of an MLP, got undefined/,
+    );
+    await expect(
+      compareBackends({ model: { inputs: 1, layers: [{ units: 1 }] }, x: [[1]], y: [1], backends: ['gpu' as never] }),
+    ).rejects.toThrow(/backends\[0\] must be one of native, wasm, js, got "gpu"/);
+    await expect(compareBackends({ model: { inputs: 1, layers: [{ units: 1 }] }, x: [[1]], y: [1], epochs: 0 })).rejects.toThrow(
+      /epochs must be an integer >= 1, got 0/,
+    );
   });
 });

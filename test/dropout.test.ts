@@ -16,13 +16,23 @@ describe('inverted dropout', () => {
     const units = 64;
     const rate = 0.4;
     const spec = normalizeModelSpec({
-      inputs: 1, layers: [{ units, activation: 'identity', bias: false }, { units: 1, bias: false }],
-      loss: 'half-mse', optimizer: { type: 'sgd', learningRate: 1e-30 }, dropout: rate, seed: 1234,
+      inputs: 1,
+      layers: [
+        { units, activation: 'identity', bias: false },
+        { units: 1, bias: false },
+      ],
+      loss: 'half-mse',
+      optimizer: { type: 'sgd', learningRate: 1e-30 },
+      dropout: rate,
+      seed: 1234,
     });
     const net = reference.createNetwork(spec, paramLayout(spec.inputs, spec.layers), Float64Array);
     const scratch = reference.createScratch(spec, 1, Float64Array);
     const params = new Float64Array(net.params.length);
-    for (let j = 0; j < units; j++) { params[j] = 1 + j / units; params[units + j] = 0.01; } // h_j = 1 + j/64 for x = 1
+    for (let j = 0; j < units; j++) {
+      params[j] = 1 + j / units;
+      params[units + j] = 0.01;
+    } // h_j = 1 + j/64 for x = 1
     const [k0, k1] = seedKey(1234);
     const draws = new Uint32Array(4);
     for (let step = 0; step < 3; step++) {
@@ -36,7 +46,11 @@ describe('inverted dropout', () => {
       });
       const output = keep.reduce((acc, k, j) => acc + 0.01 * (1 + j / units) * k, 0);
       const delta = output - 5;
-      expectClose(grads.subarray(units), keep.map((k, j) => delta * (1 + j / units) * k), { atol: 1e-12, label: `∂L/∂W2, step ${step}` });
+      expectClose(
+        grads.subarray(units),
+        keep.map((k, j) => delta * (1 + j / units) * k),
+        { atol: 1e-12, label: `∂L/∂W2, step ${step}` },
+      );
       const dropped = keep.filter((k) => k === 0).length;
       expect(dropped).toBeGreaterThan(10);
       expect(dropped).toBeLessThan(45);

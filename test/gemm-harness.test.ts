@@ -23,7 +23,10 @@ const MIN_CASES_PER_ISA = 1000;
 // other files competing for the cores it can take several times that.
 const HARNESS_TIMEOUT_MS = 300_000;
 
-interface IsaResult { cases: number; failures: number }
+interface IsaResult {
+  cases: number;
+  failures: number;
+}
 interface HarnessReport {
   best: string | undefined;
   tested: Map<string, IsaResult>;

@@ -4,7 +4,12 @@ import { MLP, type LayerOptions } from '../src/node.js';
 import { BACKENDS } from './helpers/backends.js';
 import { expectClose } from './helpers/close.js';
 
-const XOR_X = [[0, 0], [0, 1], [1, 0], [1, 1]];
+const XOR_X = [
+  [0, 0],
+  [0, 1],
+  [1, 0],
+  [1, 1],
+];
 const XOR_Y = [0, 1, 1, 0];
 
 describe.each(BACKENDS)('golden cases on %s', (backend) => {
@@ -12,12 +17,24 @@ describe.each(BACKENDS)('golden cases on %s', (backend) => {
     const net = new MLP({
       backend,
       inputs: 2,
-      layers: [{ units: 2, activation: 'sigmoid', bias: false }, { units: 1, activation: 'sigmoid', bias: false }],
+      layers: [
+        { units: 2, activation: 'sigmoid', bias: false },
+        { units: 1, activation: 'sigmoid', bias: false },
+      ],
       loss: 'half-mse',
       optimizer: { type: 'sgd', learningRate: 0.2 },
     });
     // Rows are units: unit 3 = [w13, w23], unit 4 = [w14, w24]; output unit 5 = [w35, w45].
-    net.setWeights([{ weights: [[0.1, -0.1], [-0.1, 0.1]], bias: null }, { weights: [[-0.1, 0.1]], bias: null }]);
+    net.setWeights([
+      {
+        weights: [
+          [0.1, -0.1],
+          [-0.1, 0.1],
+        ],
+        bias: null,
+      },
+      { weights: [[-0.1, 0.1]], bias: null },
+    ]);
     expectClose(net.predict([[0.1, 0.1]])[0] as number[], [0.5], { label: 'o5' });
     const loss = net.trainBatch([[0.1, 0.1]], [[0.1]]);
     expectClose(loss, 0.5 * 0.4 * 0.4, { label: 'loss' });
@@ -26,7 +43,15 @@ describe.each(BACKENDS)('golden cases on %s', (backend) => {
     expectClose(hidden!.weights, [0.10005, -0.09995, -0.10005, 0.09995], { atol: 1e-7, label: '[w13, w23, w14, w24]' });
   });
 
-  const hidden = { weights: [[3, -9, 2], [11, -2, 7], [-6, 3, -4], [6, -1, 5]], bias: [5, 2, -1, 1] };
+  const hidden = {
+    weights: [
+      [3, -9, 2],
+      [11, -2, 7],
+      [-6, 3, -4],
+      [6, -1, 5],
+    ],
+    bias: [5, 2, -1, 1],
+  };
   const x2 = [[-3, 1, 5]];
 
   it('2: one hidden sigmoid layer, sigmoid output', () => {
@@ -37,34 +62,102 @@ describe.each(BACKENDS)('golden cases on %s', (backend) => {
     hiddenOnly.setWeights([hidden]);
     expectClose(hiddenOnly.predict(x2)[0] as number[], [0.047426, 0.880797, 0.5, 0.999089], { atol: 1e-6, label: 'o' });
     const output = { weights: [[3, -12, 8, 1]], bias: [6] };
-    const fIn = new MLP({ backend, inputs: 3, layers: [{ units: 4, activation: 'sigmoid' }, { units: 1, activation: 'identity' }] });
+    const fIn = new MLP({
+      backend,
+      inputs: 3,
+      layers: [
+        { units: 4, activation: 'sigmoid' },
+        { units: 1, activation: 'identity' },
+      ],
+    });
     fIn.setWeights([hidden, output]);
     expectClose(fIn.predict(x2)[0] as number[], [0.571802], { atol: 2e-6, label: 'f_in' });
-    const net = new MLP({ backend, inputs: 3, layers: [{ units: 4, activation: 'sigmoid' }, { units: 1, activation: 'sigmoid' }] });
+    const net = new MLP({
+      backend,
+      inputs: 3,
+      layers: [
+        { units: 4, activation: 'sigmoid' },
+        { units: 1, activation: 'sigmoid' },
+      ],
+    });
     net.setWeights([hidden, output]);
     expectClose(net.predict(x2)[0] as number[], [0.639179], { atol: 1e-6, label: 'ŷ' });
   });
 
   it('3: the same hidden layer with a softmax output', () => {
-    const output = { weights: [[3, -12, 8, 1], [2, -3, 9, 1], [-5, 1, -1, 7]], bias: [6, 0, -8] };
-    const logits = new MLP({ backend, inputs: 3, layers: [{ units: 4, activation: 'sigmoid' }, { units: 3, activation: 'identity' }] });
+    const output = {
+      weights: [
+        [3, -12, 8, 1],
+        [2, -3, 9, 1],
+        [-5, 1, -1, 7],
+      ],
+      bias: [6, 0, -8],
+    };
+    const logits = new MLP({
+      backend,
+      inputs: 3,
+      layers: [
+        { units: 4, activation: 'sigmoid' },
+        { units: 3, activation: 'identity' },
+      ],
+    });
     logits.setWeights([hidden, output]);
     expectClose(logits.predict(x2)[0] as number[], [0.571802, 2.951549, -0.86271], { atol: 2e-6, label: 'f_in' });
-    const net = new MLP({ backend, inputs: 3, layers: [{ units: 4, activation: 'sigmoid' }, { units: 3, activation: 'softmax' }] });
+    const net = new MLP({
+      backend,
+      inputs: 3,
+      layers: [
+        { units: 4, activation: 'sigmoid' },
+        { units: 3, activation: 'softmax' },
+      ],
+    });
     net.setWeights([hidden, output]);
     expectClose(net.predict(x2)[0] as number[], [0.083054, 0.89716, 0.019786], { atol: 1e-6, label: 'softmax' });
   });
 
   it('4: a deep ReLU network with a softmax output', () => {
     const weights = [
-      { weights: [[13, -9, 2], [-8, 0, 3], [4, -1, 5], [-3, 12, 7]], bias: [5, -2, 2, 11] },
-      { weights: [[1, 0, -4, 1], [0, 11, 2, -14], [-1, 5, -2, 16], [0, -9, -3, 4]], bias: [-5, 3, 1, -8] },
-      { weights: [[1, -2, -18, -7], [3, -4, 8, 0], [-2, 1, 21, 5], [2, -2, 11, -13]], bias: [4, -6, 1, -17] },
-      { weights: [[9, 3, -1, -4], [-8, -2, 14, 3], [13, 2, -9, -1]], bias: [-1, -4, -30] },
+      {
+        weights: [
+          [13, -9, 2],
+          [-8, 0, 3],
+          [4, -1, 5],
+          [-3, 12, 7],
+        ],
+        bias: [5, -2, 2, 11],
+      },
+      {
+        weights: [
+          [1, 0, -4, 1],
+          [0, 11, 2, -14],
+          [-1, 5, -2, 16],
+          [0, -9, -3, 4],
+        ],
+        bias: [-5, 3, 1, -8],
+      },
+      {
+        weights: [
+          [1, -2, -18, -7],
+          [3, -4, 8, 0],
+          [-2, 1, 21, 5],
+          [2, -2, 11, -13],
+        ],
+        bias: [4, -6, 1, -17],
+      },
+      {
+        weights: [
+          [9, 3, -1, -4],
+          [-8, -2, 14, 3],
+          [13, 2, -9, -1],
+        ],
+        bias: [-1, -4, -30],
+      },
     ];
     const x = [[7, 1, -4]];
     const prefix = (depth: number, last: LayerOptions['activation']) => {
-      const layers: LayerOptions[] = weights.slice(0, depth).map((w, i) => ({ units: w.bias.length, activation: i < depth - 1 ? 'relu' : last }));
+      const layers: LayerOptions[] = weights
+        .slice(0, depth)
+        .map((w, i) => ({ units: w.bias.length, activation: i < depth - 1 ? 'relu' : last }));
       const net = new MLP({ backend, inputs: 3, layers });
       net.setWeights(weights.slice(0, depth));
       return net.predict(x)[0] as number[];
@@ -77,15 +170,19 @@ describe.each(BACKENDS)('golden cases on %s', (backend) => {
     expectClose(prefix(4, 'softmax'), [0.866813, 0.015876, 0.11731], { atol: 1e-6, label: 'softmax' });
   });
 
-  const xorNet = (options: { init?: 'zeros'; hidden?: 'sigmoid' | 'identity'; seed?: number }) => new MLP({
-    backend,
-    inputs: 2,
-    layers: [{ units: 2, activation: options.hidden ?? 'sigmoid' }, { units: 1, activation: 'sigmoid' }],
-    loss: 'binary-cross-entropy',
-    optimizer: { type: 'adam', learningRate: 0.05 },
-    seed: options.seed ?? 7,
-    ...(options.init ? { init: options.init } : {}),
-  });
+  const xorNet = (options: { init?: 'zeros'; hidden?: 'sigmoid' | 'identity'; seed?: number }) =>
+    new MLP({
+      backend,
+      inputs: 2,
+      layers: [
+        { units: 2, activation: options.hidden ?? 'sigmoid' },
+        { units: 1, activation: 'sigmoid' },
+      ],
+      loss: 'binary-cross-entropy',
+      optimizer: { type: 'adam', learningRate: 0.05 },
+      seed: options.seed ?? 7,
+      ...(options.init ? { init: options.init } : {}),
+    });
   const correct = (net: MLP) => (net.predictClasses(XOR_X) as number[]).filter((c, i) => c === XOR_Y[i]).length;
 
   it('5: a 2-2-1 sigmoid network learns XOR from a seeded start, but not from all-zero weights', () => {

@@ -18,7 +18,8 @@ function randoms(count: number, seed: number, scale = 1, offset = 0): Float64Arr
 function targets(loss: Loss, n: number, k: number, seed: number): Float64Array {
   const u = randoms(n * k, seed, 0.5, 0.5); // in [0, 1]
   if (loss !== 'cross-entropy') return loss === 'binary-cross-entropy' ? u : randoms(n * k, seed, 1.5);
-  for (let r = 0; r < n; r++) { // soft labels: each row a distribution
+  for (let r = 0; r < n; r++) {
+    // soft labels: each row a distribution
     let sum = 0;
     for (let j = 0; j < k; j++) sum += u[r * k + j]!;
     for (let j = 0; j < k; j++) u[r * k + j]! /= sum;
@@ -27,12 +28,19 @@ function targets(loss: Loss, n: number, k: number, seed: number): Float64Array {
 }
 
 const HIDDEN: { activation: Activation; alpha?: number }[] = [
-  { activation: 'identity' }, { activation: 'sigmoid' }, { activation: 'tanh' }, { activation: 'relu' },
-  { activation: 'leaky-relu', alpha: 0.1 }, { activation: 'elu', alpha: 0.7 }, { activation: 'silu' }, { activation: 'gelu' },
+  { activation: 'identity' },
+  { activation: 'sigmoid' },
+  { activation: 'tanh' },
+  { activation: 'relu' },
+  { activation: 'leaky-relu', alpha: 0.1 },
+  { activation: 'elu', alpha: 0.7 },
+  { activation: 'silu' },
+  { activation: 'gelu' },
 ];
 const PAIRS: [Activation, Loss][] = [
   ...ACTIVATIONS.flatMap((a) => (['mse', 'half-mse', 'mae'] as Loss[]).map((l): [Activation, Loss] => [a, l])),
-  ['sigmoid', 'binary-cross-entropy'], ['softmax', 'cross-entropy'],
+  ['sigmoid', 'binary-cross-entropy'],
+  ['softmax', 'cross-entropy'],
 ];
 
 describe('finite-difference gradient check of the reference backend (float64)', () => {
@@ -65,8 +73,10 @@ describe('finite-difference gradient check of the reference backend (float64)', 
     expect(objective(params)).toBe(value);
     const eps = 1e-6;
     for (let i = 0; i < layout.size; i++) {
-      const plus = Float64Array.from(params); plus[i]! += eps;
-      const minus = Float64Array.from(params); minus[i]! -= eps;
+      const plus = Float64Array.from(params);
+      plus[i]! += eps;
+      const minus = Float64Array.from(params);
+      minus[i]! -= eps;
       const numeric = (objective(plus) - objective(minus)) / (2 * eps);
       const tolerance = 1e-6 + 1e-5 * Math.abs(numeric);
       if (Math.abs(grads[i]! - numeric) > tolerance) {

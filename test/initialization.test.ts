@@ -13,12 +13,19 @@ describe('weight initialization', () => {
   const fanIn = 200;
   const fanOut = 300;
   const weightsOf = (init: Init, initRange?: number) => {
-    const net = new MLP({ inputs: fanIn, layers: [{ units: fanOut, activation: 'tanh' }, { units: 2 }], init, seed: 3, ...(initRange ? { initRange } : {}) });
+    const net = new MLP({
+      inputs: fanIn,
+      layers: [{ units: fanOut, activation: 'tanh' }, { units: 2 }],
+      init,
+      seed: 3,
+      ...(initRange ? { initRange } : {}),
+    });
     const [first] = net.getWeights();
     expect(Array.from(first!.bias!)).toEqual(new Array(fanOut).fill(0));
     return first!.weights;
   };
-  const cases: [Init, number, number][] = [ // init, bound (0 for normal), expected std
+  const cases: [Init, number, number][] = [
+    // init, bound (0 for normal), expected std
     ['uniform', 0.3, 0.3 / Math.sqrt(3)],
     ['xavier-uniform', Math.sqrt(6 / (fanIn + fanOut)), Math.sqrt(2 / (fanIn + fanOut))],
     ['he-uniform', Math.sqrt(6 / fanIn), Math.sqrt(2 / fanIn)],
@@ -40,7 +47,14 @@ describe('weight initialization', () => {
 
   it("'zeros' gives all-zero weights; 'auto' picks He for relu and Xavier otherwise", () => {
     expect(weightsOf('zeros').every((v) => v === 0)).toBe(true);
-    const net = new MLP({ inputs: fanIn, layers: [{ units: fanOut, activation: 'relu' }, { units: 10, activation: 'sigmoid' }], seed: 3 });
+    const net = new MLP({
+      inputs: fanIn,
+      layers: [
+        { units: fanOut, activation: 'relu' },
+        { units: 10, activation: 'sigmoid' },
+      ],
+      seed: 3,
+    });
     const [relu, sigmoid] = net.getWeights();
     expect(stats(relu!.weights).maxAbs).toBeGreaterThan(0.99 * Math.sqrt(6 / fanIn));
     expect(stats(sigmoid!.weights).maxAbs).toBeLessThanOrEqual(Math.sqrt(6 / (fanOut + 10)));

@@ -21,15 +21,30 @@ const KERNELS: [string, Kernels][] = [
   ...wasmBuilds.map((build): [string, Kernels] => [`wasm ${build}`, wasmBackend(compileWasmFileSync(build)).kernels]),
   ['js', jsBackend.kernels],
 ];
-const VARIANTS = KERNELS.flatMap(([name, kernels]) => kernels.variants.map((variant): [string, Kernels, string] => [name, kernels, variant]));
+const VARIANTS = KERNELS.flatMap(([name, kernels]) =>
+  kernels.variants.map((variant): [string, Kernels, string] => [name, kernels, variant]),
+);
 
 describe.each(VARIANTS)('%s GEMM, %s', (name, kernels, variant) => {
   const { mr, nr, kc, mc } = kernels.blocking(variant);
   const label = `${name} ${variant} (MR×NR = ${mr}×${nr}, KC = ${kc}, MC = ${mc})`;
-  const check = (form: Form, m: number, n: number, k: number, options: { pad?: number; beta?: number; alpha?: number; threads?: number } = {}) =>
-    checkGemm(`${label}, ${options.threads ?? 1} thread(s)`, form, m, n, k,
-      (a, lda, b, ldb, c, ldc, alpha, beta) => kernels.sgemm(form.transA, form.transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, variant, options.threads ?? 1),
-      options);
+  const check = (
+    form: Form,
+    m: number,
+    n: number,
+    k: number,
+    options: { pad?: number; beta?: number; alpha?: number; threads?: number } = {},
+  ) =>
+    checkGemm(
+      `${label}, ${options.threads ?? 1} thread(s)`,
+      form,
+      m,
+      n,
+      k,
+      (a, lda, b, ldb, c, ldc, alpha, beta) =>
+        kernels.sgemm(form.transA, form.transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, variant, options.threads ?? 1),
+      options,
+    );
   const unique = (values: number[]) => [...new Set(values)].filter((v) => v > 0);
   const ms = unique([1, 2, mr - 1, mr, mr + 1, 2 * mr + 1, 3 * mr + 2]);
   const ns = unique([1, nr - 1, nr, nr + 1, 2 * nr + 3]);
@@ -51,13 +66,24 @@ describe.each(VARIANTS)('%s GEMM, %s', (name, kernels, variant) => {
       check(form, 9, 17, 5, { beta: 1 });
     });
     it(`${form.name}: the shapes of an MLP`, () => {
-      for (const [m, n, k] of [[64, 512, 78], [1, 100, 50], [3, 33, 257], [4, 4, 2]] as const) check(form, m, n, k);
+      for (const [m, n, k] of [
+        [64, 512, 78],
+        [1, 100, 50],
+        [3, 33, 257],
+        [4, 4, 2],
+      ] as const)
+        check(form, m, n, k);
     });
-    if (kernels.maxThreads >= 2) it(`${form.name}: 2 threads give the same bits as 1`, () => {
-      for (const [m, n, k] of [[64, 512, 784], [13, 33, 257], [3, 200, 50]] as const) {
-        expect(Array.from(check(form, m, n, k, { threads: 2 }))).toEqual(Array.from(check(form, m, n, k)));
-      }
-    });
+    if (kernels.maxThreads >= 2)
+      it(`${form.name}: 2 threads give the same bits as 1`, () => {
+        for (const [m, n, k] of [
+          [64, 512, 784],
+          [13, 33, 257],
+          [3, 200, 50],
+        ] as const) {
+          expect(Array.from(check(form, m, n, k, { threads: 2 }))).toEqual(Array.from(check(form, m, n, k)));
+        }
+      });
   }
 
   it('handles empty products', () => {
@@ -70,7 +96,12 @@ describe.each(VARIANTS)('%s GEMM, %s', (name, kernels, variant) => {
 describe.each(KERNELS)('%s random stream', (_name, kernels) => {
   it('matches Philox4x32-10 of rng.ts bit for bit', () => {
     const block = new Uint32Array(4);
-    for (const [k0, k1, c0, c1, c2, c3] of [[0, 0, 0, 0, 0, 0], [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [42, 7, 123456, 3, 2, 3], [0x9e3779b9, 1, 0x80000000, 17, 1, 3]]) {
+    for (const [k0, k1, c0, c1, c2, c3] of [
+      [0, 0, 0, 0, 0, 0],
+      [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff],
+      [42, 7, 123456, 3, 2, 3],
+      [0x9e3779b9, 1, 0x80000000, 17, 1, 3],
+    ]) {
       philox4x32(k0!, k1!, c0!, c1!, c2!, c3!, block);
       expect(Array.from(kernels.philox(k0!, k1!, c0!, c1!, c2!, c3!))).toEqual(Array.from(block));
     }
@@ -80,11 +111,31 @@ describe.each(KERNELS)('%s random stream', (_name, kernels) => {
 describe.each(KERNELS)('%s kernels: checked arguments', (_name, kernels) => {
   const one = () => new Float32Array(1);
   it.each([
-    ['lda below k', () => kernels.sgemm(false, false, 2, 2, 3, 1, new Float32Array(6), 2, new Float32Array(6), 2, 0, new Float32Array(4), 2), /lda must be an integer between 3 and 2147483647, got 2/],
-    ['A too short', () => kernels.sgemm(false, false, 3, 2, 3, 1, new Float32Array(6), 3, new Float32Array(6), 2, 0, new Float32Array(6), 2), /a must be a Float32Array of length at least 9, got a Float32Array of length 6/],
-    ['NaN alpha', () => kernels.sgemm(false, false, 1, 1, 1, NaN, one(), 1, one(), 1, 0, one(), 1), /alpha must be a finite number, got NaN/],
-    ['an unknown variant', () => kernels.sgemm(false, false, 1, 1, 1, 1, one(), 1, one(), 1, 0, one(), 1, 'fast'), /variant must be one of .*, got "fast"/],
-    ['too many threads', () => kernels.sgemm(false, false, 1, 1, 1, 1, one(), 1, one(), 1, 0, one(), 1, undefined, 1000), /threads must be an integer between 1 and \d+, got 1000/],
+    [
+      'lda below k',
+      () => kernels.sgemm(false, false, 2, 2, 3, 1, new Float32Array(6), 2, new Float32Array(6), 2, 0, new Float32Array(4), 2),
+      /lda must be an integer between 3 and 2147483647, got 2/,
+    ],
+    [
+      'A too short',
+      () => kernels.sgemm(false, false, 3, 2, 3, 1, new Float32Array(6), 3, new Float32Array(6), 2, 0, new Float32Array(6), 2),
+      /a must be a Float32Array of length at least 9, got a Float32Array of length 6/,
+    ],
+    [
+      'NaN alpha',
+      () => kernels.sgemm(false, false, 1, 1, 1, NaN, one(), 1, one(), 1, 0, one(), 1),
+      /alpha must be a finite number, got NaN/,
+    ],
+    [
+      'an unknown variant',
+      () => kernels.sgemm(false, false, 1, 1, 1, 1, one(), 1, one(), 1, 0, one(), 1, 'fast'),
+      /variant must be one of .*, got "fast"/,
+    ],
+    [
+      'too many threads',
+      () => kernels.sgemm(false, false, 1, 1, 1, 1, one(), 1, one(), 1, 0, one(), 1, undefined, 1000),
+      /threads must be an integer between 1 and \d+, got 1000/,
+    ],
     ['a negative Philox key', () => kernels.philox(-1, 0, 0, 0, 0, 0), /key0 must be an integer between 0 and 4294967295, got -1/],
   ] as const)('%s', (_case, call, message) => {
     expect(call).toThrow(message);

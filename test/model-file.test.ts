@@ -9,12 +9,24 @@ const labels = X.map(([a, b]) => (a! > 100 ? (b! > 0 ? 'high+' : 'high-') : 'low
 
 function trained(backend: string): MLP {
   const net = new MLP({
-    backend: backend as 'js', inputs: 3,
-    layers: [{ units: 6, activation: 'elu', alpha: 0.5 }, { units: 4, activation: 'leaky-relu', bias: false }, { units: 3, activation: 'softmax' }],
+    backend: backend as 'js',
+    inputs: 3,
+    layers: [
+      { units: 6, activation: 'elu', alpha: 0.5 },
+      { units: 4, activation: 'leaky-relu', bias: false },
+      { units: 3, activation: 'softmax' },
+    ],
     optimizer: { type: 'nesterov', learningRate: 0.05, momentum: 0.8, schedule: { type: 'inverse-time', decayRate: 0.01 } },
-    l2: 1e-3, dropout: [0.1, 0.2], seed: 5, standardize: true,
+    l2: 1e-3,
+    dropout: [0.1, 0.2],
+    seed: 5,
+    standardize: true,
   });
-  net.fitSync(X, labels.map((l) => ['low', 'high-', 'high+'].indexOf(l)), { epochs: 5, batchSize: 8 });
+  net.fitSync(
+    X,
+    labels.map((l) => ['low', 'high-', 'high+'].indexOf(l)),
+    { epochs: 5, batchSize: 8 },
+  );
   return net;
 }
 
@@ -32,18 +44,27 @@ describe.each(BACKENDS)('model files on %s', (backend) => {
     const bytes = net.save();
     expect(new TextDecoder().decode(bytes.subarray(0, 4))).toBe('MLPK');
     expect(MLP.load(bytes, { backend: backend as 'js' }).metadata).toEqual(net.metadata);
-    expect(() => { net.metadata = [] as never; }).toThrow(/metadata must be a plain object or undefined, got an array of length 0/);
+    expect(() => {
+      net.metadata = [] as never;
+    }).toThrow(/metadata must be a plain object or undefined, got an array of length 0/);
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    expect(() => { net.metadata = cyclic; }).toThrow(/metadata must be JSON-serializable/);
+    expect(() => {
+      net.metadata = cyclic;
+    }).toThrow(/metadata must be JSON-serializable/);
     for (const target of BACKENDS) {
       const again = MLP.load(bytes, { backend: target });
       expect(again.backend).toBe(target);
       expect(again.spec).toEqual(net.spec);
       expect(again.scaler!.mean).toEqual(net.scaler!.mean);
       expect(again.save()).toEqual(bytes);
-      if (target === backend) expect(again.predict(X)).toEqual(net.predict(X)); // bit-identical on the same backend
-      else expectClose((again.predict(X) as number[][]).flat(), (net.predict(X) as number[][]).flat(), { atol: 1e-5, label: `${target} vs ${backend}` });
+      if (target === backend)
+        expect(again.predict(X)).toEqual(net.predict(X)); // bit-identical on the same backend
+      else
+        expectClose((again.predict(X) as number[][]).flat(), (net.predict(X) as number[][]).flat(), {
+          atol: 1e-5,
+          label: `${target} vs ${backend}`,
+        });
     }
   });
 
@@ -54,7 +75,10 @@ describe.each(BACKENDS)('model files on %s', (backend) => {
     expect(loaded.predict(X)).toEqual(clf.predict(X));
     expect(loaded.predictProba(X)).toEqual(clf.predictProba(X));
     expect(() => MLPRegressor.load(clf.save())).toThrow(/not an MLPRegressor/);
-    const reg = await new MLPRegressor({ hiddenLayerSizes: [4], maxIter: 10, randomState: 1, backend: backend as 'js' }).fit(X, X.map(([a]) => a!));
+    const reg = await new MLPRegressor({ hiddenLayerSizes: [4], maxIter: 10, randomState: 1, backend: backend as 'js' }).fit(
+      X,
+      X.map(([a]) => a!),
+    );
     expect(MLPRegressor.load(reg.save(), { backend: backend as 'js' }).predict(X)).toEqual(reg.predict(X));
     expect(MLP.load(clf.save(), { backend: backend as 'js' }).predict(X)).toEqual(clf.model.predict(X)); // a plain MLP reads it too
   });

@@ -22,10 +22,20 @@ describe('native training parity with the reference', () => {
   });
 
   it('results do not depend on the thread count', () => {
-    const build = (threads: number) => new MLP({
-      inputs: 3, layers: [{ units: 300, activation: 'relu' }, { units: 200, activation: 'tanh' }, { units: 3, activation: 'softmax' }],
-      optimizer: { type: 'adam', learningRate: 0.01 }, dropout: 0.2, seed: 5, backend: 'native', threads,
-    });
+    const build = (threads: number) =>
+      new MLP({
+        inputs: 3,
+        layers: [
+          { units: 300, activation: 'relu' },
+          { units: 200, activation: 'tanh' },
+          { units: 3, activation: 'softmax' },
+        ],
+        optimizer: { type: 'adam', learningRate: 0.01 },
+        dropout: 0.2,
+        seed: 5,
+        backend: 'native',
+        threads,
+      });
     const [one, two] = [build(1), build(2)];
     const y = parityTargets(PARITY_CASES[0]!);
     one.fitSync(PARITY_X, y, { epochs: 3, batchSize: 8 });
@@ -35,7 +45,14 @@ describe('native training parity with the reference', () => {
 });
 
 describe('native boundary: every bad call throws and the process lives on', () => {
-  const spec = normalizeModelSpec({ inputs: 3, layers: [{ units: 4, activation: 'relu' }, { units: 2, activation: 'softmax' }], seed: 1 });
+  const spec = normalizeModelSpec({
+    inputs: 3,
+    layers: [
+      { units: 4, activation: 'relu' },
+      { units: 2, activation: 'softmax' },
+    ],
+    seed: 1,
+  });
   const tables = modelTables(spec, paramLayout(spec.inputs, spec.layers));
   const { parameters, layers, layerValues, hyper, loss, optimizer } = tables;
   const F = LAYER_FIELDS.length;
@@ -56,41 +73,184 @@ describe('native boundary: every bad call throws and the process lives on', () =
     return array;
   };
   const bounds = (...b: number[]) => Int32Array.from(b);
-  const withData = () => { const m = bound(); m.setData(new Float32Array(6), new Float32Array(4), 2); return m; };
+  const withData = () => {
+    const m = bound();
+    m.setData(new Float32Array(6), new Float32Array(4), 2);
+    return m;
+  };
 
   const cases: [string, () => unknown, RegExp][] = [
-    ['too few arguments', () => new (addon.Model as unknown as new (...a: unknown[]) => unknown)(parameters, layers), /Model takes 8 arguments, got 2/],
-    ['layers as Float32Array', () => new addon.Model(parameters, new Float32Array(12) as never, layerValues, hyper, loss, optimizer, 1, 0), /layers must be a Int32Array, got a Float32Array of length 12/],
-    ['layers not a whole number of rows', () => new addon.Model(parameters, layers.subarray(0, 5), layerValues, hyper, loss, optimizer, 1, 0), /layers must be an Int32Array of 6 fields per layer/],
-    ['an unknown activation code', () => new addon.Model(parameters, edited('activation', 0, 99), layerValues, hyper, loss, optimizer, 1, 0), /layers\[0\]\.activation must be a code between 0 and \d+, got 99/],
-    ['softmax on a hidden layer', () => new addon.Model(parameters, edited('activation', 0, 6), layerValues, hyper, loss, optimizer, 1, 0), /softmax is only allowed on the output layer/],
-    ['a fan-in that is not the units below', () => new addon.Model(parameters, edited('inputs', 1, 5), layerValues, hyper, loss, optimizer, 1, 0), /layers\[1\]\.inputs must be the units of the layer below/],
-    ['weights outside the parameters', () => new addon.Model(parameters, edited('weightOffset', 1, parameters - 3), layerValues, hyper, loss, optimizer, 1, 0), /layers\[1\]: W or b lies outside the 26 parameters/],
-    ['dropout on the output layer', () => new addon.Model(parameters, layers, Float64Array.of(0, 0, 0, 0.5), hyper, loss, optimizer, 1, 0), /dropout must be in \[0, 1\) on hidden layers and 0 on the output layer/],
-    ['NaN momentum', () => new addon.Model(parameters, layers, layerValues, Float64Array.of(NaN, 0.9, 0.999, 1e-8, 0), loss, optimizer, 1, 0), /hyper\[0\] is out of range/],
-    ['a NaN loss code', () => new addon.Model(parameters, layers, layerValues, hyper, NaN, optimizer, 1, 0), /loss must be an integer between 0 and 4, got NaN/],
-    ['scratch for an absurd capacity', () => new addon.Model(2 ** 30, Int32Array.of(1 << 15, 1 << 15, 0, 0, 0, -1), Float64Array.of(0, 0), hyper, 0, 0, 1, 0).scratchFloats(2 ** 31 - 1), /capacity must be small enough for the scratch memory to be addressable/],
-    ['a state array of the wrong length', () => model().bind(new Float32Array(3), initialCounters(), new Float32Array(100), 1), /state must be a Float32Array of length \d+, got a Float32Array of length 3/],
-    ['a detached state array', () => { const m = model(); m.bind(detached(), initialCounters(), new Float32Array(m.scratchFloats(1)), 1); }, /state must be a Float32Array of length \d+, got a Float32Array with a detached buffer/],
-    ['training before bind', () => model().train(Int32Array.of(0), bounds(0, 1), 0, 1, Float64Array.of(0.1), new Float64Array(1)), /bind\(state, counters, scratch, capacity\) must come first/],
-    ['training before setData', () => bound().train(Int32Array.of(0), bounds(0, 1), 0, 1, Float64Array.of(0.1), new Float64Array(1)), /setData\(x, y, rows\) must come before training/],
-    ['a row index out of range', () => withData().train(Int32Array.of(0, 2), bounds(0, 1, 2), 0, 2, Float64Array.of(0.1, 0.1), new Float64Array(2)), /order\[1\] must be a row index between 0 and 1, got 2/],
-    ['an empty batch', () => withData().train(Int32Array.of(0, 1), bounds(0, 0, 2), 0, 2, Float64Array.of(0.1, 0.1), new Float64Array(2)), /bounds\[0…1\] must delimit 1 to 8 rows of order \(length 2\), got 0…0/],
-    ['a batch beyond the order', () => withData().train(Int32Array.of(0, 1), bounds(0, 3), 0, 1, Float64Array.of(0.1), new Float64Array(1)), /bounds\[0…1\] must delimit 1 to 8 rows of order \(length 2\), got 0…3/],
-    ['more batches than bounds', () => withData().train(Int32Array.of(0, 1), bounds(0, 1), 0, 2, Float64Array.of(0.1, 0.1), new Float64Array(2)), /count must be an integer between 1 and 1, got 2/],
-    ['a NaN learning rate', () => withData().train(Int32Array.of(0, 1), bounds(0, 1, 2), 0, 2, Float64Array.of(0.1, NaN), new Float64Array(2)), /learningRates\[1\] must be a finite number >= 0/],
-    ['too few loss slots', () => withData().train(Int32Array.of(0, 1), bounds(0, 1, 2), 0, 2, Float64Array.of(0.1, 0.1), new Float64Array(1)), /losses must be a Float64Array of length at least 2, got a Float64Array of length 1/],
-    ['a batch larger than the capacity', () => bound().trainStep(new Float32Array(27), new Float32Array(18), 9, 0.1), /n must be an integer between 1 and 8, got 9/],
-    ['x shorter than n rows', () => bound().predict(new Float32Array(5), 2, new Float32Array(4)), /x must be a Float32Array of length at least 6, got a Float32Array of length 5/],
-    ['predict into a Float64Array', () => bound().predict(new Float32Array(6), 2, new Float64Array(4) as never), /out must be a Float32Array, got a Float64Array of length 4/],
-    ['evaluate beyond the capacity', () => bound().evaluate(new Float32Array(27), new Float32Array(18), 9, null), /n must be an integer between 1 and 8, got 9/],
-    ['sgemm with A too short for m, k, lda', () => addon.sgemm(false, false, 2 ** 31 - 1, 1, 2 ** 31 - 1, 1, new Float32Array(4), 2 ** 31 - 1, new Float32Array(4), 1, 0, new Float32Array(4), 1, 1, 'auto'), /(a|ldb|ldc) must be/],
-    ['sgemm with lda below k', () => addon.sgemm(false, false, 2, 2, 3, 1, new Float32Array(6), 2, new Float32Array(6), 2, 0, new Float32Array(4), 2, 1, 'auto'), /lda must be an integer between 3 and 2147483647, got 2/],
-    ['sgemm with an unknown ISA', () => addon.sgemm(false, false, 1, 1, 1, 1, new Float32Array(1), 1, new Float32Array(1), 1, 0, new Float32Array(1), 1, 1, 'sse'), /isa must be one of 'auto', 'avx512', 'avx2\+fma', 'scalar', got "sse"/],
+    [
+      'too few arguments',
+      () => new (addon.Model as unknown as new (...a: unknown[]) => unknown)(parameters, layers),
+      /Model takes 8 arguments, got 2/,
+    ],
+    [
+      'layers as Float32Array',
+      () => new addon.Model(parameters, new Float32Array(12) as never, layerValues, hyper, loss, optimizer, 1, 0),
+      /layers must be a Int32Array, got a Float32Array of length 12/,
+    ],
+    [
+      'layers not a whole number of rows',
+      () => new addon.Model(parameters, layers.subarray(0, 5), layerValues, hyper, loss, optimizer, 1, 0),
+      /layers must be an Int32Array of 6 fields per layer/,
+    ],
+    [
+      'an unknown activation code',
+      () => new addon.Model(parameters, edited('activation', 0, 99), layerValues, hyper, loss, optimizer, 1, 0),
+      /layers\[0\]\.activation must be a code between 0 and \d+, got 99/,
+    ],
+    [
+      'softmax on a hidden layer',
+      () => new addon.Model(parameters, edited('activation', 0, 6), layerValues, hyper, loss, optimizer, 1, 0),
+      /softmax is only allowed on the output layer/,
+    ],
+    [
+      'a fan-in that is not the units below',
+      () => new addon.Model(parameters, edited('inputs', 1, 5), layerValues, hyper, loss, optimizer, 1, 0),
+      /layers\[1\]\.inputs must be the units of the layer below/,
+    ],
+    [
+      'weights outside the parameters',
+      () => new addon.Model(parameters, edited('weightOffset', 1, parameters - 3), layerValues, hyper, loss, optimizer, 1, 0),
+      /layers\[1\]: W or b lies outside the 26 parameters/,
+    ],
+    [
+      'dropout on the output layer',
+      () => new addon.Model(parameters, layers, Float64Array.of(0, 0, 0, 0.5), hyper, loss, optimizer, 1, 0),
+      /dropout must be in \[0, 1\) on hidden layers and 0 on the output layer/,
+    ],
+    [
+      'NaN momentum',
+      () => new addon.Model(parameters, layers, layerValues, Float64Array.of(NaN, 0.9, 0.999, 1e-8, 0), loss, optimizer, 1, 0),
+      /hyper\[0\] is out of range/,
+    ],
+    [
+      'a NaN loss code',
+      () => new addon.Model(parameters, layers, layerValues, hyper, NaN, optimizer, 1, 0),
+      /loss must be an integer between 0 and 4, got NaN/,
+    ],
+    [
+      'scratch for an absurd capacity',
+      () =>
+        new addon.Model(2 ** 30, Int32Array.of(1 << 15, 1 << 15, 0, 0, 0, -1), Float64Array.of(0, 0), hyper, 0, 0, 1, 0).scratchFloats(
+          2 ** 31 - 1,
+        ),
+      /capacity must be small enough for the scratch memory to be addressable/,
+    ],
+    [
+      'a state array of the wrong length',
+      () => model().bind(new Float32Array(3), initialCounters(), new Float32Array(100), 1),
+      /state must be a Float32Array of length \d+, got a Float32Array of length 3/,
+    ],
+    [
+      'a detached state array',
+      () => {
+        const m = model();
+        m.bind(detached(), initialCounters(), new Float32Array(m.scratchFloats(1)), 1);
+      },
+      /state must be a Float32Array of length \d+, got a Float32Array with a detached buffer/,
+    ],
+    [
+      'training before bind',
+      () => model().train(Int32Array.of(0), bounds(0, 1), 0, 1, Float64Array.of(0.1), new Float64Array(1)),
+      /bind\(state, counters, scratch, capacity\) must come first/,
+    ],
+    [
+      'training before setData',
+      () => bound().train(Int32Array.of(0), bounds(0, 1), 0, 1, Float64Array.of(0.1), new Float64Array(1)),
+      /setData\(x, y, rows\) must come before training/,
+    ],
+    [
+      'a row index out of range',
+      () => withData().train(Int32Array.of(0, 2), bounds(0, 1, 2), 0, 2, Float64Array.of(0.1, 0.1), new Float64Array(2)),
+      /order\[1\] must be a row index between 0 and 1, got 2/,
+    ],
+    [
+      'an empty batch',
+      () => withData().train(Int32Array.of(0, 1), bounds(0, 0, 2), 0, 2, Float64Array.of(0.1, 0.1), new Float64Array(2)),
+      /bounds\[0…1\] must delimit 1 to 8 rows of order \(length 2\), got 0…0/,
+    ],
+    [
+      'a batch beyond the order',
+      () => withData().train(Int32Array.of(0, 1), bounds(0, 3), 0, 1, Float64Array.of(0.1), new Float64Array(1)),
+      /bounds\[0…1\] must delimit 1 to 8 rows of order \(length 2\), got 0…3/,
+    ],
+    [
+      'more batches than bounds',
+      () => withData().train(Int32Array.of(0, 1), bounds(0, 1), 0, 2, Float64Array.of(0.1, 0.1), new Float64Array(2)),
+      /count must be an integer between 1 and 1, got 2/,
+    ],
+    [
+      'a NaN learning rate',
+      () => withData().train(Int32Array.of(0, 1), bounds(0, 1, 2), 0, 2, Float64Array.of(0.1, NaN), new Float64Array(2)),
+      /learningRates\[1\] must be a finite number >= 0/,
+    ],
+    [
+      'too few loss slots',
+      () => withData().train(Int32Array.of(0, 1), bounds(0, 1, 2), 0, 2, Float64Array.of(0.1, 0.1), new Float64Array(1)),
+      /losses must be a Float64Array of length at least 2, got a Float64Array of length 1/,
+    ],
+    [
+      'a batch larger than the capacity',
+      () => bound().trainStep(new Float32Array(27), new Float32Array(18), 9, 0.1),
+      /n must be an integer between 1 and 8, got 9/,
+    ],
+    [
+      'x shorter than n rows',
+      () => bound().predict(new Float32Array(5), 2, new Float32Array(4)),
+      /x must be a Float32Array of length at least 6, got a Float32Array of length 5/,
+    ],
+    [
+      'predict into a Float64Array',
+      () => bound().predict(new Float32Array(6), 2, new Float64Array(4) as never),
+      /out must be a Float32Array, got a Float64Array of length 4/,
+    ],
+    [
+      'evaluate beyond the capacity',
+      () => bound().evaluate(new Float32Array(27), new Float32Array(18), 9, null),
+      /n must be an integer between 1 and 8, got 9/,
+    ],
+    [
+      'sgemm with A too short for m, k, lda',
+      () =>
+        addon.sgemm(
+          false,
+          false,
+          2 ** 31 - 1,
+          1,
+          2 ** 31 - 1,
+          1,
+          new Float32Array(4),
+          2 ** 31 - 1,
+          new Float32Array(4),
+          1,
+          0,
+          new Float32Array(4),
+          1,
+          1,
+          'auto',
+        ),
+      /(a|ldb|ldc) must be/,
+    ],
+    [
+      'sgemm with lda below k',
+      () => addon.sgemm(false, false, 2, 2, 3, 1, new Float32Array(6), 2, new Float32Array(6), 2, 0, new Float32Array(4), 2, 1, 'auto'),
+      /lda must be an integer between 3 and 2147483647, got 2/,
+    ],
+    [
+      'sgemm with an unknown ISA',
+      () => addon.sgemm(false, false, 1, 1, 1, 1, new Float32Array(1), 1, new Float32Array(1), 1, 0, new Float32Array(1), 1, 1, 'sse'),
+      /isa must be one of 'auto', 'avx512', 'avx2\+fma', 'scalar', got "sse"/,
+    ],
     ['philox with a negative key', () => addon.philox(-1, 0, 0, 0, 0, 0), /key0 must be an integer between 0 and 4294967295, got -1/],
   ];
   if (info.isa !== 'avx512') {
-    cases.push(['sgemm on AVX-512 without it', () => addon.sgemm(false, false, 1, 1, 1, 1, new Float32Array(1), 1, new Float32Array(1), 1, 0, new Float32Array(1), 1, 1, 'avx512'), /isa must be an instruction set this CPU supports/]);
+    cases.push([
+      'sgemm on AVX-512 without it',
+      () => addon.sgemm(false, false, 1, 1, 1, 1, new Float32Array(1), 1, new Float32Array(1), 1, 0, new Float32Array(1), 1, 1, 'avx512'),
+      /isa must be an instruction set this CPU supports/,
+    ]);
   }
 
   it.each(cases)('%s', (_name, call, message) => {
@@ -108,7 +268,11 @@ describe('native boundary: every bad call throws and the process lives on', () =
   it('a model training asynchronously refuses other calls and dispose until it is done', async () => {
     const m = model();
     m.bind(new Float32Array(m.stateFloats()), initialCounters(), new Float32Array(m.scratchFloats(1)), 1);
-    m.setData(randomMatrix(3 * 2000, 1), new Float32Array(2 * 2000).map((_, i) => (i % 2 ? 1 : 0)), 2000);
+    m.setData(
+      randomMatrix(3 * 2000, 1),
+      new Float32Array(2 * 2000).map((_, i) => (i % 2 ? 1 : 0)),
+      2000,
+    );
     const order = Int32Array.from({ length: 2000 }, (_, i) => i);
     const everyRow = Int32Array.from({ length: 2001 }, (_, i) => i);
     const running = m.trainAsync(order, everyRow, 0, 2000, new Float64Array(2000).fill(0.01), new Float64Array(2000));
@@ -128,7 +292,11 @@ describe('native boundary: every bad call throws and the process lives on', () =
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 20);
     const big = Array.from({ length: 5000 }, (_, i) => [Math.sin(i), Math.cos(i), i / 5000]);
-    const history = await net.fit(big, big.map(([a]) => a!), { epochs: 10_000, batchSize: 1, signal: controller.signal });
+    const history = await net.fit(
+      big,
+      big.map(([a]) => a!),
+      { epochs: 10_000, batchSize: 1, signal: controller.signal },
+    );
     expect(history.stopReason).toBe('aborted');
     expect(net.getWeights().every((l) => l.weights.every(Number.isFinite))).toBe(true);
   });

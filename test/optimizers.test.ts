@@ -11,12 +11,22 @@ import { expectClose } from './helpers/close.js';
 
 describe.each(BACKENDS)('optimizers on %s', (backend) => {
   const oneWeight = (optimizer: OptimizerOptions, l2 = 0) => {
-    const net = new MLP({ backend, inputs: 1, layers: [{ units: 1, activation: 'identity', bias: false }], loss: 'half-mse', optimizer, l2 });
+    const net = new MLP({
+      backend,
+      inputs: 1,
+      layers: [{ units: 1, activation: 'identity', bias: false }],
+      loss: 'half-mse',
+      optimizer,
+      l2,
+    });
     net.setWeights([{ weights: [0.5], bias: null }]);
     return net;
   };
   const steps = (net: MLP, count: number) =>
-    Array.from({ length: count }, () => { net.trainBatch([[2]], [3]); return net.getWeights()[0]!.weights[0]!; });
+    Array.from({ length: count }, () => {
+      net.trainBatch([[2]], [3]);
+      return net.getWeights()[0]!.weights[0]!;
+    });
 
   it('sgd: w ← w − η·g', () => {
     expectClose(steps(oneWeight({ type: 'sgd', learningRate: 0.1 }), 2), [0.9, 1.14], { label: 'w' });
@@ -51,11 +61,21 @@ describe.each(BACKENDS)('optimizers on %s', (backend) => {
   it('reduce-on-plateau divides the rate after `patience` epochs without improvement, down to a floor', () => {
     const x = [[1], [2], [3]];
     const y = [2, 4, 6];
-    const net = new MLP({ backend, inputs: 1, layers: [{ units: 1, activation: 'identity', bias: false }], optimizer: { type: 'sgd', learningRate: 0.1 } });
+    const net = new MLP({
+      backend,
+      inputs: 1,
+      layers: [{ units: 1, activation: 'identity', bias: false }],
+      optimizer: { type: 'sgd', learningRate: 0.1 },
+    });
     net.setWeights([{ weights: [2], bias: null }]); // already exact: the loss stays 0, a plateau
     const history = net.fitSync(x, y, { epochs: 6, batchSize: 3, reduceLROnPlateau: { factor: 0.2, patience: 2 } });
     expectClose(history.learningRate, [0.1, 0.1, 0.1, 0.02, 0.02, 0.004], { label: 'learning rate' });
-    const floored = new MLP({ backend, inputs: 1, layers: [{ units: 1, activation: 'identity', bias: false }], optimizer: { type: 'sgd', learningRate: 0.1 } });
+    const floored = new MLP({
+      backend,
+      inputs: 1,
+      layers: [{ units: 1, activation: 'identity', bias: false }],
+      optimizer: { type: 'sgd', learningRate: 0.1 },
+    });
     floored.setWeights([{ weights: [2], bias: null }]);
     const h2 = floored.fitSync(x, y, { epochs: 6, batchSize: 3, reduceLROnPlateau: { factor: 0.2, patience: 2, minLearningRate: 0.01 } });
     expectClose(h2.learningRate, [0.1, 0.1, 0.1, 0.02, 0.02, 0.01], { label: 'floored learning rate' });

@@ -31,17 +31,35 @@ describe.each(BACKENDS)('real data on %s', (backend) => {
     const y = X.map(([x]) => Math.sin(2 * x!) + 0.5 * x!);
     const { xTrain, xTest, yTrain, yTest } = trainTestSplit(X, y, { testSize: 0.25, seed: 5 });
     const reg = new MLPRegressor({
-      hiddenLayerSizes: [32, 32], activation: 'tanh', learningRateInit: 0.01, batchSize: 32, maxIter: 400, nIterNoChange: 50, randomState: 2, backend,
+      hiddenLayerSizes: [32, 32],
+      activation: 'tanh',
+      learningRateInit: 0.01,
+      batchSize: 32,
+      maxIter: 400,
+      nIterNoChange: 50,
+      randomState: 2,
+      backend,
     });
     await reg.fit(xTrain, yTrain);
     expect(reg.score(xTest, yTest)).toBeGreaterThanOrEqual(0.98);
   });
 
   it('XOR with a 2-4-1 tanh/sigmoid network through fit', async () => {
-    const x = [[0, 0], [0, 1], [1, 0], [1, 1]];
+    const x = [
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+    ];
     const net = new MLP({
-      backend, inputs: 2, layers: [{ units: 4, activation: 'tanh' }, { units: 1, activation: 'sigmoid' }],
-      optimizer: { type: 'adam', learningRate: 0.05 }, seed: 42,
+      backend,
+      inputs: 2,
+      layers: [
+        { units: 4, activation: 'tanh' },
+        { units: 1, activation: 'sigmoid' },
+      ],
+      optimizer: { type: 'adam', learningRate: 0.05 },
+      seed: 42,
     });
     const history = await net.fit(x, [0, 1, 1, 0], { epochs: 500, batchSize: 4 });
     expect(net.predictClasses(x)).toEqual([0, 1, 1, 0]);

@@ -34,14 +34,22 @@ describe('automatic fallback', () => {
     const warnings: Error[] = [];
     const listener = (warning: Error) => warnings.push(warning);
     process.on('warning', listener);
-    setBackendLoader('native', () => { throw new Error('the native addon could not be loaded: simulated dlopen failure\n  to build it: npm rebuild mlpkit'); });
+    setBackendLoader('native', () => {
+      throw new Error('the native addon could not be loaded: simulated dlopen failure\n  to build it: npm rebuild mlpkit');
+    });
     try {
-      expect(listBackends()[0]).toMatchObject({ name: 'native', available: false, reason: expect.stringMatching(/simulated dlopen failure/) });
+      expect(listBackends()[0]).toMatchObject({
+        name: 'native',
+        available: false,
+        reason: expect.stringMatching(/simulated dlopen failure/),
+      });
       const a = new MLP({ inputs: 1, layers: [{ units: 1 }] });
       const b = new MLP({ inputs: 1, layers: [{ units: 1 }] });
       expect(a.backend).not.toBe('native');
       expect(b.backend).toBe(a.backend);
-      expect(() => new MLP({ inputs: 1, layers: [{ units: 1 }], backend: 'native' })).toThrow(/the native backend is not available: the native addon could not be loaded: simulated dlopen failure/);
+      expect(() => new MLP({ inputs: 1, layers: [{ units: 1 }], backend: 'native' })).toThrow(
+        /the native backend is not available: the native addon could not be loaded: simulated dlopen failure/,
+      );
       await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
       const fallbacks = warnings.filter((w) => (w as Error & { code?: string }).code === 'MLPKIT_BACKEND_FALLBACK');
       expect(fallbacks).toHaveLength(1);
@@ -62,6 +70,8 @@ describe('package', () => {
     expect(VERSION).toBe(pkg.version);
     const built = await import('mlpkit');
     expect(Object.keys(built).sort()).toEqual(Object.keys(api).sort());
-    expect(new built.MLP({ inputs: 1, layers: [{ units: 1 }], seed: 1 }).predict([[1]])).toEqual(new MLP({ inputs: 1, layers: [{ units: 1 }], seed: 1 }).predict([[1]]));
+    expect(new built.MLP({ inputs: 1, layers: [{ units: 1 }], seed: 1 }).predict([[1]])).toEqual(
+      new MLP({ inputs: 1, layers: [{ units: 1 }], seed: 1 }).predict([[1]]),
+    );
   });
 });

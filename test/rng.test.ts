@@ -15,7 +15,13 @@ describe('Philox4x32-10', () => {
   });
 
   it('computes the high word of 32×32-bit products exactly', () => {
-    const cases: [number, number][] = [[0xffffffff, 0xffffffff], [0xd2511f53, 0x12345678], [1, 0xffffffff], [0x80000000, 2], [0, 7]];
+    const cases: [number, number][] = [
+      [0xffffffff, 0xffffffff],
+      [0xd2511f53, 0x12345678],
+      [1, 0xffffffff],
+      [0x80000000, 2],
+      [0, 7],
+    ];
     for (const [a, b] of cases) {
       expect(mulhi32(a, b), `${a}·${b}`).toBe(Number((BigInt(a) * BigInt(b)) >> 32n));
     }

@@ -3,14 +3,23 @@ import { MLP, StandardScaler } from '../src/node.js';
 import { expectClose } from './helpers/close.js';
 
 describe('StandardScaler', () => {
-  const X = [[1, 10, 5], [2, 20, 5], [3, 30, 5], [6, 60, 5]];
+  const X = [
+    [1, 10, 5],
+    [2, 20, 5],
+    [3, 30, 5],
+    [6, 60, 5],
+  ];
 
   it('learns the population mean and standard deviation, 1 for constant features', () => {
     const scaler = new StandardScaler().fit(X);
     expectClose(scaler.mean!, [3, 30, 5]);
     expectClose(scaler.scale!, [Math.sqrt(3.5), Math.sqrt(350), 1], { rtol: 1e-12 });
     const z = scaler.transform(X) as number[][];
-    expectClose(z.map((r) => r[0]!), [-2, -1, 0, 3].map((v) => v / Math.sqrt(3.5)), { rtol: 1e-6 });
+    expectClose(
+      z.map((r) => r[0]!),
+      [-2, -1, 0, 3].map((v) => v / Math.sqrt(3.5)),
+      { rtol: 1e-6 },
+    );
     expect(z.map((r) => r[2])).toEqual([0, 0, 0, 0]);
     const flat = scaler.transform(Float32Array.from(X.flat())) as Float32Array;
     expect(Array.from(flat)).toEqual(z.flat());

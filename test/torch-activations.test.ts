@@ -17,7 +17,10 @@ import { expectClose } from './helpers/close.js';
 interface Fixture {
   grid: Record<'z' | 'silu' | 'siluDerivative' | 'gelu' | 'geluDerivative', number[]>;
   network: {
-    x: number[][]; y: number[][]; outputs: number[][]; loss: number;
+    x: number[][];
+    y: number[][];
+    outputs: number[][];
+    loss: number;
     layers: { weights: number[][]; bias: number[] }[];
     gradients: { weights: number[][]; bias: number[] }[];
   };
@@ -27,12 +30,23 @@ const fixture = JSON.parse(readFileSync(new URL('./fixtures/torch/activations.js
 describe('silu and gelu match PyTorch', () => {
   it.each(['silu', 'gelu'] as const)('%s and its derivative on a grid of z in [-6, 6] (float64)', (kind) => {
     const { z } = fixture.grid;
-    expectClose(z.map((v) => activationForward(kind, 0, v)), fixture.grid[kind], { atol: 1e-14, rtol: 1e-13, label: `${kind}(z)` });
-    expectClose(z.map((v) => activationBackward(kind, 0, v)), fixture.grid[`${kind}Derivative`], { atol: 1e-14, rtol: 1e-13, label: `${kind}'(z)` });
+    expectClose(
+      z.map((v) => activationForward(kind, 0, v)),
+      fixture.grid[kind],
+      { atol: 1e-14, rtol: 1e-13, label: `${kind}(z)` },
+    );
+    expectClose(
+      z.map((v) => activationBackward(kind, 0, v)),
+      fixture.grid[`${kind}Derivative`],
+      { atol: 1e-14, rtol: 1e-13, label: `${kind}'(z)` },
+    );
   });
 
   const spec = normalizeModelSpec({
-    inputs: 3, layers: [{ units: 5, activation: 'silu' }, { units: 4, activation: 'gelu' }, { units: 2 }], loss: 'mse', seed: 1,
+    inputs: 3,
+    layers: [{ units: 5, activation: 'silu' }, { units: 4, activation: 'gelu' }, { units: 2 }],
+    loss: 'mse',
+    seed: 1,
   });
   const layout = paramLayout(spec.inputs, spec.layers);
   const { x, y, outputs, loss, layers, gradients } = fixture.network;

@@ -12,10 +12,15 @@ function noise(rows: number, cols: number, seed: number): number[][] {
 const flatWeights = (net: MLP) => net.getWeights().flatMap((l) => [...l.weights, ...(l.bias ?? [])]);
 
 describe.each(BACKENDS)('training on %s', (backend) => {
-  const regression = (extra: Partial<MLPOptions> = {}) => new MLP({
-    backend, inputs: 5, layers: [{ units: 64, activation: 'relu' }, { units: 1 }],
-    optimizer: { type: 'adam', learningRate: 0.01 }, seed: 3, ...extra,
-  });
+  const regression = (extra: Partial<MLPOptions> = {}) =>
+    new MLP({
+      backend,
+      inputs: 5,
+      layers: [{ units: 64, activation: 'relu' }, { units: 1 }],
+      optimizer: { type: 'adam', learningRate: 0.01 },
+      seed: 3,
+      ...extra,
+    });
   const x = noise(40, 5, 1);
   const y = noise(40, 1, 2); // pure noise: the network can only overfit it
   const xVal = noise(40, 5, 3);
@@ -25,9 +30,13 @@ describe.each(BACKENDS)('training on %s', (backend) => {
     const net = regression();
     const snapshots: number[][] = [];
     const history = net.fitSync(x, y, {
-      epochs: 300, batchSize: 8, validationData: [xVal, yVal],
+      epochs: 300,
+      batchSize: 8,
+      validationData: [xVal, yVal],
       earlyStopping: { patience: 5, restoreBestWeights: true },
-      onEpochEnd: () => { snapshots.push(flatWeights(net)); },
+      onEpochEnd: () => {
+        snapshots.push(flatWeights(net));
+      },
     });
     expect(history.stopReason).toBe('early-stopping');
     expect(history.loss.length).toBe(history.bestEpoch + 6);
@@ -38,8 +47,13 @@ describe.each(BACKENDS)('training on %s', (backend) => {
     const kept = regression();
     const last: number[][] = [];
     kept.fitSync(x, y, {
-      epochs: 300, batchSize: 8, validationData: [xVal, yVal], earlyStopping: { patience: 5, restoreBestWeights: false },
-      onEpochEnd: () => { last.push(flatWeights(kept)); },
+      epochs: 300,
+      batchSize: 8,
+      validationData: [xVal, yVal],
+      earlyStopping: { patience: 5, restoreBestWeights: false },
+      onEpochEnd: () => {
+        last.push(flatWeights(kept));
+      },
     });
     expect(flatWeights(kept)).toEqual(last.at(-1));
   });
@@ -57,8 +71,12 @@ describe.each(BACKENDS)('training on %s', (backend) => {
     const controller = new AbortController();
     const before = flatWeights(net);
     const history = await net.fit(x, y, {
-      epochs: 10, batchSize: 4, signal: controller.signal,
-      onBatchEnd: (batch) => { if (batch === 3 && net.step > 10) controller.abort(); },
+      epochs: 10,
+      batchSize: 4,
+      signal: controller.signal,
+      onBatchEnd: (batch) => {
+        if (batch === 3 && net.step > 10) controller.abort();
+      },
     });
     expect(history.stopReason).toBe('aborted');
     expect(net.step).toBe(14); // 10 batches in epoch 0, then batches 0–3 of epoch 1
@@ -132,11 +150,21 @@ describe.each(BACKENDS)('training on %s', (backend) => {
   });
 
   it('divergence stops with an error naming the epoch and keeps finite weights', () => {
-    const net = new MLP({ backend, inputs: 1, layers: [{ units: 8, activation: 'relu' }, { units: 1 }], optimizer: { type: 'sgd', learningRate: 100 }, seed: 1 });
+    const net = new MLP({
+      backend,
+      inputs: 1,
+      layers: [{ units: 8, activation: 'relu' }, { units: 1 }],
+      optimizer: { type: 'sgd', learningRate: 100 },
+      seed: 1,
+    });
     const big = Array.from({ length: 32 }, (_, i) => [i * 100]);
     let error: unknown;
     try {
-      net.fitSync(big, big.map(([v]) => v! * 3), { epochs: 50, batchSize: 4 });
+      net.fitSync(
+        big,
+        big.map(([v]) => v! * 3),
+        { epochs: 50, batchSize: 4 },
+      );
     } catch (e) {
       error = e;
     }
@@ -151,8 +179,11 @@ describe.each(BACKENDS)('training on %s', (backend) => {
     const net = regression();
     let evaluated = 0;
     const running = net.fit(noise(4000, 5, 5), noise(4000, 1, 6), {
-      epochs: 2, batchSize: 2,
-      onEpochEnd: () => { evaluated = net.evaluate(xVal, yVal).loss; },
+      epochs: 2,
+      batchSize: 2,
+      onEpochEnd: () => {
+        evaluated = net.evaluate(xVal, yVal).loss;
+      },
     });
     expect(() => net.fitSync(x, y)).toThrow(/busy/);
     expect(() => net.trainBatch(x, y)).toThrow(/busy/);

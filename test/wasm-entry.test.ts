@@ -15,10 +15,14 @@ describe('the universal entry before and after initWasm', () => {
 
   it('reports wasm as not initialized, refuses it by name and falls back to js for auto', () => {
     expect(listBackends().find((b) => b.name === 'wasm')).toEqual({
-      name: 'wasm', available: false, reason: 'the WebAssembly module is not initialized in this runtime: call await initWasm() first',
+      name: 'wasm',
+      available: false,
+      reason: 'the WebAssembly module is not initialized in this runtime: call await initWasm() first',
     });
     expect(() => new MLP({ ...tiny, backend: 'wasm' })).toThrow(BackendUnavailableError);
-    expect(() => new MLP({ ...tiny, backend: 'wasm' })).toThrow(/the wasm backend is not available: the WebAssembly module is not initialized in this runtime: call await initWasm\(\) first/);
+    expect(() => new MLP({ ...tiny, backend: 'wasm' })).toThrow(
+      /the wasm backend is not available: the WebAssembly module is not initialized in this runtime: call await initWasm\(\) first/,
+    );
     const warn = vi.spyOn(process, 'emitWarning');
     expect(new MLP(tiny).backend).toBe('js');
     expect(warn).not.toHaveBeenCalled();
@@ -36,9 +40,30 @@ describe('the universal entry before and after initWasm', () => {
   it('initWasm with a compiled module (as Cloudflare Workers import it) replaces the module', async () => {
     const module = new WebAssembly.Module(readFileSync(file));
     await initWasm(module);
-    const net = new MLP({ inputs: 2, layers: [{ units: 4, activation: 'tanh' }, { units: 1, activation: 'sigmoid' }], seed: 4, backend: 'wasm' });
-    const ref = new MLP({ inputs: 2, layers: [{ units: 4, activation: 'tanh' }, { units: 1, activation: 'sigmoid' }], seed: 4, backend: 'js' });
-    const x = [[0, 0], [0, 1], [1, 0], [1, 1]];
+    const net = new MLP({
+      inputs: 2,
+      layers: [
+        { units: 4, activation: 'tanh' },
+        { units: 1, activation: 'sigmoid' },
+      ],
+      seed: 4,
+      backend: 'wasm',
+    });
+    const ref = new MLP({
+      inputs: 2,
+      layers: [
+        { units: 4, activation: 'tanh' },
+        { units: 1, activation: 'sigmoid' },
+      ],
+      seed: 4,
+      backend: 'js',
+    });
+    const x = [
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+    ];
     const options = { epochs: 50, batchSize: 4, validationSplit: 0 };
     expect((await net.fit(x, [0, 1, 1, 0], options)).loss.at(-1)).toBeCloseTo((await ref.fit(x, [0, 1, 1, 0], options)).loss.at(-1)!, 5);
   });

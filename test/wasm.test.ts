@@ -27,7 +27,11 @@ describe.skipIf(builds.length < 2)('the SIMD and scalar builds', () => {
   it('give the same bits in every GEMM form and path', () => {
     for (const form of FORMS) {
       for (const path of ['packed', 'direct']) {
-        for (const [m, n, k] of [[13, 37, 300], [1, 19, 65], [64, 40, 7]] as const) {
+        for (const [m, n, k] of [
+          [13, 37, 300],
+          [1, 19, 65],
+          [64, 40, 7],
+        ] as const) {
           const [lda, ldb] = [form.transA ? m : k, form.transB ? k : n];
           const [a, b] = [randomMatrix(m * k, 1), randomMatrix(k * n, 2)];
           const [c0, c1] = [randomMatrix(m * n, 3), randomMatrix(m * n, 3)];
@@ -44,8 +48,12 @@ describe.skipIf(builds.length < 2)('the SIMD and scalar builds', () => {
 // Training
 
 describe.each(builds)('wasm training parity with the reference, %s build', (build) => {
-  beforeAll(() => { useWasmModule(modules[build]); });
-  afterAll(() => { useWasmModule(modules[defaultBuild]); });
+  beforeAll(() => {
+    useWasmModule(modules[build]);
+  });
+  afterAll(() => {
+    useWasmModule(modules[defaultBuild]);
+  });
 
   it.each(PARITY_CASES)('%s: 20 updates stay within max(1e-4, 1e-3·|ref|) of the reference', (...parityCase) => {
     expectTrainingParity(parityCase, 'wasm', build);
@@ -54,7 +62,9 @@ describe.each(builds)('wasm training parity with the reference, %s build', (buil
 });
 
 describe.skipIf(builds.length < 2)('the SIMD and scalar builds train alike', () => {
-  afterAll(() => { useWasmModule(modules[defaultBuild]); });
+  afterAll(() => {
+    useWasmModule(modules[defaultBuild]);
+  });
 
   it.each(PARITY_CASES)('%s: the same weights, bit for bit', (...parityCase) => {
     const weights = builds.map((build) => {
@@ -71,18 +81,29 @@ describe.skipIf(builds.length < 2)('the SIMD and scalar builds train alike', () 
 // Loading
 
 describe('loading the module', () => {
-  afterAll(() => { useWasmModule(modules[defaultBuild]); });
+  afterAll(() => {
+    useWasmModule(modules[defaultBuild]);
+  });
   const bytes = () => new Uint8Array(readFileSync(wasmFilePath(builds[0]!)));
   const isa = builds[0] === 'simd' ? 'simd128' : 'scalar';
 
   it('each build exports exactly the functions the adapter declares', () => {
     for (const build of builds) {
-      expect(WebAssembly.Module.exports(modules[build]).map((e) => e.name).sort()).toEqual([...WASM_EXPORT_NAMES].sort());
+      expect(
+        WebAssembly.Module.exports(modules[build])
+          .map((e) => e.name)
+          .sort(),
+      ).toEqual([...WASM_EXPORT_NAMES].sort());
     }
   });
 
   it('the Node entry compiles the file by itself and listBackends reports the build', () => {
-    expect(listBackends().find((b) => b.name === 'wasm')).toEqual({ name: 'wasm', available: true, isa: defaultBuild === 'simd' ? 'simd128' : 'scalar', threads: 1 });
+    expect(listBackends().find((b) => b.name === 'wasm')).toEqual({
+      name: 'wasm',
+      available: true,
+      isa: defaultBuild === 'simd' ? 'simd128' : 'scalar',
+      threads: 1,
+    });
     expect(new MLP({ inputs: 2, layers: [{ units: 1 }], backend: 'wasm' }).backend).toBe('wasm');
   });
 
@@ -97,13 +118,19 @@ describe('loading the module', () => {
   ] as const)('initWasm takes %s', async (_name, source) => {
     expect(await initWasm(source() as never)).toEqual({ isa });
     const net = new MLP({ inputs: 2, layers: [{ units: 3, activation: 'relu' }, { units: 1 }], seed: 1, backend: 'wasm' });
-    expect(net.predict([[1, 2]])).toEqual(new MLP({ inputs: 2, layers: [{ units: 3, activation: 'relu' }, { units: 1 }], seed: 1, backend: 'js' }).predict([[1, 2]]));
+    expect(net.predict([[1, 2]])).toEqual(
+      new MLP({ inputs: 2, layers: [{ units: 3, activation: 'relu' }, { units: 1 }], seed: 1, backend: 'js' }).predict([[1, 2]]),
+    );
   });
 
   it('initWasm refuses what is not the mlpkit module, naming what it got', async () => {
     const other = new WebAssembly.Module(Uint8Array.of(0, 97, 115, 109, 1, 0, 0, 0));
-    await expect(initWasm(other)).rejects.toThrow(/module must be the mlpkit WebAssembly module \(mlpkit-simd.wasm or mlpkit-scalar.wasm\), got a module without memory, simd/);
-    await expect(initWasm(42 as never)).rejects.toThrow(/source must be a WebAssembly.Module, the bytes of one, a URL or a Response, got 42/);
+    await expect(initWasm(other)).rejects.toThrow(
+      /module must be the mlpkit WebAssembly module \(mlpkit-simd.wasm or mlpkit-scalar.wasm\), got a module without memory, simd/,
+    );
+    await expect(initWasm(42 as never)).rejects.toThrow(
+      /source must be a WebAssembly.Module, the bytes of one, a URL or a Response, got 42/,
+    );
     await expect(initWasm(Uint8Array.of(1, 2, 3))).rejects.toThrow(WebAssembly.CompileError);
     await expect(initWasm('/no/such/mlpkit.wasm')).rejects.toThrow(/ENOENT/);
   });
@@ -114,7 +141,9 @@ describe('loading the module', () => {
       process.env.MLPKIT_WASM_BUILD = 'scalar';
       expect(wasmBuildFromEnvironment()).toBe('scalar');
       process.env.MLPKIT_WASM_BUILD = 'avx';
-      expect(() => wasmBuildFromEnvironment()).toThrow(/the MLPKIT_WASM_BUILD environment variable must be one of 'simd', 'scalar', got "avx"/);
+      expect(() => wasmBuildFromEnvironment()).toThrow(
+        /the MLPKIT_WASM_BUILD environment variable must be one of 'simd', 'scalar', got "avx"/,
+      );
     } finally {
       if (saved === undefined) delete process.env.MLPKIT_WASM_BUILD;
       else process.env.MLPKIT_WASM_BUILD = saved;
@@ -127,31 +156,67 @@ describe('loading the module', () => {
 
 /** A module with the exports of mlpkit's whose functions return fixed values, and one that traps. */
 function fakeModule(trapping: string): WebAssembly.Module {
-  const exports = WebAssembly.Module.exports(modules[builds[0]!]).filter((e) => e.kind === 'function').map((e) => e.name);
+  const exports = WebAssembly.Module.exports(modules[builds[0]!])
+    .filter((e) => e.kind === 'function')
+    .map((e) => e.name);
   const f64Results = new Set(['model_train_step', 'model_loss_and_gradient', 'model_evaluate', 'model_penalty', 'model_scratch_bytes']);
-  const uleb = (v: number): number[] => { const out: number[] = []; do { let b = v & 127; v >>>= 7; if (v) b |= 128; out.push(b); } while (v); return out; };
+  const uleb = (v: number): number[] => {
+    const out: number[] = [];
+    do {
+      let b = v & 127;
+      v >>>= 7;
+      if (v) b |= 128;
+      out.push(b);
+    } while (v);
+    return out;
+  };
   const name = (s: string) => [...uleb(s.length), ...new TextEncoder().encode(s)];
   const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
   const vector = (items: number[][]) => [...uleb(items.length), ...items.flat()];
   // Every function takes 12 i32 parameters at most and ignores them; one type per result kind.
   const arities = new Map<string, number>();
-  const instance = new WebAssembly.Instance(modules[builds[0]!], { env: { abort: () => { throw new Error('abort'); } } });
+  const instance = new WebAssembly.Instance(modules[builds[0]!], {
+    env: {
+      abort: () => {
+        throw new Error('abort');
+      },
+    },
+  });
   for (const e of exports) arities.set(e, (instance.exports[e] as (...a: unknown[]) => unknown).length);
   const typeOf = (e: string) => `${arities.get(e)}:${f64Results.has(e) ? 'f64' : 'i32'}`;
   const types = [...new Set(exports.map(typeOf))];
   const typeBytes = types.map((t) => {
     const [arity, result] = t.split(':');
-    return [0x60, ...uleb(Number(arity)), ...Array(Number(arity)).fill(0x7f), ...(result === 'void' ? [0] : [1, result === 'f64' ? 0x7c : 0x7f])];
+    return [
+      0x60,
+      ...uleb(Number(arity)),
+      ...Array(Number(arity)).fill(0x7f),
+      ...(result === 'void' ? [0] : [1, result === 'f64' ? 0x7c : 0x7f]),
+    ];
   });
   const body = (e: string) => {
     const result = typeOf(e).split(':')[1];
     const value = 1024; // an address, or a count
-    const code = e === trapping ? [0x00] : result === 'f64' ? [0x44, ...new Uint8Array(Float64Array.of(0.5).buffer)] : result === 'i32' ? [0x41, ...uleb(value)] : [];
+    const code =
+      e === trapping
+        ? [0x00]
+        : result === 'f64'
+          ? [0x44, ...new Uint8Array(Float64Array.of(0.5).buffer)]
+          : result === 'i32'
+            ? [0x41, ...uleb(value)]
+            : [];
     const fn = [0, ...code, 0x0b];
     return [...uleb(fn.length), ...fn];
   };
   const bytes = [
-    0, 97, 115, 109, 1, 0, 0, 0,
+    0,
+    97,
+    115,
+    109,
+    1,
+    0,
+    0,
+    0,
     ...section(1, vector(typeBytes)),
     ...section(3, vector(exports.map((e) => uleb(types.indexOf(typeOf(e)))))),
     ...section(5, vector([[0, 1]])),
@@ -162,11 +227,19 @@ function fakeModule(trapping: string): WebAssembly.Module {
 }
 
 describe('wasm boundary: aborts and traps inside the module', () => {
-  afterAll(() => { useWasmModule(modules[defaultBuild]); });
+  afterAll(() => {
+    useWasmModule(modules[defaultBuild]);
+  });
 
   it('an abort inside the module becomes an Error naming its message, file and line; memory that cannot grow leaves the model usable', () => {
-    const wide = new BackendModel(loadWasmBackend(), normalizeModelSpec({ inputs: 3, layers: [{ units: 4096 }, { units: 2 }], seed: 1 }), 4);
-    expect(() => wide.reserve(2 ** 31 - 1)).toThrow(/^mlpkit wasm abort: out of memory: more than 4 GiB of WebAssembly memory asked for at assembly\/arena\.ts:\d+$/);
+    const wide = new BackendModel(
+      loadWasmBackend(),
+      normalizeModelSpec({ inputs: 3, layers: [{ units: 4096 }, { units: 2 }], seed: 1 }),
+      4,
+    );
+    expect(() => wide.reserve(2 ** 31 - 1)).toThrow(
+      /^mlpkit wasm abort: out of memory: more than 4 GiB of WebAssembly memory asked for at assembly\/arena\.ts:\d+$/,
+    );
     expect(wide.capacity).toBe(4);
     const out = new Float32Array(2);
     wide.predict(Float32Array.of(1, 2, 3), 1, out);
@@ -177,7 +250,9 @@ describe('wasm boundary: aborts and traps inside the module', () => {
     useWasmModule(fakeModule('model_train_step'));
     const net = new MLP({ inputs: 3, layers: [{ units: 2 }], seed: 1, backend: 'wasm' });
     expect(() => net.trainBatch([[1, 2, 3]], [[1, 0]])).toThrow(/^mlpkit wasm: trainStep trapped: unreachable/);
-    expect(() => net.predict([[1, 2, 3]])).toThrow(/this wasm model can no longer be used \(predict\): an earlier call failed: mlpkit wasm: trainStep trapped/);
+    expect(() => net.predict([[1, 2, 3]])).toThrow(
+      /this wasm model can no longer be used \(predict\): an earlier call failed: mlpkit wasm: trainStep trapped/,
+    );
     expect(() => net.getWeights()).toThrow(/can no longer be used/);
     useWasmModule(modules[defaultBuild]);
     expect(new MLP({ inputs: 3, layers: [{ units: 2 }], seed: 1, backend: 'wasm' }).predict([[1, 2, 3]])).toHaveLength(1);

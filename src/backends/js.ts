@@ -30,10 +30,18 @@ class JsModel implements RawModel {
     this.capacity = rows;
   }
 
-  readState(vector: number, out: Float32Array): void { out.set(this.#vectors[vector]!); }
-  writeState(vector: number, values: Float32Array): void { this.#vectors[vector]!.set(values); }
-  readCounters(out: Float64Array): void { out.set(this.#net.counters); }
-  writeCounters(values: Float64Array): void { this.#net.counters.set(values); }
+  readState(vector: number, out: Float32Array): void {
+    out.set(this.#vectors[vector]!);
+  }
+  writeState(vector: number, values: Float32Array): void {
+    this.#vectors[vector]!.set(values);
+  }
+  readCounters(out: Float64Array): void {
+    out.set(this.#net.counters);
+  }
+  writeCounters(values: Float64Array): void {
+    this.#net.counters.set(values);
+  }
 
   setData(x: Float32Array, y: Float32Array): void {
     this.#data = { x: x.slice(), y: y.slice() };
@@ -70,7 +78,9 @@ class JsModel implements RawModel {
     return n * loss;
   }
 
-  penalty(): number { return reference.penalty(this.#net); }
+  penalty(): number {
+    return reference.penalty(this.#net);
+  }
 
   predict(x: Float32Array, n: number, out: Float32Array): void {
     reference.forward(this.#net, this.#scratch, x, n, false);
@@ -91,7 +101,8 @@ export const jsBackend: Backend = {
     variants: ['reference'],
     maxThreads: 1,
     blocking: () => ({ mr: 1, nr: 1, kc: 1, mc: 1 }),
-    sgemm: (transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) => sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc),
+    sgemm: (transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
+      sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc),
     philox: (k0, k1, c0, c1, c2, c3) => {
       const out = new Uint32Array(4);
       philox4x32(k0, k1, c0, c1, c2, c3, out);

@@ -24,7 +24,14 @@ export interface NativeModelHandle {
   setThreads(threads: number): void;
   setData(x: Float32Array, y: Float32Array, rows: number): void;
   train(order: Int32Array, bounds: Int32Array, first: number, count: number, learningRates: Float64Array, losses: Float64Array): number;
-  trainAsync(order: Int32Array, bounds: Int32Array, first: number, count: number, learningRates: Float64Array, losses: Float64Array): Promise<number>;
+  trainAsync(
+    order: Int32Array,
+    bounds: Int32Array,
+    first: number,
+    count: number,
+    learningRates: Float64Array,
+    losses: Float64Array,
+  ): Promise<number>;
   requestStop(): void;
   trainStep(x: Float32Array, y: Float32Array, n: number, learningRate: number): number;
   lossAndGradient(x: Float32Array, y: Float32Array, n: number): number;
@@ -39,15 +46,33 @@ export interface NativeBinding {
   philox(key0: number, key1: number, c0: number, c1: number, c2: number, c3: number): Uint32Array;
   /** C = alpha·op(A)·op(B) + beta·C, row-major; for parity tests and benchmarks. */
   sgemm(
-    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
-    a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number,
-    threads: number, isa: string,
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    lda: number,
+    b: Float32Array,
+    ldb: number,
+    beta: number,
+    c: Float32Array,
+    ldc: number,
+    threads: number,
+    isa: string,
   ): void;
   /** GFLOP/s of one core running only vector FMAs for about `seconds`: the benchmarks' yardstick. */
   fmaPeak(seconds: number): number;
   /** new Model(parameters, layers, layerValues, hyper, loss, optimizer, seedLo, seedHi): the tables of tables.ts. */
   Model: new (
-    parameters: number, layers: Int32Array, layerValues: Float64Array, hyper: Float64Array, loss: number, optimizer: number,
-    seedLo: number, seedHi: number,
+    parameters: number,
+    layers: Int32Array,
+    layerValues: Float64Array,
+    hyper: Float64Array,
+    loss: number,
+    optimizer: number,
+    seedLo: number,
+    seedHi: number,
   ) => NativeModelHandle;
 }

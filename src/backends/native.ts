@@ -73,7 +73,16 @@ class NativeModel implements RawModel {
 
   constructor(addon: NativeBinding, tables: ModelTables, threads: number | undefined) {
     const [seedLo, seedHi] = tables.seed;
-    this.#handle = new addon.Model(tables.parameters, tables.layers, tables.layerValues, tables.hyper, tables.loss, tables.optimizer, seedLo, seedHi);
+    this.#handle = new addon.Model(
+      tables.parameters,
+      tables.layers,
+      tables.layerValues,
+      tables.hyper,
+      tables.loss,
+      tables.optimizer,
+      seedLo,
+      seedHi,
+    );
     if (threads !== undefined) this.#handle.setThreads(threads);
     this.#size = tables.parameters;
     this.#state = new Float32Array(this.#handle.stateFloats());
@@ -85,11 +94,21 @@ class NativeModel implements RawModel {
     this.capacity = rows;
   }
 
-  #vector(index: number): Float32Array { return this.#state.subarray(index * this.#size, (index + 1) * this.#size); }
-  readState(vector: number, out: Float32Array): void { out.set(this.#vector(vector)); }
-  writeState(vector: number, values: Float32Array): void { this.#vector(vector).set(values); }
-  readCounters(out: Float64Array): void { out.set(this.#counters); }
-  writeCounters(values: Float64Array): void { this.#counters.set(values); }
+  #vector(index: number): Float32Array {
+    return this.#state.subarray(index * this.#size, (index + 1) * this.#size);
+  }
+  readState(vector: number, out: Float32Array): void {
+    out.set(this.#vector(vector));
+  }
+  writeState(vector: number, values: Float32Array): void {
+    this.#vector(vector).set(values);
+  }
+  readCounters(out: Float64Array): void {
+    out.set(this.#counters);
+  }
+  writeCounters(values: Float64Array): void {
+    this.#counters.set(values);
+  }
 
   setData(x: Float32Array, y: Float32Array, n: number): void {
     this.#handle.setData(x.slice(), y.slice(), n); // copies the addon borrows: the caller may change its arrays
@@ -99,16 +118,35 @@ class NativeModel implements RawModel {
     return this.#handle.train(order, bounds, first, count, learningRates, losses);
   }
 
-  trainAsync(order: Int32Array, bounds: Int32Array, first: number, count: number, learningRates: Float64Array, losses: Float64Array): Promise<number> {
+  trainAsync(
+    order: Int32Array,
+    bounds: Int32Array,
+    first: number,
+    count: number,
+    learningRates: Float64Array,
+    losses: Float64Array,
+  ): Promise<number> {
     return this.#handle.trainAsync(order, bounds, first, count, learningRates, losses);
   }
 
-  requestStop(): void { this.#handle.requestStop(); }
-  trainStep(x: Float32Array, y: Float32Array, n: number, learningRate: number): number { return this.#handle.trainStep(x, y, n, learningRate); }
-  lossAndGradient(x: Float32Array, y: Float32Array, n: number): number { return this.#handle.lossAndGradient(x, y, n); }
-  evaluate(x: Float32Array, y: Float32Array, n: number, out: Float32Array | null): number { return this.#handle.evaluate(x, y, n, out); }
-  penalty(): number { return this.#handle.penalty(); }
-  predict(x: Float32Array, n: number, out: Float32Array): void { this.#handle.predict(x, n, out); }
+  requestStop(): void {
+    this.#handle.requestStop();
+  }
+  trainStep(x: Float32Array, y: Float32Array, n: number, learningRate: number): number {
+    return this.#handle.trainStep(x, y, n, learningRate);
+  }
+  lossAndGradient(x: Float32Array, y: Float32Array, n: number): number {
+    return this.#handle.lossAndGradient(x, y, n);
+  }
+  evaluate(x: Float32Array, y: Float32Array, n: number, out: Float32Array | null): number {
+    return this.#handle.evaluate(x, y, n, out);
+  }
+  penalty(): number {
+    return this.#handle.penalty();
+  }
+  predict(x: Float32Array, n: number, out: Float32Array): void {
+    this.#handle.predict(x, n, out);
+  }
 
   dispose(): void {
     this.#handle.dispose();

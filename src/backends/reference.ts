@@ -56,29 +56,52 @@ const GELU_CUBIC = 0.044715;
 /** φ(z) of every activation but softmax (which is applied per row). */
 export function activationForward(kind: Activation, alpha: number, z: number): number {
   switch (kind) {
-    case 'identity': return z;
-    case 'sigmoid': return sigmoid(z);
-    case 'tanh': return Math.tanh(z);
-    case 'relu': return z > 0 ? z : 0;
-    case 'leaky-relu': return z > 0 ? z : alpha * z;
-    case 'elu': return z > 0 ? z : alpha * Math.expm1(z);
-    case 'softmax': throw new Error('softmax is applied per row, not per element');
-    case 'silu': return z * sigmoid(z);
-    case 'gelu': return 0.5 * z * (1 + Math.tanh(GELU_SCALE * (z + GELU_CUBIC * z * z * z)));
+    case 'identity':
+      return z;
+    case 'sigmoid':
+      return sigmoid(z);
+    case 'tanh':
+      return Math.tanh(z);
+    case 'relu':
+      return z > 0 ? z : 0;
+    case 'leaky-relu':
+      return z > 0 ? z : alpha * z;
+    case 'elu':
+      return z > 0 ? z : alpha * Math.expm1(z);
+    case 'softmax':
+      throw new Error('softmax is applied per row, not per element');
+    case 'silu':
+      return z * sigmoid(z);
+    case 'gelu':
+      return 0.5 * z * (1 + Math.tanh(GELU_SCALE * (z + GELU_CUBIC * z * z * z)));
   }
 }
 
 /** φ'(z). */
 export function activationBackward(kind: Activation, alpha: number, z: number): number {
   switch (kind) {
-    case 'identity': return 1;
-    case 'sigmoid': { const s = sigmoid(z); return s * (1 - s); }
-    case 'tanh': { const t = Math.tanh(z); return 1 - t * t; }
-    case 'relu': return z > 0 ? 1 : 0;
-    case 'leaky-relu': return z > 0 ? 1 : alpha;
-    case 'elu': return z > 0 ? 1 : alpha * Math.exp(z);
-    case 'softmax': throw new Error('the softmax derivative is a Jacobian, applied per row');
-    case 'silu': { const s = sigmoid(z); return s * (1 + z * (1 - s)); }
+    case 'identity':
+      return 1;
+    case 'sigmoid': {
+      const s = sigmoid(z);
+      return s * (1 - s);
+    }
+    case 'tanh': {
+      const t = Math.tanh(z);
+      return 1 - t * t;
+    }
+    case 'relu':
+      return z > 0 ? 1 : 0;
+    case 'leaky-relu':
+      return z > 0 ? 1 : alpha;
+    case 'elu':
+      return z > 0 ? 1 : alpha * Math.exp(z);
+    case 'softmax':
+      throw new Error('the softmax derivative is a Jacobian, applied per row');
+    case 'silu': {
+      const s = sigmoid(z);
+      return s * (1 + z * (1 - s));
+    }
     case 'gelu': {
       const t = Math.tanh(GELU_SCALE * (z + GELU_CUBIC * z * z * z));
       return 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * GELU_SCALE * (1 + 3 * GELU_CUBIC * z * z);
@@ -142,7 +165,8 @@ export function lossForward(net: Network, s: Scratch, y: FloatArray, n: number):
   for (let r = 0; r < n; r++) {
     const row = r * k;
     switch (net.spec.loss) {
-      case 'cross-entropy': { // fused with softmax, from the logits: loss = logΣexp(z) − Σ y·z
+      case 'cross-entropy': {
+        // fused with softmax, from the logits: loss = logΣexp(z) − Σ y·z
         let max = -Infinity;
         for (let j = 0; j < k; j++) max = Math.max(max, z[row + j]!);
         let sum = 0;
@@ -161,16 +185,29 @@ export function lossForward(net: Network, s: Scratch, y: FloatArray, n: number):
         }
         continue;
       case 'mse':
-        for (let j = 0; j < k; j++) { const e = a[row + j]! - y[row + j]!; total += e * e; g[j] = 2 * e; }
+        for (let j = 0; j < k; j++) {
+          const e = a[row + j]! - y[row + j]!;
+          total += e * e;
+          g[j] = 2 * e;
+        }
         break;
       case 'half-mse':
-        for (let j = 0; j < k; j++) { const e = a[row + j]! - y[row + j]!; total += 0.5 * e * e; g[j] = e; }
+        for (let j = 0; j < k; j++) {
+          const e = a[row + j]! - y[row + j]!;
+          total += 0.5 * e * e;
+          g[j] = e;
+        }
         break;
       case 'mae':
-        for (let j = 0; j < k; j++) { const e = a[row + j]! - y[row + j]!; total += Math.abs(e); g[j] = Math.sign(e); }
+        for (let j = 0; j < k; j++) {
+          const e = a[row + j]! - y[row + j]!;
+          total += Math.abs(e);
+          g[j] = Math.sign(e);
+        }
         break;
     }
-    if (activation === 'softmax') { // δ = J_softmaxᵀ g = p ⊙ (g − p·g)
+    if (activation === 'softmax') {
+      // δ = J_softmaxᵀ g = p ⊙ (g − p·g)
       let dot = 0;
       for (let j = 0; j < k; j++) dot += a[row + j]! * g[j]!;
       for (let j = 0; j < k; j++) delta[row + j] = (a[row + j]! * (g[j]! - dot)) / n;
@@ -229,7 +266,8 @@ export function optimizerUpdate(net: Network, learningRate: number): void {
   const { type, momentum, beta1, beta2, epsilon } = net.spec.optimizer;
   const { params: p, grads: g, moment1: m, moment2: v, counters } = net;
   counters[COUNTER_FIELD.step]!++;
-  if (type === 'adam') { // β^t as running products, so every backend gets the same bits
+  if (type === 'adam') {
+    // β^t as running products, so every backend gets the same bits
     counters[COUNTER_FIELD.beta1Power]! *= beta1;
     counters[COUNTER_FIELD.beta2Power]! *= beta2;
   }

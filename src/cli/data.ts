@@ -35,7 +35,9 @@ function readBytes(path: string): Buffer {
     bytes = readFileSync(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot be read (${(error as Error).message})`, { cause: error });
+    throw new Error(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot be read (${(error as Error).message})`, {
+      cause: error,
+    });
   }
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
@@ -65,13 +67,25 @@ export function readIdx(path: string, bytes = readBytes(path)): { dims: number[]
   const size = { 0x08: 1, 0x09: 1, 0x0b: 2, 0x0c: 4, 0x0d: 4, 0x0e: 8 }[type]!;
   const start = 4 + 4 * rank;
   if (bytes.length < start + count * size) {
-    throw new Error(`${path}: truncated IDX data: ${dims.join('×')} values need ${start + count * size} bytes, the file has ${bytes.length}`);
+    throw new Error(
+      `${path}: truncated IDX data: ${dims.join('×')} values need ${start + count * size} bytes, the file has ${bytes.length}`,
+    );
   }
   const values = new Float32Array(count);
   for (let i = 0; i < count; i++) {
     const at = start + i * size;
-    values[i] = type === 0x08 ? bytes[at]! : type === 0x09 ? view.getInt8(at) : type === 0x0b ? view.getInt16(at, false)
-      : type === 0x0c ? view.getInt32(at, false) : type === 0x0d ? view.getFloat32(at, false) : view.getFloat64(at, false);
+    values[i] =
+      type === 0x08
+        ? bytes[at]!
+        : type === 0x09
+          ? view.getInt8(at)
+          : type === 0x0b
+            ? view.getInt16(at, false)
+            : type === 0x0c
+              ? view.getInt32(at, false)
+              : type === 0x0d
+                ? view.getFloat32(at, false)
+                : view.getFloat64(at, false);
   }
   return { dims, values };
 }

@@ -7,8 +7,20 @@ import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
-  classScores, compareBackends, confusionMatrix, listBackends, MLP, r2Score, regressionErrors, VERSION,
-  type Activation, type History, type LayerWeights, type Loss, type MLPOptions, type OptimizerType,
+  classScores,
+  compareBackends,
+  confusionMatrix,
+  listBackends,
+  MLP,
+  r2Score,
+  regressionErrors,
+  VERSION,
+  type Activation,
+  type History,
+  type LayerWeights,
+  type Loss,
+  type MLPOptions,
+  type OptimizerType,
 } from '../node.js';
 import { ACTIVATION_TRAITS, ACTIVATIONS, LOSSES, OPTIMIZERS } from '../spec.js';
 import { readTable, targetNumbers, type Table } from './data.js';
@@ -37,7 +49,11 @@ export function writeAtomic(path: string, data: string | Uint8Array): void {
     writeFileSync(temporary, data);
     renameSync(temporary, path);
   } catch (error) {
-    try { unlinkSync(temporary); } catch { /* it may not exist */ }
+    try {
+      unlinkSync(temporary);
+    } catch {
+      /* it may not exist */
+    }
     throw new Error(`${path}: cannot be written (${(error as Error).message})`, { cause: error });
   }
 }
@@ -47,7 +63,9 @@ function loadModel(path: string): { net: MLP; meta: CliMetadata } {
   try {
     bytes = readFileSync(path);
   } catch (error) {
-    throw new Error(`${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`, { cause: error });
+    throw new Error(`${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`, {
+      cause: error,
+    });
   }
   let net: MLP;
   try {
@@ -64,9 +82,12 @@ function loadModel(path: string): { net: MLP; meta: CliMetadata } {
 
 /** Reads a data file with the columns a model was trained on. */
 function readForModel(path: string, meta: CliMetadata, labels: string | undefined, withTarget: boolean): Table {
-  const table = readTable(path, meta.format === 'idx'
-    ? { ...(withTarget && labels ? { labels } : {}) }
-    : { features: meta.features, ...(withTarget ? { target: meta.target } : {}) });
+  const table = readTable(
+    path,
+    meta.format === 'idx'
+      ? { ...(withTarget && labels ? { labels } : {}) }
+      : { features: meta.features, ...(withTarget ? { target: meta.target } : {}) },
+  );
   if (table.features.length !== meta.features.length) {
     throw new Error(`${path}: has ${table.features.length} features, the model takes ${meta.features.length}`);
   }
@@ -78,25 +99,40 @@ function classIndices(table: Table, meta: CliMetadata, path: string): Int32Array
   const index = new Map(meta.classes!.map((c, i) => [String(c), i]));
   return Int32Array.from(table.target!, (value, row) => {
     const k = index.get(String(value));
-    if (k === undefined) throw new Error(`${path}: row ${row + 1} has the class '${value}', which the model was not trained on (it knows ${meta.classes!.join(', ')})`);
+    if (k === undefined)
+      throw new Error(
+        `${path}: row ${row + 1} has the class '${value}', which the model was not trained on (it knows ${meta.classes!.join(', ')})`,
+      );
     return k;
   });
 }
 
-const positiveInt = (name: string) => (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got '${value}'`);
-  return n;
-};
-const number = (name: string, min = -Infinity, max = Infinity) => (value: string): number => {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number between ${min} and ${max}, got '${value}'`);
-  return n;
-};
+const positiveInt =
+  (name: string) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got '${value}'`);
+    return n;
+  };
+const number =
+  (name: string, min = -Infinity, max = Infinity) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be a number between ${min} and ${max}, got '${value}'`);
+    return n;
+  };
 const layerList = (value: string): number[] => value.split(',').map((part) => positiveInt('--layers')(part.trim()));
-const nameList = (value: string): string[] => value.split(',').map((part) => part.trim()).filter(Boolean);
+const nameList = (value: string): string[] =>
+  value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
 
-const globalOptions: { backend: 'auto' | 'native' | 'wasm' | 'js'; threads?: number; verbose: boolean } = { backend: 'auto', verbose: false };
+const globalOptions: { backend: 'auto' | 'native' | 'wasm' | 'js'; threads?: number; verbose: boolean } = {
+  backend: 'auto',
+  verbose: false,
+};
 
 function table(rows: (string | number)[][]): string {
   const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? (Number.isInteger(c) ? String(c) : c.toFixed(4)) : c)));
@@ -136,8 +172,13 @@ function decideTask(table: Table, asked: TrainOptions['task']): 'classification'
 }
 
 async function train(file: string, options: TrainOptions): Promise<void> {
-  if (options.target === undefined && options.labels === undefined) throw new UsageError('name the target column with --target (CSV) or the labels file with --labels (IDX)');
-  const data = readTable(file, { ...(options.target !== undefined ? { target: options.target } : {}), ...(options.features ? { features: options.features } : {}), ...(options.labels ? { labels: options.labels } : {}) });
+  if (options.target === undefined && options.labels === undefined)
+    throw new UsageError('name the target column with --target (CSV) or the labels file with --labels (IDX)');
+  const data = readTable(file, {
+    ...(options.target !== undefined ? { target: options.target } : {}),
+    ...(options.features ? { features: options.features } : {}),
+    ...(options.labels ? { labels: options.labels } : {}),
+  });
   const task = decideTask(data, options.task);
   let y: Float32Array | Int32Array;
   const meta: CliMetadata = { format: data.format, task, features: [...data.features], target: data.targetName! };
@@ -145,7 +186,8 @@ async function train(file: string, options: TrainOptions): Promise<void> {
   if (task === 'classification') {
     const numbers = targetNumbers(data);
     const classes = numbers ? [...new Set(numbers)].sort((a, b) => a - b) : [...new Set(data.target!.map(String))].sort();
-    if (classes.length < 2) throw new Error(`${file}: the target '${meta.target}' has a single class (${classes[0]}); classification needs two or more`);
+    if (classes.length < 2)
+      throw new Error(`${file}: the target '${meta.target}' has a single class (${classes[0]}); classification needs two or more`);
     meta.classes = classes;
     const index = new Map(classes.map((c, i) => [String(c), i]));
     const indices = Int32Array.from(data.target!, (v) => index.get(String(v))!);
@@ -153,7 +195,10 @@ async function train(file: string, options: TrainOptions): Promise<void> {
     y = classes.length === 2 ? Float32Array.from(indices) : indices;
   } else {
     const numbers = targetNumbers(data);
-    if (!numbers) throw new Error(`${file}: the target '${meta.target}' has values that are not numbers, so it cannot be a regression target (try --task classification)`);
+    if (!numbers)
+      throw new Error(
+        `${file}: the target '${meta.target}' has values that are not numbers, so it cannot be a regression target (try --task classification)`,
+      );
     output = { units: 1, activation: 'identity' };
     y = Float32Array.from(numbers);
   }
@@ -171,8 +216,12 @@ async function train(file: string, options: TrainOptions): Promise<void> {
   });
   net.metadata = { ...meta };
   const classes = meta.classes ? ` (${meta.classes.length} classes)` : '';
-  console.log(`mlpkit ${VERSION}: ${data.rows} rows × ${data.features.length} features from ${file}; target '${meta.target}', ${task}${classes}`);
-  console.log(`model: ${[data.features.length, ...options.layers, output.units].join('-')} ${options.activation}, loss ${net.loss}, ${options.optimizer}, backend ${net.backend}`);
+  console.log(
+    `mlpkit ${VERSION}: ${data.rows} rows × ${data.features.length} features from ${file}; target '${meta.target}', ${task}${classes}`,
+  );
+  console.log(
+    `model: ${[data.features.length, ...options.layers, output.units].join('-')} ${options.activation}, loss ${net.loss}, ${options.optimizer}, backend ${net.backend}`,
+  );
 
   // Ctrl-C stops after the current batch; the best weights so far are kept. A second one quits.
   const controller = new AbortController();
@@ -217,10 +266,16 @@ async function train(file: string, options: TrainOptions): Promise<void> {
   console.log(summary.join(', '));
   if (task === 'classification') console.log(`training accuracy: ${((net.evaluate(data.x, y).accuracy ?? 0) * 100).toFixed(2)} %`);
   if (options.plot) {
-    writeAtomic(options.plot, lineChart(
-      [{ name: 'training loss', values: history.loss }, ...(history.valLoss.length ? [{ name: 'validation loss', values: history.valLoss }] : [])],
-      { title: `${basename(file)}: ${net.loss}`, yLabel: net.loss },
-    ));
+    writeAtomic(
+      options.plot,
+      lineChart(
+        [
+          { name: 'training loss', values: history.loss },
+          ...(history.valLoss.length ? [{ name: 'validation loss', values: history.valLoss }] : []),
+        ],
+        { title: `${basename(file)}: ${net.loss}`, yLabel: net.loss },
+      ),
+    );
     console.log(`loss curves written to ${options.plot}`);
   }
   if (options.out) {
@@ -246,11 +301,18 @@ async function evaluate(modelPath: string, file: string, options: { labels?: str
     const y = k === 2 ? Float32Array.from(truth) : truth;
     const { loss } = net.evaluate(data.x, y);
     const correct = predicted.filter((p, i) => p === truth[i]).length;
-    console.log(`loss ${loss.toFixed(4)} (${net.loss}), accuracy ${((100 * correct) / data.rows).toFixed(2)} % (${correct}/${data.rows})\n`);
+    console.log(
+      `loss ${loss.toFixed(4)} (${net.loss}), accuracy ${((100 * correct) / data.rows).toFixed(2)} % (${correct}/${data.rows})\n`,
+    );
     const matrix = confusionMatrix(truth, predicted, k);
     const scores = classScores(matrix);
     const score = (v: number) => v.toFixed(4);
-    console.log(table([['class', 'precision', 'recall', 'f1', 'support'], ...scores.map((s, i) => [String(meta.classes![i]), score(s.precision), score(s.recall), score(s.f1), s.support])]));
+    console.log(
+      table([
+        ['class', 'precision', 'recall', 'f1', 'support'],
+        ...scores.map((s, i) => [String(meta.classes![i]), score(s.precision), score(s.recall), score(s.f1), s.support]),
+      ]),
+    );
     if (options.confusion) {
       console.log('\nconfusion matrix (rows: true class, columns: predicted)');
       console.log(table([['', ...meta.classes!.map(String)], ...matrix.map((row, i) => [String(meta.classes![i]), ...row])]));
@@ -260,7 +322,9 @@ async function evaluate(modelPath: string, file: string, options: { labels?: str
     if (want.length !== data.rows) throw new Error(`${file}: the target '${meta.target}' has values that are not numbers`);
     const { loss } = net.evaluate(data.x, want);
     const { mae, rmse } = regressionErrors(want, outputs);
-    console.log(`loss ${loss.toFixed(4)} (${net.loss}), R² ${r2Score(want, outputs).toFixed(4)}, MAE ${mae.toFixed(4)}, RMSE ${rmse.toFixed(4)}`);
+    console.log(
+      `loss ${loss.toFixed(4)} (${net.loss}), R² ${r2Score(want, outputs).toFixed(4)}, MAE ${mae.toFixed(4)}, RMSE ${rmse.toFixed(4)}`,
+    );
   }
   net.dispose();
 }
@@ -274,10 +338,13 @@ async function predict(modelPath: string, file: string, options: { out?: string;
   if (meta.task === 'classification') {
     const classes = meta.classes!;
     const predicted = net.predictClasses(data.x) as Int32Array;
-    const probabilities = (r: number) => (classes.length === 2 ? [1 - outputs[r]!, outputs[r]!] : Array.from(outputs.subarray(r * classes.length, (r + 1) * classes.length)));
+    const probabilities = (r: number) =>
+      classes.length === 2 ? [1 - outputs[r]!, outputs[r]!] : Array.from(outputs.subarray(r * classes.length, (r + 1) * classes.length));
     lines.push([meta.target, ...(options.probabilities ? classes.map((c) => `p(${c})`) : [])].map(quote).join(','));
     for (let r = 0; r < data.rows; r++) {
-      lines.push([quote(classes[predicted[r]!]!), ...(options.probabilities ? probabilities(r).map((p) => p.toPrecision(6)) : [])].join(','));
+      lines.push(
+        [quote(classes[predicted[r]!]!), ...(options.probabilities ? probabilities(r).map((p) => p.toPrecision(6)) : [])].join(','),
+      );
     }
   } else {
     lines.push(quote(meta.target));
@@ -293,15 +360,22 @@ async function predict(modelPath: string, file: string, options: { out?: string;
   net.dispose();
 }
 
-async function bench(file: string | undefined, options: { target?: string; labels?: string; layers: number[]; epochs: number; batchSize: number; rows: number; json?: boolean }): Promise<void> {
+async function bench(
+  file: string | undefined,
+  options: { target?: string; labels?: string; layers: number[]; epochs: number; batchSize: number; rows: number; json?: boolean },
+): Promise<void> {
   let x: Float32Array;
   let y: Int32Array;
   let inputs: number;
   let classes: number;
   let source: string;
   if (file) {
-    if (options.target === undefined && options.labels === undefined) throw new UsageError('name the target column with --target (CSV) or the labels file with --labels (IDX)');
-    const data = readTable(file, { ...(options.target !== undefined ? { target: options.target } : {}), ...(options.labels ? { labels: options.labels } : {}) });
+    if (options.target === undefined && options.labels === undefined)
+      throw new UsageError('name the target column with --target (CSV) or the labels file with --labels (IDX)');
+    const data = readTable(file, {
+      ...(options.target !== undefined ? { target: options.target } : {}),
+      ...(options.labels ? { labels: options.labels } : {}),
+    });
     const names = [...new Set(data.target!.map(String))].sort();
     const index = new Map(names.map((c, i) => [c, i]));
     x = data.x.subarray(0, Math.min(data.rows, options.rows) * data.features.length);
@@ -321,15 +395,29 @@ async function bench(file: string | undefined, options: { target?: string; label
     layers: [...options.layers.map((units) => ({ units, activation: 'relu' as const })), { units: classes, activation: 'softmax' }],
     optimizer: { type: 'sgd', learningRate: 0.01 },
   };
-  if (!options.json) console.log(`comparing backends: ${[inputs, ...options.layers, classes].join('-')} relu/softmax, SGD, batch ${options.batchSize}, ${options.epochs} epochs on ${source}\n`);
-  const comparison = await compareBackends({ model, x, y, epochs: options.epochs, batchSize: options.batchSize, backends: ['native', 'wasm', 'js'] });
+  if (!options.json)
+    console.log(
+      `comparing backends: ${[inputs, ...options.layers, classes].join('-')} relu/softmax, SGD, batch ${options.batchSize}, ${options.epochs} epochs on ${source}\n`,
+    );
+  const comparison = await compareBackends({
+    model,
+    x,
+    y,
+    epochs: options.epochs,
+    batchSize: options.batchSize,
+    backends: ['native', 'wasm', 'js'],
+  });
   console.log(options.json ? JSON.stringify({ model, source, rows: comparison.rows }, null, 2) : comparison.table());
 }
 
 function info(): void {
   console.log(`mlpkit ${VERSION} on Node ${process.versions.node} (${process.platform}-${process.arch})`);
   for (const b of listBackends()) {
-    console.log(b.available ? `  ${b.name.padEnd(7)} available    ${b.isa}, ${b.threads} thread${b.threads === 1 ? '' : 's'}` : `  ${b.name.padEnd(7)} unavailable  ${b.reason}`);
+    console.log(
+      b.available
+        ? `  ${b.name.padEnd(7)} available    ${b.isa}, ${b.threads} thread${b.threads === 1 ? '' : 's'}`
+        : `  ${b.name.padEnd(7)} unavailable  ${b.reason}`,
+    );
   }
 }
 
@@ -348,70 +436,103 @@ export function program(): Command {
       globalOptions.threads = o.threads;
       globalOptions.verbose = o.verbose;
     })
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   mlpkit train data/iris.csv --target species --layers 16 --epochs 200 --out iris.mlpkit
   mlpkit evaluate iris.mlpkit data/iris.csv --confusion
   mlpkit predict iris.mlpkit new-flowers.csv --probabilities --out predictions.csv
   mlpkit bench data/digits.csv.gz --target digit --layers 128
-  mlpkit info`);
+  mlpkit info`,
+    );
 
-  cli.command('train')
+  cli
+    .command('train')
     .description('train a network on a CSV or IDX file')
     .argument('<file>', 'CSV with a header row, or IDX images (gzipped or not)')
     .option('-t, --target <column>', 'target column of a CSV file (name or 0-based index)')
     .option('--labels <file>', 'labels file for IDX images')
     .option('--features <columns>', 'feature columns of a CSV file, comma-separated (default: all but the target)', nameList)
-    .addOption(new Option('--task <task>', 'classification or regression (default: from the target values)').choices(['auto', 'classification', 'regression']).default('auto'))
+    .addOption(
+      new Option('--task <task>', 'classification or regression (default: from the target values)')
+        .choices(['auto', 'classification', 'regression'])
+        .default('auto'),
+    )
     .option('--layers <sizes>', 'hidden layer sizes, comma-separated', layerList, [64])
-    .addOption(new Option('--activation <name>', 'hidden activation').choices(ACTIVATIONS.filter((a) => !ACTIVATION_TRAITS[a].rowwise)).default('relu'))
+    .addOption(
+      new Option('--activation <name>', 'hidden activation')
+        .choices(ACTIVATIONS.filter((a) => !ACTIVATION_TRAITS[a].rowwise))
+        .default('relu'),
+    )
     .addOption(new Option('--loss <name>', 'loss (default: cross-entropy for classes, mse for regression)').choices([...LOSSES]))
     .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZERS]).default('adam'))
     .option('--learning-rate <rate>', 'learning rate (default: 0.001 for adam, 0.01 otherwise)', number('--learning-rate', 0))
     .option('--epochs <n>', 'passes over the data', positiveInt('--epochs'), 20)
     .option('--batch-size <n>', 'rows per update (1 = stochastic, >= rows = full batch)', positiveInt('--batch-size'), 32)
-    .option('--validation-split <fraction>', 'fraction held out (stratified for classes) to report validation loss; 0 for none', number('--validation-split', 0, 0.99), 0.1)
-    .option('--early-stopping [patience]', 'stop when the validation loss stops improving (patience in epochs, default 10)', positiveInt('--early-stopping'))
+    .option(
+      '--validation-split <fraction>',
+      'fraction held out (stratified for classes) to report validation loss; 0 for none',
+      number('--validation-split', 0, 0.99),
+      0.1,
+    )
+    .option(
+      '--early-stopping [patience]',
+      'stop when the validation loss stops improving (patience in epochs, default 10)',
+      positiveInt('--early-stopping'),
+    )
     .option('--l2 <alpha>', 'L2 penalty α‖W‖²', number('--l2', 0), 0)
     .option('--dropout <rate>', 'dropout rate of the hidden layers', number('--dropout', 0, 0.99), 0)
     .option('--seed <n>', 'seed of every random choice', number('--seed', 0, Number.MAX_SAFE_INTEGER), 0)
     .option('-o, --out <file>', 'write the trained model here (atomically)')
     .option('--plot <file.svg>', 'write the training and validation loss curves as an SVG chart')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Standard scaling is fitted on the training rows and stored in the model. Ctrl-C stops after
 the current batch and, with --out, saves the best weights so far.
 
 Examples:
   mlpkit train data/iris.csv --target species --layers 16 --epochs 200 --out iris.mlpkit --plot iris.svg
   mlpkit train train-images-idx3-ubyte.gz --labels train-labels-idx1-ubyte.gz --layers 256,128 --epochs 15 --out fashion.mlpkit
-  mlpkit train houses.csv --target price --task regression --layers 64,64 --loss mse --early-stopping 20`)
+  mlpkit train houses.csv --target price --task regression --layers 64,64 --loss mse --early-stopping 20`,
+    )
     .action(train);
 
-  cli.command('evaluate')
+  cli
+    .command('evaluate')
     .description('loss, accuracy and per-class precision/recall (or R², MAE, RMSE) of a model on a labelled file')
     .argument('<model>', 'a model file written by train')
     .argument('<file>', 'data with the target column (CSV) or IDX images')
     .option('--labels <file>', 'labels file for IDX images')
     .option('--confusion', 'print the confusion matrix too')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   mlpkit evaluate iris.mlpkit data/iris.csv --confusion
-  mlpkit evaluate fashion.mlpkit t10k-images-idx3-ubyte.gz --labels t10k-labels-idx1-ubyte.gz`)
+  mlpkit evaluate fashion.mlpkit t10k-images-idx3-ubyte.gz --labels t10k-labels-idx1-ubyte.gz`,
+    )
     .action(evaluate);
 
-  cli.command('predict')
+  cli
+    .command('predict')
     .description('predictions of a model for every row of a file, as CSV')
     .argument('<model>', 'a model file written by train')
     .argument('<file>', 'data with the feature columns the model was trained on')
     .option('-o, --out <file>', 'write the CSV here (atomically) instead of to standard output')
     .option('--probabilities', 'add a probability column per class')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   mlpkit predict iris.mlpkit new-flowers.csv
-  mlpkit predict iris.mlpkit new-flowers.csv --probabilities --out predictions.csv`)
+  mlpkit predict iris.mlpkit new-flowers.csv --probabilities --out predictions.csv`,
+    )
     .action(predict);
 
-  cli.command('bench')
+  cli
+    .command('bench')
     .description('compare the backends on one model: speed, weight agreement with js, event-loop delay, memory')
     .argument('[file]', 'CSV or IDX data to train on (default: synthetic data of 784 features, 10 classes)')
     .option('-t, --target <column>', 'target column of a CSV file')
@@ -421,16 +542,20 @@ Examples:
     .option('--batch-size <n>', 'rows per update', positiveInt('--batch-size'), 64)
     .option('--rows <n>', 'rows used (the first ones of the file)', positiveInt('--rows'), 2048)
     .option('--json', 'print JSON instead of a table')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 The js backend is the reference: it is slow on large models; pick small --layers or --rows to include it quickly.
 
 Examples:
   mlpkit bench
   mlpkit bench data/digits.csv.gz --target digit --layers 128 --epochs 5
-  mlpkit bench --layers 256 --rows 512 --json > comparison.json`)
+  mlpkit bench --layers 256 --rows 512 --json > comparison.json`,
+    )
     .action(bench);
 
-  cli.command('info')
+  cli
+    .command('info')
     .description('each backend: available or why not, instruction set and threads')
     .addHelpText('after', '\nExample:\n  mlpkit info\n  MLPKIT_BACKEND=js mlpkit info')
     .action(info);

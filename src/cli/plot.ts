@@ -39,7 +39,12 @@ const label = (v: number) => {
   return String(Number(v.toPrecision(4)));
 };
 
-interface Axis { low: number; high: number; log: boolean; ticks: number[] }
+interface Axis {
+  low: number;
+  high: number;
+  log: boolean;
+  ticks: number[];
+}
 
 function axis(values: number[], log: boolean, fromZero: boolean): Axis {
   const finite = values.filter((v) => Number.isFinite(v) && (!log || v > 0));
@@ -91,8 +96,16 @@ export function xyChart(series: readonly XYSeries[], options: ChartOptions = {})
   const m = { left: 70, right: 20, top: title ? 40 : 20, bottom: 50 };
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
-  const xs = axis(series.flatMap((s) => s.points.map((p) => p[0])), logX, false);
-  const ys = axis(series.flatMap((s) => s.points.map((p) => p[1])), logY, !logY);
+  const xs = axis(
+    series.flatMap((s) => s.points.map((p) => p[0])),
+    logX,
+    false,
+  );
+  const ys = axis(
+    series.flatMap((s) => s.points.map((p) => p[1])),
+    logY,
+    !logY,
+  );
   const px = (v: number) => position(xs, v, m.left, plotW);
   const py = (v: number) => position(ys, v, m.top + plotH, -plotH);
   const parts = frame(width, height, title);
@@ -107,10 +120,16 @@ export function xyChart(series: readonly XYSeries[], options: ChartOptions = {})
   series.forEach((s, k) => {
     const color = COLORS[k % COLORS.length]!;
     const points = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!logX || x > 0) && (!logY || y > 0));
-    if (points.length > 1) parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${points.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`);
-    if (points.length <= 40) for (const [x, y] of points) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="2.5" fill="${color}"/>`);
+    if (points.length > 1)
+      parts.push(
+        `<polyline fill="none" stroke="${color}" stroke-width="2" points="${points.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`,
+      );
+    if (points.length <= 40)
+      for (const [x, y] of points) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="2.5" fill="${color}"/>`);
     const ly = m.top + 14 + 18 * k;
-    parts.push(`<line x1="${m.left + plotW - 170}" x2="${m.left + plotW - 146}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`);
+    parts.push(
+      `<line x1="${m.left + plotW - 170}" x2="${m.left + plotW - 146}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`,
+    );
     parts.push(`<text x="${m.left + plotW - 140}" y="${ly}">${escape(s.name)}</text>`);
   });
   parts.push('</svg>');
@@ -123,8 +142,14 @@ export interface Series {
 }
 
 /** Curves over epochs (1, 2, …), as `train --plot` draws the training and validation loss. */
-export function lineChart(series: readonly Series[], { title = '', xLabel = 'epoch', yLabel = 'loss', width = 720, height = 420 } = {}): string {
-  return xyChart(series.map((s) => ({ name: s.name, points: s.values.map((v, i) => [i + 1, v] as const) })), { title, xLabel, yLabel, width, height });
+export function lineChart(
+  series: readonly Series[],
+  { title = '', xLabel = 'epoch', yLabel = 'loss', width = 720, height = 420 } = {},
+): string {
+  return xyChart(
+    series.map((s) => ({ name: s.name, points: s.values.map((v, i) => [i + 1, v] as const) })),
+    { title, xLabel, yLabel, width, height },
+  );
 }
 
 export interface BarGroup {

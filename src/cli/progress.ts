@@ -13,14 +13,19 @@ function duration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
   if (seconds < 60) return `${Math.round(seconds)}s`;
   const m = Math.floor(seconds / 60);
-  return m < 60 ? `${m}m${String(Math.round(seconds % 60)).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+  return m < 60
+    ? `${m}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`
+    : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
 export class ProgressReporter {
   readonly #bar: SingleBar | undefined;
   readonly #started = performance.now();
 
-  constructor(readonly epochs: number, readonly stream: NodeJS.WriteStream) {
+  constructor(
+    readonly epochs: number,
+    readonly stream: NodeJS.WriteStream,
+  ) {
     if (stream.isTTY) {
       this.#bar = new SingleBar({
         format: 'epoch {value}/{total} {bar} loss {loss}  val {valLoss}  {rate} samples/s  eta {eta_formatted}',

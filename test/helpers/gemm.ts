@@ -17,7 +17,16 @@ export function randomMatrix(length: number, seed: number): Float32Array {
 }
 
 /** A GEMM under test: C = alpha·op(A)·op(B) + beta·C in the form's transposes. */
-export type Product = (a: Float32Array, lda: number, b: Float32Array, ldb: number, c: Float32Array, ldc: number, alpha: number, beta: number) => void;
+export type Product = (
+  a: Float32Array,
+  lda: number,
+  b: Float32Array,
+  ldb: number,
+  c: Float32Array,
+  ldc: number,
+  alpha: number,
+  beta: number,
+) => void;
 
 /**
  * Runs `product` and the reference on one shape (rows padded by `pad`; beta = 0 starts from a
@@ -26,7 +35,12 @@ export type Product = (a: Float32Array, lda: number, b: Float32Array, ldb: numbe
  * Returns the product's C. `label` names the implementation in failure messages.
  */
 export function checkGemm(
-  label: string, form: Form, m: number, n: number, k: number, product: Product,
+  label: string,
+  form: Form,
+  m: number,
+  n: number,
+  k: number,
+  product: Product,
   { pad = 0, beta = 0, alpha = 1 }: { pad?: number; beta?: number; alpha?: number } = {},
 ): Float32Array {
   const [aRows, aCols] = form.transA ? [k, m] : [m, k];
@@ -47,13 +61,16 @@ export function checkGemm(
       const r = want[i * ldc + j]!;
       const g = got[i * ldc + j]!;
       if (!(Math.abs(g - r) <= Math.max(tolerance, 1e-6 * Math.abs(r)))) {
-        expect.fail(`sgemm[${form.name}] ${label} vs reference at (i=${i}, j=${j}): ref=${r}, got=${g}, |Δ|=${Math.abs(g - r).toExponential(2)} > tol ${tolerance.toExponential(2)}; M×N×K=${m}×${n}×${k}, pad ${pad}`);
+        expect.fail(
+          `sgemm[${form.name}] ${label} vs reference at (i=${i}, j=${j}): ref=${r}, got=${g}, |Δ|=${Math.abs(g - r).toExponential(2)} > tol ${tolerance.toExponential(2)}; M×N×K=${m}×${n}×${k}, pad ${pad}`,
+        );
       }
     }
   }
   for (let i = 0; i < m; i++) {
     for (let j = n; j < ldc && i * ldc + j < got.length; j++) {
-      if (!Object.is(got[i * ldc + j], start[i * ldc + j])) expect.fail(`sgemm[${form.name}] ${label} wrote the padding at (i=${i}, j=${j}); M×N×K=${m}×${n}×${k}`);
+      if (!Object.is(got[i * ldc + j], start[i * ldc + j]))
+        expect.fail(`sgemm[${form.name}] ${label} wrote the padding at (i=${i}, j=${j}); M×N×K=${m}×${n}×${k}`);
     }
   }
   return got;

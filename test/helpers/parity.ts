@@ -11,14 +11,90 @@ export type ParityCase = [name: string, options: Partial<MLPOptions>, task: 'cla
 
 /** Every optimizer, every activation, most losses, dropout, L2, a layer without bias, a schedule, and the packed GEMM path. */
 export const PARITY_CASES: ParityCase[] = [
-  ['sgd, tanh, softmax + cross-entropy', { layers: [{ units: 16, activation: 'tanh' }, { units: 3, activation: 'softmax' }], optimizer: { type: 'sgd', learningRate: 0.1 } }, 'classes'],
-  ['momentum, relu, L2, mse', { layers: [{ units: 16, activation: 'relu' }, { units: 2 }], optimizer: { type: 'momentum', learningRate: 0.05 }, l2: 1e-3 }, 'regression'],
-  ['nesterov, elu + leaky-relu, dropout, half-mse', { layers: [{ units: 12, activation: 'elu' }, { units: 9, activation: 'leaky-relu', alpha: 0.1 }, { units: 2 }], optimizer: { type: 'nesterov', learningRate: 0.05 }, dropout: 0.25 }, 'regression'],
-  ['adam, sigmoid, no bias, step schedule, mae', { layers: [{ units: 10, activation: 'sigmoid', bias: false }, { units: 2, activation: 'tanh' }], loss: 'mae', optimizer: { type: 'adam', learningRate: 0.01, schedule: { type: 'step', factor: 0.5, stepSize: 5 } } }, 'regression'],
-  ['adam, relu, dropout + L2, softmax + cross-entropy', { layers: [{ units: 32, activation: 'relu' }, { units: 3, activation: 'softmax' }], optimizer: { type: 'adam', learningRate: 0.01 }, dropout: 0.3, l2: 1e-3 }, 'classes'],
-  ['momentum, silu + gelu, dropout on the silu layer, mse', { layers: [{ units: 20, activation: 'silu' }, { units: 12, activation: 'gelu' }, { units: 2 }], optimizer: { type: 'momentum', learningRate: 0.05 }, dropout: [0.2, 0] }, 'regression'],
-  ['adam, gelu hidden, silu output, half-mse', { layers: [{ units: 16, activation: 'gelu' }, { units: 2, activation: 'silu' }], loss: 'half-mse', optimizer: { type: 'adam', learningRate: 0.01 } }, 'regression'],
-  ['sgd, wide relu layers on the packed path, sigmoid + binary cross-entropy', { layers: [{ units: 70, activation: 'relu' }, { units: 45, activation: 'relu' }, { units: 1, activation: 'sigmoid' }], optimizer: { type: 'sgd', learningRate: 0.05 }, dropout: [0.1, 0] }, 'classes'],
+  [
+    'sgd, tanh, softmax + cross-entropy',
+    {
+      layers: [
+        { units: 16, activation: 'tanh' },
+        { units: 3, activation: 'softmax' },
+      ],
+      optimizer: { type: 'sgd', learningRate: 0.1 },
+    },
+    'classes',
+  ],
+  [
+    'momentum, relu, L2, mse',
+    { layers: [{ units: 16, activation: 'relu' }, { units: 2 }], optimizer: { type: 'momentum', learningRate: 0.05 }, l2: 1e-3 },
+    'regression',
+  ],
+  [
+    'nesterov, elu + leaky-relu, dropout, half-mse',
+    {
+      layers: [{ units: 12, activation: 'elu' }, { units: 9, activation: 'leaky-relu', alpha: 0.1 }, { units: 2 }],
+      optimizer: { type: 'nesterov', learningRate: 0.05 },
+      dropout: 0.25,
+    },
+    'regression',
+  ],
+  [
+    'adam, sigmoid, no bias, step schedule, mae',
+    {
+      layers: [
+        { units: 10, activation: 'sigmoid', bias: false },
+        { units: 2, activation: 'tanh' },
+      ],
+      loss: 'mae',
+      optimizer: { type: 'adam', learningRate: 0.01, schedule: { type: 'step', factor: 0.5, stepSize: 5 } },
+    },
+    'regression',
+  ],
+  [
+    'adam, relu, dropout + L2, softmax + cross-entropy',
+    {
+      layers: [
+        { units: 32, activation: 'relu' },
+        { units: 3, activation: 'softmax' },
+      ],
+      optimizer: { type: 'adam', learningRate: 0.01 },
+      dropout: 0.3,
+      l2: 1e-3,
+    },
+    'classes',
+  ],
+  [
+    'momentum, silu + gelu, dropout on the silu layer, mse',
+    {
+      layers: [{ units: 20, activation: 'silu' }, { units: 12, activation: 'gelu' }, { units: 2 }],
+      optimizer: { type: 'momentum', learningRate: 0.05 },
+      dropout: [0.2, 0],
+    },
+    'regression',
+  ],
+  [
+    'adam, gelu hidden, silu output, half-mse',
+    {
+      layers: [
+        { units: 16, activation: 'gelu' },
+        { units: 2, activation: 'silu' },
+      ],
+      loss: 'half-mse',
+      optimizer: { type: 'adam', learningRate: 0.01 },
+    },
+    'regression',
+  ],
+  [
+    'sgd, wide relu layers on the packed path, sigmoid + binary cross-entropy',
+    {
+      layers: [
+        { units: 70, activation: 'relu' },
+        { units: 45, activation: 'relu' },
+        { units: 1, activation: 'sigmoid' },
+      ],
+      optimizer: { type: 'sgd', learningRate: 0.05 },
+      dropout: [0.1, 0],
+    },
+    'classes',
+  ],
 ];
 
 /** The targets of a case: class indices (0/1 for a single sigmoid output) or two regression targets per row. */
@@ -46,7 +122,11 @@ export function expectTrainingParity(parityCase: ParityCase, backend: 'native' |
   expect(other.step).toBe(20);
   expectClose(hOther.loss, hRef.loss, { atol: 1e-5, rtol: 1e-4, label: `${label}: epoch losses` });
   expectClose(flatWeights(other), flatWeights(ref), { atol: 1e-4, rtol: 1e-3, label: `${label}: parameters after 20 updates` });
-  expectClose((other.predict(PARITY_X) as number[][]).flat(), (ref.predict(PARITY_X) as number[][]).flat(), { atol: 1e-4, rtol: 1e-3, label: `${label}: predictions` });
+  expectClose((other.predict(PARITY_X) as number[][]).flat(), (ref.predict(PARITY_X) as number[][]).flat(), {
+    atol: 1e-4,
+    rtol: 1e-3,
+    label: `${label}: predictions`,
+  });
   expectClose(other.evaluate(PARITY_X, y).loss, ref.evaluate(PARITY_X, y).loss, { atol: 1e-5, rtol: 1e-4, label: `${label}: evaluate` });
   return other;
 }

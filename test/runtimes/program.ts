@@ -31,8 +31,57 @@ export interface RuntimeReport {
 }
 
 const SIMD_PROBE = Uint8Array.of(
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 7, 1, 96, 2, 125, 125, 1, 125, 3, 2, 1, 0, 7, 8, 1, 4, 115, 105, 109, 100, 0, 0,
-  10, 18, 1, 16, 0, 32, 0, 253, 19, 32, 1, 253, 19, 253, 228, 1, 253, 31, 0, 11,
+  0,
+  97,
+  115,
+  109,
+  1,
+  0,
+  0,
+  0,
+  1,
+  7,
+  1,
+  96,
+  2,
+  125,
+  125,
+  1,
+  125,
+  3,
+  2,
+  1,
+  0,
+  7,
+  8,
+  1,
+  4,
+  115,
+  105,
+  109,
+  100,
+  0,
+  0,
+  10,
+  18,
+  1,
+  16,
+  0,
+  32,
+  0,
+  253,
+  19,
+  32,
+  1,
+  253,
+  19,
+  253,
+  228,
+  1,
+  253,
+  31,
+  0,
+  11,
 );
 
 function compare(backend: string, got: number[], want: number[]): Comparison {
@@ -77,19 +126,46 @@ export async function run(runtime: string, source?: WasmSource): Promise<Runtime
   const { isa } = await initWasm(source);
   const wasmAfter = listBackends().find((b) => b.name === 'wasm')!;
 
-  const xorX = [[0, 0], [0, 1], [1, 0], [1, 1]];
+  const xorX = [
+    [0, 0],
+    [0, 1],
+    [1, 0],
+    [1, 1],
+  ];
   const xorY = [0, 1, 1, 0];
   const xor = await trainBoth(
-    { inputs: 2, layers: [{ units: 4, activation: 'tanh' }, { units: 1, activation: 'sigmoid' }], optimizer: { type: 'adam', learningRate: 0.05 }, seed: 3 },
-    xorX, xorY, 300, 4,
+    {
+      inputs: 2,
+      layers: [
+        { units: 4, activation: 'tanh' },
+        { units: 1, activation: 'sigmoid' },
+      ],
+      optimizer: { type: 'adam', learningRate: 0.05 },
+      seed: 3,
+    },
+    xorX,
+    xorY,
+    300,
+    4,
   );
   const predictions = (xor.wasm.predict(xorX) as number[][]).map(([p]) => p!);
 
   const points = Array.from({ length: 30 }, (_, i) => [Math.cos(i * 0.7) * (1 + i / 30), Math.sin(i * 1.1) * (1 + i / 30)]);
   const labels = points.map(([a, b]) => (a! + b! > 0.4 ? 0 : a! > b! ? 1 : 2));
   const softmax = await trainBoth(
-    { inputs: 2, layers: [{ units: 16, activation: 'relu' }, { units: 3, activation: 'softmax' }], optimizer: { type: 'sgd', learningRate: 0.1 }, seed: 5 },
-    points, labels, 40, 6,
+    {
+      inputs: 2,
+      layers: [
+        { units: 16, activation: 'relu' },
+        { units: 3, activation: 'softmax' },
+      ],
+      optimizer: { type: 'sgd', learningRate: 0.1 },
+      seed: 5,
+    },
+    points,
+    labels,
+    40,
+    6,
   );
   const accuracy = softmax.wasm.evaluate(points, labels).accuracy ?? 0;
 

@@ -48,32 +48,43 @@ beforeAll(async () => {
   const { build } = await import('esbuild');
   await build({
     entryPoints: [join(root, 'test', 'runtimes', 'program.ts')],
-    bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', logLevel: 'silent',
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    logLevel: 'silent',
     outfile: join(dir, 'bundle', 'esm', 'main', 'program.js'),
   });
   mkdirSync(join(dir, 'dist', 'wasm'), { recursive: true });
   for (const file of wasmFiles) copyFileSync(join(root, 'dist', 'wasm', file), join(dir, 'dist', 'wasm', file));
-  const script = (runtime: string) => `import { run } from './bundle/esm/main/program.js';\nconsole.log(JSON.stringify(await run('${runtime}')));\n`;
+  const script = (runtime: string) =>
+    `import { run } from './bundle/esm/main/program.js';\nconsole.log(JSON.stringify(await run('${runtime}')));\n`;
   writeFileSync(join(dir, 'deno.mjs'), script('deno'));
   writeFileSync(join(dir, 'bun.mjs'), script('bun'));
-  writeFileSync(join(dir, 'index.html'), [
-    '<!doctype html><meta charset="utf-8"><title>mlpkit</title>',
-    '<script type="module">',
-    "import { run } from './bundle/esm/main/program.js';",
-    "try { window.report = { ...(await run('chromium')), isolated: self.crossOriginIsolated, sharedArrayBuffer: typeof SharedArrayBuffer !== 'undefined' }; }",
-    'catch (error) { window.failure = String(error && error.stack || error); }',
-    '</script>',
-  ].join('\n'));
-  writeFileSync(join(dir, 'worker.mjs'), [
-    "import wasm from './dist/wasm/mlpkit-simd.wasm';",
-    "import { run } from './bundle/esm/main/program.js';",
-    'export default {',
-    '  async fetch() {',
-    "    try { return Response.json(await run('workerd', wasm)); }",
-    '    catch (error) { return new Response(String(error && error.stack || error), { status: 500 }); }',
-    '  },',
-    '};',
-  ].join('\n'));
+  writeFileSync(
+    join(dir, 'index.html'),
+    [
+      '<!doctype html><meta charset="utf-8"><title>mlpkit</title>',
+      '<script type="module">',
+      "import { run } from './bundle/esm/main/program.js';",
+      "try { window.report = { ...(await run('chromium')), isolated: self.crossOriginIsolated, sharedArrayBuffer: typeof SharedArrayBuffer !== 'undefined' }; }",
+      'catch (error) { window.failure = String(error && error.stack || error); }',
+      '</script>',
+    ].join('\n'),
+  );
+  writeFileSync(
+    join(dir, 'worker.mjs'),
+    [
+      "import wasm from './dist/wasm/mlpkit-simd.wasm';",
+      "import { run } from './bundle/esm/main/program.js';",
+      'export default {',
+      '  async fetch() {',
+      "    try { return Response.json(await run('workerd', wasm)); }",
+      '    catch (error) { return new Response(String(error && error.stack || error), { status: 500 }); }',
+      '  },',
+      '};',
+    ].join('\n'),
+  );
 }, TIMEOUT);
 
 afterAll(() => {
@@ -115,80 +126,113 @@ function runScript(command: string, args: string[], env: Record<string, string>)
 }
 
 describe('the wasm backend in real runtimes', () => {
-  it.skipIf(!CI && !existsSync(runtimes.deno))('Deno: initWasm() fetches the module next to the bundle', () => {
-    requireRuntime('deno', existsSync(runtimes.deno));
-    // Only --allow-read (to fetch the module from disk): without --allow-env the registry's read
-    // of MLPKIT_BACKEND is refused, and mlpkit must carry on with its automatic choice.
-    checkReport(runScript(runtimes.deno, ['run', '--allow-read', '--no-prompt', join(dir, 'deno.mjs')], {
-      DENO_DIR: join(dir, 'deno-cache'), DENO_NO_UPDATE_CHECK: '1',
-    }));
-  }, TIMEOUT);
+  it.skipIf(!CI && !existsSync(runtimes.deno))(
+    'Deno: initWasm() fetches the module next to the bundle',
+    () => {
+      requireRuntime('deno', existsSync(runtimes.deno));
+      // Only --allow-read (to fetch the module from disk): without --allow-env the registry's read
+      // of MLPKIT_BACKEND is refused, and mlpkit must carry on with its automatic choice.
+      checkReport(
+        runScript(runtimes.deno, ['run', '--allow-read', '--no-prompt', join(dir, 'deno.mjs')], {
+          DENO_DIR: join(dir, 'deno-cache'),
+          DENO_NO_UPDATE_CHECK: '1',
+        }),
+      );
+    },
+    TIMEOUT,
+  );
 
-  it.skipIf(!CI && !existsSync(runtimes.bun))('Bun: initWasm() fetches the module next to the bundle', () => {
-    requireRuntime('bun', existsSync(runtimes.bun));
-    checkReport(runScript(runtimes.bun, [join(dir, 'bun.mjs')], { DO_NOT_TRACK: '1' }));
-  }, TIMEOUT);
+  it.skipIf(!CI && !existsSync(runtimes.bun))(
+    'Bun: initWasm() fetches the module next to the bundle',
+    () => {
+      requireRuntime('bun', existsSync(runtimes.bun));
+      checkReport(runScript(runtimes.bun, [join(dir, 'bun.mjs')], { DO_NOT_TRACK: '1' }));
+    },
+    TIMEOUT,
+  );
 
-  it.skipIf(!CI && !miniflareInstalled)('Cloudflare workerd (miniflare): the worker imports the module as CompiledWasm', async () => {
-    requireRuntime('miniflare', miniflareInstalled);
-    const { Miniflare } = await import('miniflare');
-    const mf = new Miniflare({
-      host: '127.0.0.1', port: 0, compatibilityDate: '2025-01-01', modulesRoot: dir,
-      modules: [
-        { type: 'ESModule', path: join(dir, 'worker.mjs') },
-        { type: 'ESModule', path: join(dir, 'bundle', 'esm', 'main', 'program.js') },
-        { type: 'CompiledWasm', path: join(dir, 'dist', 'wasm', 'mlpkit-simd.wasm') },
-      ],
-    });
-    try {
-      const response = await mf.dispatchFetch('http://127.0.0.1/');
-      const body = await response.text();
-      if (!response.ok) throw new Error(`the worker failed (${response.status}): ${body}`);
-      checkReport(JSON.parse(body) as RuntimeReport);
-    } finally {
-      await mf.dispose();
-    }
-  }, TIMEOUT);
-
-  it.skipIf(!CI && !runtimes.chromium)('headless Chromium: a page without eval or cross-origin isolation', async () => {
-    requireRuntime('chromium (or MLPKIT_CHROMIUM)', runtimes.chromium !== '');
-    const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
-    const server: Server = createServer((request, response) => {
-      const path = join(dir, decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname));
-      if (!path.startsWith(dir) || !existsSync(path) || !types[extname(path)]) {
-        response.writeHead(404).end();
-        return;
-      }
-      response.writeHead(200, {
-        'content-type': types[extname(path)]!,
-        // No eval or new Function (wasm compilation is allowed by its own keyword); no COOP/COEP.
-        'content-security-policy': "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'",
-      }).end(readFileSync(path));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: runtimes.chromium,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (error) => errors.push(error.message));
-      const { port } = server.address() as { port: number };
-      await page.goto(`http://127.0.0.1:${port}/index.html`);
-      await page.waitForFunction(() => 'report' in window || 'failure' in window, null, { timeout: TIMEOUT });
-      const outcome = await page.evaluate(() => {
-        const w = window as unknown as { report?: unknown; failure?: string };
-        return { report: w.report, failure: w.failure };
+  it.skipIf(!CI && !miniflareInstalled)(
+    'Cloudflare workerd (miniflare): the worker imports the module as CompiledWasm',
+    async () => {
+      requireRuntime('miniflare', miniflareInstalled);
+      const { Miniflare } = await import('miniflare');
+      const mf = new Miniflare({
+        host: '127.0.0.1',
+        port: 0,
+        compatibilityDate: '2025-01-01',
+        modulesRoot: dir,
+        modules: [
+          { type: 'ESModule', path: join(dir, 'worker.mjs') },
+          { type: 'ESModule', path: join(dir, 'bundle', 'esm', 'main', 'program.js') },
+          { type: 'CompiledWasm', path: join(dir, 'dist', 'wasm', 'mlpkit-simd.wasm') },
+        ],
       });
-      if (outcome.failure || !outcome.report) throw new Error(`the page failed: ${outcome.failure ?? errors.join('\n')}`);
-      const report = outcome.report as RuntimeReport & { isolated: boolean };
-      expect(report.isolated, 'chromium: the page must not need cross-origin isolation').toBe(false);
-      checkReport(report);
-    } finally {
-      await browser.close();
-      await new Promise((resolve) => server.close(resolve));
-    }
-  }, TIMEOUT);
+      try {
+        const response = await mf.dispatchFetch('http://127.0.0.1/');
+        const body = await response.text();
+        if (!response.ok) throw new Error(`the worker failed (${response.status}): ${body}`);
+        checkReport(JSON.parse(body) as RuntimeReport);
+      } finally {
+        await mf.dispose();
+      }
+    },
+    TIMEOUT,
+  );
+
+  it.skipIf(!CI && !runtimes.chromium)(
+    'headless Chromium: a page without eval or cross-origin isolation',
+    async () => {
+      requireRuntime('chromium (or MLPKIT_CHROMIUM)', runtimes.chromium !== '');
+      const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
+      const server: Server = createServer((request, response) => {
+        const path = join(dir, decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname));
+        if (!path.startsWith(dir) || !existsSync(path) || !types[extname(path)]) {
+          response.writeHead(404).end();
+          return;
+        }
+        response
+          .writeHead(200, {
+            'content-type': types[extname(path)]!,
+            // No eval or new Function (wasm compilation is allowed by its own keyword); no COOP/COEP.
+            'content-security-policy': "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'",
+          })
+          .end(readFileSync(path));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { chromium } = await import('playwright-core');
+      const browser = await chromium.launch({
+        executablePath: runtimes.chromium,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      });
+      try {
+        const page = await browser.newPage();
+        const errors: string[] = [];
+        page.on('pageerror', (error) => errors.push(error.message));
+        const { port } = server.address() as { port: number };
+        await page.goto(`http://127.0.0.1:${port}/index.html`);
+        await page.waitForFunction(() => 'report' in window || 'failure' in window, null, { timeout: TIMEOUT });
+        const outcome = await page.evaluate(() => {
+          const w = window as unknown as { report?: unknown; failure?: string };
+          return { report: w.report, failure: w.failure };
+        });
+        if (outcome.failure || !outcome.report) throw new Error(`the page failed: ${outcome.failure ?? errors.join('\n')}`);
+        const report = outcome.report as RuntimeReport & { isolated: boolean };
+        expect(report.isolated, 'chromium: the page must not need cross-origin isolation').toBe(false);
+        checkReport(report);
+      } finally {
+        await browser.close();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    },
+    TIMEOUT,
+  );
 });

@@ -11,7 +11,17 @@ export interface WasmExports {
   alloc(bytes: number): number;
   mark(): number;
   release(top: number): void;
-  model_create(parameters: number, layers: number, layerCount: number, layerValues: number, hyper: number, loss: number, optimizer: number, seedLo: number, seedHi: number): void;
+  model_create(
+    parameters: number,
+    layers: number,
+    layerCount: number,
+    layerValues: number,
+    hyper: number,
+    loss: number,
+    optimizer: number,
+    seedLo: number,
+    seedHi: number,
+  ): void;
   model_scratch_bytes(rows: number): number;
   model_bind(state: number, counters: number, scratch: number, rows: number): void;
   model_set_data(x: number, y: number, rows: number): void;
@@ -23,15 +33,46 @@ export interface WasmExports {
   model_predict(x: number, n: number, out: number): void;
   gemm_blocking(out: number): void;
   sgemm_reserve(maxN: number): void;
-  sgemm(ta: number, tb: number, m: number, n: number, k: number, alpha: number, a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number, path: number): void;
+  sgemm(
+    ta: number,
+    tb: number,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    beta: number,
+    c: number,
+    ldc: number,
+    path: number,
+  ): void;
   philox(k0: number, k1: number, c0: number, c1: number, c2: number, c3: number, out: number): void;
 }
 
 /** Every export of the module: a module that lacks one is not (this version of) mlpkit's. */
 export const WASM_EXPORT_NAMES = [
-  'memory', 'simd', 'alloc', 'mark', 'release', 'model_create', 'model_scratch_bytes', 'model_bind', 'model_set_data',
-  'model_train', 'model_train_step', 'model_loss_and_gradient', 'model_evaluate', 'model_penalty', 'model_predict',
-  'gemm_blocking', 'sgemm_reserve', 'sgemm', 'philox',
+  'memory',
+  'simd',
+  'alloc',
+  'mark',
+  'release',
+  'model_create',
+  'model_scratch_bytes',
+  'model_bind',
+  'model_set_data',
+  'model_train',
+  'model_train_step',
+  'model_loss_and_gradient',
+  'model_evaluate',
+  'model_penalty',
+  'model_predict',
+  'gemm_blocking',
+  'sgemm_reserve',
+  'sgemm',
+  'philox',
 ] as const satisfies readonly (keyof WasmExports)[];
 // The list names every member of WasmExports (a compile-time check).
 const everyExportListed: Exclude<keyof WasmExports, (typeof WASM_EXPORT_NAMES)[number]> extends never ? true : never = true;
@@ -72,9 +113,18 @@ export class WasmInstance {
   }
 
   /** The memory as floats; re-derived when the memory has grown (growth detaches old views). */
-  get f32(): Float32Array { this.#views(); return this.#f32; }
-  get f64(): Float64Array { this.#views(); return this.#f64; }
-  get i32(): Int32Array { this.#views(); return this.#i32; }
+  get f32(): Float32Array {
+    this.#views();
+    return this.#f32;
+  }
+  get f64(): Float64Array {
+    this.#views();
+    return this.#f64;
+  }
+  get i32(): Int32Array {
+    this.#views();
+    return this.#i32;
+  }
 
   /** The view of `array`'s element type over the whole memory. */
   view<T extends Typed>(array: T): T {

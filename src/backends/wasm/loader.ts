@@ -22,8 +22,57 @@ export interface WasmInfo {
 
 /** A tiny module using f32x4 instructions: whether this runtime's WebAssembly has 128-bit SIMD. */
 const SIMD_PROBE = Uint8Array.of(
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 7, 1, 96, 2, 125, 125, 1, 125, 3, 2, 1, 0, 7, 8, 1, 4, 115, 105, 109, 100, 0, 0,
-  10, 18, 1, 16, 0, 32, 0, 253, 19, 32, 1, 253, 19, 253, 228, 1, 253, 31, 0, 11,
+  0,
+  97,
+  115,
+  109,
+  1,
+  0,
+  0,
+  0,
+  1,
+  7,
+  1,
+  96,
+  2,
+  125,
+  125,
+  1,
+  125,
+  3,
+  2,
+  1,
+  0,
+  7,
+  8,
+  1,
+  4,
+  115,
+  105,
+  109,
+  100,
+  0,
+  0,
+  10,
+  18,
+  1,
+  16,
+  0,
+  32,
+  0,
+  253,
+  19,
+  32,
+  1,
+  253,
+  19,
+  253,
+  228,
+  1,
+  253,
+  31,
+  0,
+  11,
 );
 
 /** Whether this runtime runs WebAssembly SIMD (the `mlpkit-simd.wasm` build). */
@@ -65,7 +114,9 @@ export function useWasmModule(module: WebAssembly.Module): WasmInfo {
   const names = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
   const missing = WASM_EXPORT_NAMES.filter((name) => !names.has(name));
   if (missing.length > 0) {
-    throw new TypeError(`module must be the mlpkit WebAssembly module (mlpkit-simd.wasm or mlpkit-scalar.wasm), got a module without ${missing.join(', ')}`);
+    throw new TypeError(
+      `module must be the mlpkit WebAssembly module (mlpkit-simd.wasm or mlpkit-scalar.wasm), got a module without ${missing.join(', ')}`,
+    );
   }
   const backend = wasmBackend(module);
   const isa = backend.isa as WasmInfo['isa'];
@@ -93,7 +144,8 @@ function isResponse(value: unknown): value is Response {
 
 async function compileResponse(response: Response): Promise<WebAssembly.Module> {
   if (!response.ok) throw new Error(`fetching ${response.url || 'the WebAssembly module'} failed: HTTP ${response.status}`);
-  const streaming = typeof WebAssembly.compileStreaming === 'function' && response.headers.get('content-type')?.startsWith('application/wasm');
+  const streaming =
+    typeof WebAssembly.compileStreaming === 'function' && response.headers.get('content-type')?.startsWith('application/wasm');
   return streaming ? WebAssembly.compileStreaming(response) : WebAssembly.compile(await response.arrayBuffer());
 }
 
@@ -147,4 +199,3 @@ export async function initWasm(source?: WasmSource): Promise<WasmInfo> {
   }
   return useWasmModule(await compileWasmSource(source));
 }
-

@@ -11,7 +11,10 @@ import { COUNTER_FIELDS, initialCounters, STATE_VECTORS, type ModelTables } from
 import { wasmFailure, WasmInstance } from './instance.js';
 
 /** A block of arena memory, [start, end) in bytes. */
-interface Region { readonly start: number; readonly end: number }
+interface Region {
+  readonly start: number;
+  readonly end: number;
+}
 
 class WasmModel implements RawModel {
   capacity = 0;
@@ -29,10 +32,19 @@ class WasmModel implements RawModel {
     this.#tables = tables;
     const [seedLo, seedHi] = tables.seed;
     // The tables stay in the arena below the model: a few bytes, read once.
-    this.#call('createModel', () => e.model_create(
-      tables.parameters, wasm.copyIn(tables.layers), tables.spec.layers.length,
-      wasm.copyIn(tables.layerValues), wasm.copyIn(tables.hyper), tables.loss, tables.optimizer, seedLo, seedHi,
-    ));
+    this.#call('createModel', () =>
+      e.model_create(
+        tables.parameters,
+        wasm.copyIn(tables.layers),
+        tables.spec.layers.length,
+        wasm.copyIn(tables.layerValues),
+        wasm.copyIn(tables.hyper),
+        tables.loss,
+        tables.optimizer,
+        seedLo,
+        seedHi,
+      ),
+    );
     this.#state = this.#call('createModel', () => e.alloc(4 * STATE_VECTORS.length * tables.parameters));
     this.#counters = this.#call('createModel', () => wasm.copyIn(initialCounters()));
   }
@@ -71,11 +83,21 @@ class WasmModel implements RawModel {
     this.capacity = rows;
   }
 
-  #vector(index: number): number { return this.#state / 4 + index * this.#tables.parameters; }
-  readState(vector: number, out: Float32Array): void { out.set(this.#wasm.f32.subarray(this.#vector(vector), this.#vector(vector) + out.length)); }
-  writeState(vector: number, values: Float32Array): void { this.#wasm.f32.set(values, this.#vector(vector)); }
-  readCounters(out: Float64Array): void { this.#wasm.copyOut(this.#counters, out, COUNTER_FIELDS.length); }
-  writeCounters(values: Float64Array): void { this.#wasm.f64.set(values, this.#counters / 8); }
+  #vector(index: number): number {
+    return this.#state / 4 + index * this.#tables.parameters;
+  }
+  readState(vector: number, out: Float32Array): void {
+    out.set(this.#wasm.f32.subarray(this.#vector(vector), this.#vector(vector) + out.length));
+  }
+  writeState(vector: number, values: Float32Array): void {
+    this.#wasm.f32.set(values, this.#vector(vector));
+  }
+  readCounters(out: Float64Array): void {
+    this.#wasm.copyOut(this.#counters, out, COUNTER_FIELDS.length);
+  }
+  writeCounters(values: Float64Array): void {
+    this.#wasm.f64.set(values, this.#counters / 8);
+  }
 
   setData(x: Float32Array, y: Float32Array, rows: number): void {
     const e = this.#wasm.exports;
@@ -94,15 +116,21 @@ class WasmModel implements RawModel {
     // Only this call's rows of the order cross, with the boundaries rebased to them.
     const start = bounds[first]!;
     const localBounds = bounds.slice(first, first + count + 1).map((b) => b - start);
-    return this.#call('train', () => wasm.staged(() => {
-      const lossesAt = wasm.exports.alloc(8 * count);
-      const done = wasm.exports.model_train(
-        wasm.copyIn(order.subarray(start, bounds[first + count]!)), wasm.copyIn(localBounds), 0, count,
-        wasm.copyIn(learningRates.subarray(first, first + count)), lossesAt,
-      );
-      wasm.copyOut(lossesAt, losses.subarray(first, first + done));
-      return done;
-    }));
+    return this.#call('train', () =>
+      wasm.staged(() => {
+        const lossesAt = wasm.exports.alloc(8 * count);
+        const done = wasm.exports.model_train(
+          wasm.copyIn(order.subarray(start, bounds[first + count]!)),
+          wasm.copyIn(localBounds),
+          0,
+          count,
+          wasm.copyIn(learningRates.subarray(first, first + count)),
+          lossesAt,
+        );
+        wasm.copyOut(lossesAt, losses.subarray(first, first + done));
+        return done;
+      }),
+    );
   }
 
   trainStep(x: Float32Array, y: Float32Array, n: number, learningRate: number): number {
@@ -117,12 +145,14 @@ class WasmModel implements RawModel {
 
   evaluate(x: Float32Array, y: Float32Array, n: number, out: Float32Array | null): number {
     const wasm = this.#wasm;
-    return this.#call('evaluate', () => wasm.staged(() => {
-      const outAt = out ? wasm.exports.alloc(out.byteLength) : 0;
-      const total = wasm.exports.model_evaluate(wasm.copyIn(x), wasm.copyIn(y), n, outAt);
-      if (out) wasm.copyOut(outAt, out);
-      return total;
-    }));
+    return this.#call('evaluate', () =>
+      wasm.staged(() => {
+        const outAt = out ? wasm.exports.alloc(out.byteLength) : 0;
+        const total = wasm.exports.model_evaluate(wasm.copyIn(x), wasm.copyIn(y), n, outAt);
+        if (out) wasm.copyOut(outAt, out);
+        return total;
+      }),
+    );
   }
 
   penalty(): number {
@@ -131,11 +161,13 @@ class WasmModel implements RawModel {
 
   predict(x: Float32Array, n: number, out: Float32Array): void {
     const wasm = this.#wasm;
-    this.#call('predict', () => wasm.staged(() => {
-      const outAt = wasm.exports.alloc(out.byteLength);
-      wasm.exports.model_predict(wasm.copyIn(x), n, outAt);
-      wasm.copyOut(outAt, out);
-    }));
+    this.#call('predict', () =>
+      wasm.staged(() => {
+        const outAt = wasm.exports.alloc(out.byteLength);
+        wasm.exports.model_predict(wasm.copyIn(x), n, outAt);
+        wasm.copyOut(outAt, out);
+      }),
+    );
   }
 
   dispose(): void {
@@ -165,12 +197,26 @@ export class WasmKernels implements RawKernels {
     this.#blocking = { mr: words[0]!, nr: words[1]!, kc: words[2]!, mc: words[3]! };
   }
 
-  blocking(): Blocking { return this.#blocking; }
+  blocking(): Blocking {
+    return this.#blocking;
+  }
 
   /** C = alpha·op(A)·op(B) + beta·C, copied in and out of the instance; the variant forces the packed or direct loops. */
   sgemm(
-    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
-    a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number, variant: string,
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    lda: number,
+    b: Float32Array,
+    ldb: number,
+    beta: number,
+    c: Float32Array,
+    ldc: number,
+    variant: string,
   ): void {
     const wasm = this.#wasm;
     const e = wasm.exports;
@@ -197,7 +243,15 @@ export class WasmKernels implements RawKernels {
    * C = op(A)·op(B) in place, so the timing holds no copies; `read(out)` copies C (m×n) out.
    * The operands stay allocated for the life of this object.
    */
-  resident(transA: boolean, transB: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array): { run: () => void; read: (out: Float32Array) => void } {
+  resident(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    b: Float32Array,
+  ): { run: () => void; read: (out: Float32Array) => void } {
     const wasm = this.#wasm;
     const e = wasm.exports;
     e.sgemm_reserve(n);

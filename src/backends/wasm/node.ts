@@ -10,8 +10,14 @@ import { fileURLToPath } from 'node:url';
 import type { Backend } from '../../backend.js';
 import { checkOneOf } from '../../errors.js';
 import {
-  activeWasmModule, compileWasmSource, defaultWasmUrl, loadWasmBackend, useWasmModule, wasmSimdSupported,
-  type WasmInfo, type WasmSource,
+  activeWasmModule,
+  compileWasmSource,
+  defaultWasmUrl,
+  loadWasmBackend,
+  useWasmModule,
+  wasmSimdSupported,
+  type WasmInfo,
+  type WasmSource,
 } from './loader.js';
 
 export type WasmBuild = 'simd' | 'scalar';
