@@ -33,7 +33,7 @@ const missing = listBackends().filter((b) => b.name !== 'js' && !b.available);
 if (missing.length) throw new Error(`backends unavailable: ${missing.map((b) => `${b.name} (${b.reason})`).join('; ')}; run npm install`);
 
 // 1. SGEMM
-const peak = nativeBinding().fmaPeak(1);
+const peak = nativeBinding().fmaPeak(1, 'auto');
 console.log(`\nSGEMM (FMA peak of one core, measured: ${peak.toFixed(1)} GFLOP/s)`);
 const shapes = quick ? GEMM_SHAPES.slice(0, 1) : GEMM_SHAPES;
 const gemm = await measure([...gemmCases(quick ? [1] : [1, 2], peak, shapes), ...wasmGemmCases(quick ? shapes : GEMM_SHAPES.slice(0, 6))], {

@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <memory>
 #include <thread>
@@ -49,9 +50,9 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Array configs = Napi::Array::New(env);
   uint32_t count = 0;
   configs.Set(count++, config_object(env, chosen));
-  for (const Isa isa : {Isa::Avx512, Isa::Avx2, Isa::Scalar}) {
+  for (const Isa isa : {Isa::Avx512, Isa::Avx2, Isa::Scalar}) {  // the chosen one (MLPKIT_ISA may cap it) and below
     const GemmConfig& config = gemm_config(isa);
-    if (&config != &chosen && (isa == Isa::Scalar || cpu_supports(isa))) configs.Set(count++, config_object(env, config));
+    if (&config != &chosen && isa < chosen.isa && (isa == Isa::Scalar || cpu_supports(isa))) configs.Set(count++, config_object(env, config));
   }
   result.Set("configs", configs);
   return result;
@@ -118,11 +119,16 @@ Napi::Value Sgemm(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// [sync] fmaPeak(seconds) → GFLOP/s of one core running only vector FMAs (benchmarks only)
+// [sync] fmaPeak(seconds, isa) → GFLOP/s of one core running only the vector FMAs of `isa`'s
+// kernels ('auto': the chosen ones), the yardstick of the benchmarks
 Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
-  check_count(info, 1, "fmaPeak");
+  check_count(info, 2, "fmaPeak");
   const double seconds = get_number(info, 0, "seconds", 0.01, 10);
-  return Napi::Number::New(info.Env(), measure_fma_peak_gflops(seconds));
+  if (!info[1].IsString()) throw_type(info.Env(), "isa", "a string", info[1]);
+  const std::string name = info[1].As<Napi::String>().Utf8Value();
+  Isa isa = gemm_config().isa;
+  if (name != "auto" && !isa_from_name(name.c_str(), &isa)) throw_range(info.Env(), "isa", "one of 'auto', 'avx512', 'avx2', 'scalar'", info[1]);
+  return Napi::Number::New(info.Env(), measure_fma_peak_gflops(seconds, isa));
 }
 
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
@@ -446,6 +452,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  const char* requested = std::getenv("MLPKIT_ISA");
+  Isa isa;
+  if (requested != nullptr && *requested != 0 && !isa_from_name(requested, &isa)) {
+    throw Napi::RangeError::New(env, std::string("the MLPKIT_ISA environment variable must be one of 'avx512', 'avx2', 'scalar', got \"") +
+                                         requested + "\"");
+  }
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("philox", Napi::Function::New(env, Philox, "philox"));
   exports.Set("sgemm", Napi::Function::New(env, Sgemm, "sgemm"));

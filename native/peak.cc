@@ -56,10 +56,10 @@ __attribute__((target("avx512f"))) double flops_avx512(long iterations) {
 
 }  // namespace
 
-double measure_fma_peak_gflops(double seconds) {
+double measure_fma_peak_gflops(double seconds, Isa isa) {
 #if defined(__x86_64__) || defined(__i386__)
-  const bool wide = cpu_supports(Isa::Avx512);
-  if (!wide && !cpu_supports(Isa::Avx2)) return 0.0;
+  const bool wide = isa == Isa::Avx512 && cpu_supports(Isa::Avx512);
+  if (!wide && (isa == Isa::Scalar || !cpu_supports(Isa::Avx2))) return 0.0;
   using clock = std::chrono::steady_clock;
   double best = 0.0;
   const auto end = clock::now() + std::chrono::duration<double>(seconds);
@@ -72,6 +72,7 @@ double measure_fma_peak_gflops(double seconds) {
   return best / 1e9;
 #else
   (void)seconds;
+  (void)isa;
   return 0.0;
 #endif
 }

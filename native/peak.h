@@ -2,11 +2,14 @@
 #ifndef MLPKIT_NATIVE_PEAK_H_
 #define MLPKIT_NATIVE_PEAK_H_
 
+#include "gemm/gemm.h"
+
 namespace mlpkit {
 
-// GFLOP/s of a loop of independent vector FMAs on registers (the widest this CPU runs:
-// 512-bit with AVX-512F, else 256-bit with AVX2+FMA; 0 without FMA), run for about `seconds`.
-double measure_fma_peak_gflops(double seconds);
+// GFLOP/s of one core running a loop of independent vector FMAs on registers of the width the
+// kernels of `isa` use (512-bit for avx512, 256-bit for avx2; 0 for scalar, which has no
+// vector peak), for about `seconds`: the yardstick speeds are reported against.
+double measure_fma_peak_gflops(double seconds, Isa isa);
 
 }  // namespace mlpkit
 

@@ -4,6 +4,7 @@
  * exception, even made directly (the addon can be loaded without the wrapper). Its kernels
  * are in kernels.test.ts. In CI the addon must load: these tests fail without it.
  */
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { nativeBinding } from '../src/backends/native.js';
 import { MLP } from '../src/node.js';
@@ -299,5 +300,35 @@ describe('native boundary: every bad call throws and the process lives on', () =
     );
     expect(history.stopReason).toBe('aborted');
     expect(net.getWeights().every((l) => l.weights.every(Number.isFinite))).toBe(true);
+  });
+});
+
+describe('MLPKIT_ISA', () => {
+  const load = (isa: string) =>
+    spawnSync(process.execPath, ['-e', "const b = require('./build/Release/mlpkit.node'); console.log(JSON.stringify(b.info()))"], {
+      cwd: new URL('..', import.meta.url),
+      env: { ...process.env, MLPKIT_ISA: isa },
+      encoding: 'utf8',
+    });
+
+  it('caps the instruction set of the kernels, and an unknown value stops the addon from loading', () => {
+    const scalar = JSON.parse(load('scalar').stdout) as { isa: string; configs: { isa: string }[] };
+    expect(scalar.isa).toBe('scalar');
+    expect(scalar.configs.map((c) => c.isa)).toEqual(['scalar']);
+    if (info.configs.some((c) => c.isa === 'avx2+fma')) {
+      const avx2 = JSON.parse(load('avx2').stdout) as { isa: string; configs: { isa: string }[] };
+      expect(avx2.isa).toBe('avx2+fma');
+      expect(avx2.configs.map((c) => c.isa)).toEqual(['avx2+fma', 'scalar']);
+    }
+    const bad = load('sse');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/the MLPKIT_ISA environment variable must be one of 'avx512', 'avx2', 'scalar', got "sse"/);
+  });
+
+  it('the FMA peak is measured for the kernels asked for (none for scalar)', () => {
+    expect(() => addon.fmaPeak(0.01, 'sse' as never)).toThrow(/isa must be one of 'auto', 'avx512', 'avx2', 'scalar', got "sse"/);
+    expect(addon.fmaPeak(0.01, 'scalar')).toBe(0);
+    for (const { isa } of info.configs)
+      if (isa !== 'scalar') expect(addon.fmaPeak(0.01, isa === 'avx2+fma' ? 'avx2' : 'avx512')).toBeGreaterThan(0);
   });
 });

@@ -47,7 +47,9 @@
 #include "gemm.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <new>
+#include <string>
 
 #include "cpu.h"
 #include "ukernel.h"
@@ -143,9 +145,25 @@ const GemmConfig& gemm_config(Isa isa) {
   return scalar;
 }
 
+bool isa_from_name(const char* name, Isa* isa) {
+  const std::string value = name;
+  if (value == "avx512") *isa = Isa::Avx512;
+  else if (value == "avx2" || value == "avx2+fma") *isa = Isa::Avx2;
+  else if (value == "scalar") *isa = Isa::Scalar;
+  else return false;
+  return true;
+}
+
 const GemmConfig& gemm_config() {
-  static const GemmConfig& best = gemm_config(Isa::Avx512);
-  return best;
+  // MLPKIT_ISA caps the instruction set, so that a narrower path can be measured on a wider
+  // CPU; the addon refuses to load with a value it does not know.
+  static const GemmConfig& chosen = [] () -> const GemmConfig& {
+    const char* requested = std::getenv("MLPKIT_ISA");
+    Isa isa = Isa::Avx512;
+    if (requested != nullptr && *requested != 0) isa_from_name(requested, &isa);
+    return gemm_config(isa);
+  }();
+  return chosen;
 }
 
 const char* gemm_isa_name() { return gemm_config().name; }

@@ -89,8 +89,11 @@ struct GemmConfig {
   double direct_max_mnk_bt;
 };
 
-// Best configuration for this CPU (detected once, thread-safe).
+// Best configuration for this CPU (detected once, thread-safe), capped by the MLPKIT_ISA
+// environment variable ("avx512", "avx2" or "scalar") when it is set.
 const GemmConfig& gemm_config();
+// Parses an ISA name as MLPKIT_ISA takes it; false for an unknown one.
+bool isa_from_name(const char* name, Isa* isa);
 // Configuration for a given ISA; if the CPU cannot run it, the best lower one
 // is returned (check .isa / .name).
 const GemmConfig& gemm_config(Isa isa);

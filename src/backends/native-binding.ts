@@ -62,8 +62,11 @@ export interface NativeBinding {
     threads: number,
     isa: string,
   ): void;
-  /** GFLOP/s of one core running only vector FMAs for about `seconds`: the benchmarks' yardstick. */
-  fmaPeak(seconds: number): number;
+  /**
+   * GFLOP/s of one core running only the vector FMAs of an ISA's kernels ('auto': the ones in
+   * use) for about `seconds`: the yardstick of the benchmarks. 0 for scalar.
+   */
+  fmaPeak(seconds: number, isa: 'auto' | 'avx512' | 'avx2' | 'scalar'): number;
   /** new Model(parameters, layers, layerValues, hyper, loss, optimizer, seedLo, seedHi): the tables of tables.ts. */
   Model: new (
     parameters: number,

@@ -1,0 +1,116 @@
+/**
+ * Native training and inference throughput as a share of the core's measured FMA peak, on 1
+ * and 2 threads: the figures of the native backend's targets.
+ *
+ *   npm run bench:native                    the ISA the CPU offers
+ *   MLPKIT_ISA=avx2 npm run bench:native    the AVX2 path on an AVX-512 machine
+ *   npm run bench:native -- --runs 5 --seconds 2
+ *
+ * Each figure is the median of `runs` runs of at least `seconds` each, after a warm-up run.
+ * GFLOP counts are the multiply-adds of the GEMMs (2 per MAC): forward for inference; forward,
+ * weight gradient and delta (every layer but the first) for training.
+ */
+import { nativeBinding } from '../dist/backends/native.js';
+import { MLP, type MLPOptions } from '../dist/node.js';
+import { syntheticClasses, WORKLOADS } from './train.js';
+
+const arg = (name: string, fallback: number): number => {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
+};
+const runs = arg('runs', 3);
+const seconds = arg('seconds', 2);
+
+const addon = nativeBinding();
+const info = addon.info();
+const peak = addon.fmaPeak(1, 'auto');
+
+/** Multiply-adds of one sample through the layers: forward, and the training extras. */
+function macs(options: MLPOptions): { forward: number; training: number } {
+  let forward = 0;
+  let deltas = 0;
+  let fanIn = options.inputs;
+  options.layers.forEach((layer, l) => {
+    forward += fanIn * layer.units;
+    if (l > 0) deltas += fanIn * layer.units;
+    fanIn = layer.units;
+  });
+  return { forward, training: 2 * forward + deltas };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Samples per second of `step` (which processes `samples` samples), median of the runs. */
+function rate(samples: number, step: () => void): number {
+  step();
+  const rates: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    let done = 0;
+    const start = performance.now();
+    let elapsed = 0;
+    while (elapsed < seconds * 1000) {
+      step();
+      done += samples;
+      elapsed = performance.now() - start;
+    }
+    rates.push(done / (elapsed / 1000));
+  }
+  return median(rates);
+}
+
+type Row = { workload: string; threads: number; samplesPerSecond: number; gflops: number };
+const rows: Row[] = [];
+
+function measureTraining(name: 'W2' | 'W3', batch: number, threads: number): void {
+  const options = WORKLOADS[name] as MLPOptions;
+  const net = new MLP({ ...options, seed: 1, backend: 'native', threads });
+  const n = 2048;
+  const { x, y } = syntheticClasses(n, options.inputs, 10, 3);
+  const samplesPerSecond = rate(n, () => net.fitSync(x, y, { epochs: 1, batchSize: batch }));
+  rows.push({
+    workload: `${name} train, batch ${batch}`,
+    threads,
+    samplesPerSecond,
+    gflops: (samplesPerSecond * 2 * macs(options).training) / 1e9,
+  });
+}
+
+function measureInference(batch: number, threads: number): void {
+  const options = WORKLOADS.W2 as MLPOptions;
+  const net = new MLP({ ...options, seed: 1, backend: 'native', threads });
+  const { x } = syntheticClasses(batch, options.inputs, 10, 4);
+  const calls = batch === 1 ? 256 : 8;
+  const samplesPerSecond = rate(batch * calls, () => {
+    for (let c = 0; c < calls; c++) net.predict(x);
+  });
+  rows.push({
+    workload: `W2 inference, batch ${batch}`,
+    threads,
+    samplesPerSecond,
+    gflops: (samplesPerSecond * 2 * macs(options).forward) / 1e9,
+  });
+}
+
+console.log(`native ${info.isa}, FMA peak of one core ${peak.toFixed(1)} GFLOP/s; medians of ${runs} runs of ≥ ${seconds} s\n`);
+for (const threads of [1, 2]) {
+  measureTraining('W2', 64, threads);
+  measureTraining('W3', 256, threads);
+  measureInference(256, threads);
+  measureInference(1, threads);
+}
+const one = new Map(rows.filter((r) => r.threads === 1).map((r) => [r.workload, r.samplesPerSecond]));
+console.log('| workload | threads | samples/s | GFLOP/s | % of 1-core peak | speed-up over 1 thread |');
+console.log('|---|---|---|---|---|---|');
+for (const r of rows) {
+  const share =
+    r.threads === 1
+      ? `${((100 * r.gflops) / peak).toFixed(0)} %`
+      : `${((100 * r.gflops) / (r.threads * peak)).toFixed(0)} % of ${r.threads} cores`;
+  const speedUp = r.threads === 1 ? '' : `${(r.samplesPerSecond / one.get(r.workload)!).toFixed(2)}×`;
+  console.log(
+    `| ${r.workload} | ${r.threads} | ${Math.round(r.samplesPerSecond).toLocaleString('en')} | ${r.gflops.toFixed(1)} | ${share} | ${speedUp} |`,
+  );
+}
