@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/mlp.cc",
         "native/thread_pool.cc",
+        "native/team.cc",
         "native/peak.cc",
         "native/gemm/gemm.cc",
         "native/gemm/cpu.cc",

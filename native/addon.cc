@@ -15,6 +15,7 @@
 #include "mlp.h"
 #include "peak.h"
 #include "rng.h"
+#include "team.h"
 #include "thread_pool.h"
 
 namespace mlpkit {
@@ -23,10 +24,8 @@ namespace {
 constexpr int64_t kMaxInt = 2147483647;
 constexpr int64_t kMaxTypedArrayLength = 4294967295;  // the longest Float32Array JavaScript can allocate
 
-int default_threads() {
-  const unsigned cores = std::thread::hardware_concurrency();
-  return cores == 0 ? 1 : static_cast<int>(std::min(cores, 256u));
-}
+// One thread per CPU this process may run on (its affinity mask, capped by a cgroup quota).
+int default_threads() { return available_cpus(); }
 
 Napi::Object config_object(Napi::Env env, const GemmConfig& config) {
   Napi::Object result = Napi::Object::New(env);

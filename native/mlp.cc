@@ -6,7 +6,6 @@
 #include <limits>
 
 #include "rng.h"
-#include "thread_pool.h"
 
 namespace mlpkit {
 
@@ -115,7 +114,8 @@ void Mlp::bind(float* state, double* counters, float* scratch, int capacity) {
   capacity_ = capacity;
   int widest = spec_.inputs;
   for (const LayerSpec& layer : spec_.layers) widest = std::max(widest, layer.units);
-  workspace_.reserve(gemm_workspace_bytes(std::max(capacity, widest), widest, std::max(capacity, widest), threads_));
+  row_loss_.assign(capacity, 0.0);
+  reserve_workspace();
 }
 
 void Mlp::bind_data(const float* x, const float* y, int rows) {
@@ -125,22 +125,17 @@ void Mlp::bind_data(const float* x, const float* y, int rows) {
 }
 
 void Mlp::set_threads(int threads) {
-  threads_ = std::max(1, threads);
-  ThreadPool::shared().ensure(threads_);
-  if (capacity_ > 0) {
-    int widest = spec_.inputs;
-    for (const LayerSpec& layer : spec_.layers) widest = std::max(widest, layer.units);
-    workspace_.reserve(gemm_workspace_bytes(std::max(capacity_, widest), widest, std::max(capacity_, widest), threads_));
-  }
+  threads = std::max(1, threads);
+  if (team_ && team_->size() == threads) return;
+  team_ = std::make_unique<Team>(threads);
+  if (capacity_ > 0) reserve_workspace();
 }
 
-GemmContext Mlp::context() {
-  GemmContext ctx;
-  ctx.num_threads = threads_;
-  ctx.parallel_for = threads_ > 1 ? &ThreadPool::run : nullptr;
-  ctx.pool = &ThreadPool::shared();
-  ctx.workspace = &workspace_;
-  return ctx;
+void Mlp::reserve_workspace() {
+  int widest = spec_.inputs;
+  for (const LayerSpec& layer : spec_.layers) widest = std::max(widest, layer.units);
+  const int rows = std::max(capacity_, widest);
+  workspace_.reserve(gemm_workspace_bytes(gemm_config(), rows, widest, rows, threads()));
 }
 
 namespace {
@@ -284,25 +279,75 @@ void backward_post(void* user, float* c, int ldc, int row0, int col0, int rows, 
   }
 }
 
-// Gradient epilogue: dW += 2·l2·W on a finished block of dW (row-major like W).
-struct L2Epilogue {
-  const float* weights;  // (units, inputs)
-  float factor;          // 2·l2
+// Gradient epilogue: on a finished block of dW (row-major like W), adds 2·l2·W and, when
+// training, applies the optimizer to that block of W at once, while dW is still in L1: the
+// gradients never make a second trip through memory.
+struct GradientEpilogue {
+  float* weights;  // (units, inputs), updated in place
+  float* moment1;  // the optimizer's moments at the same offsets (unused ones may be null)
+  float* moment2;
+  float l2;        // 2·l2
+  const UpdateRule* update;  // null: the gradient only
 };
 
-void l2_post(void* user, float* c, int ldc, int row0, int col0, int rows, int cols) {
-  const L2Epilogue& e = *static_cast<const L2Epilogue*>(user);
-  for (int r = 0; r < rows; ++r) {
-    float* row = c + static_cast<int64_t>(r) * ldc;
-    const float* w = e.weights + static_cast<int64_t>(row0 + r) * ldc + col0;
-    for (int j = 0; j < cols; ++j) row[j] += e.factor * w[j];
+// g += l2·w, then the optimizer's update of w, on a (rows, cols) block with row stride ld; every
+// element alone, so any split gives the same bits. Adam's coefficients come rounded once from
+// double (1 − 0.999f alone would be off by 1e-5 relative). One call per block keeps the
+// dispatch of the AVX2 clone out of the rows.
+template <Optimizer kind>
+inline void update_rows(const UpdateRule& u, float l2, int rows, int cols, int ld, float* p, float* g, float* m, float* v) {
+  for (int r = 0; r < rows; ++r, p += ld, g += ld, m += ld, v += ld) {
+    if (l2 != 0.0f)
+      for (int j = 0; j < cols; ++j) g[j] += l2 * p[j];
+    for (int j = 0; j < cols; ++j) {
+      if (kind == Optimizer::Sgd) {
+        p[j] -= u.lr * g[j];
+      } else if (kind == Optimizer::Momentum || kind == Optimizer::Nesterov) {
+        // Δw_t = −η·g + μ·Δw_{t−1}; plain momentum adds Δw_t, Nesterov's look-ahead form μ·Δw_t − η·g.
+        m[j] = u.mu * m[j] - u.lr * g[j];
+        p[j] += kind == Optimizer::Nesterov ? u.mu * m[j] - u.lr * g[j] : m[j];
+      } else {
+        m[j] = u.b1 * m[j] + u.one_minus_b1 * g[j];
+        v[j] = u.b2 * v[j] + u.one_minus_b2 * g[j] * g[j];
+        p[j] -= u.lr * (m[j] * u.c1) / (std::sqrt(v[j] * u.c2) + u.eps);
+      }
+    }
   }
 }
 
+MLPKIT_ELEMENTWISE void update_block(const UpdateRule* u, float l2, int rows, int cols, int ld, float* p, float* g, float* m, float* v) {
+  if (u == nullptr) {
+    for (int r = 0; r < rows; ++r)
+      for (int j = 0; j < cols; ++j) g[static_cast<int64_t>(r) * ld + j] += l2 * p[static_cast<int64_t>(r) * ld + j];
+    return;
+  }
+  switch (u->kind) {
+    case Optimizer::Sgd: update_rows<Optimizer::Sgd>(*u, l2, rows, cols, ld, p, g, m, v); break;
+    case Optimizer::Momentum: update_rows<Optimizer::Momentum>(*u, l2, rows, cols, ld, p, g, m, v); break;
+    case Optimizer::Nesterov: update_rows<Optimizer::Nesterov>(*u, l2, rows, cols, ld, p, g, m, v); break;
+    case Optimizer::Adam: update_rows<Optimizer::Adam>(*u, l2, rows, cols, ld, p, g, m, v); break;
+  }
+}
+
+void gradient_post(void* user, float* c, int ldc, int row0, int col0, int rows, int cols) {
+  const GradientEpilogue& e = *static_cast<const GradientEpilogue*>(user);
+  const int64_t at = static_cast<int64_t>(row0) * ldc + col0;
+  update_block(e.update, e.l2, rows, cols, ldc, e.weights + at, c, e.moment1 + at, e.moment2 + at);
+}
+
+// [begin, end) of `total` items for part t of `parts`.
+inline int64_t part_begin(int64_t total, int t, int parts) { return total * t / parts; }
+
 }  // namespace
 
-void Mlp::forward(const float* x, int n, bool training) {
-  const GemmContext ctx = context();
+void Mlp::gemm(Trans ta, Trans tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
+               const GemmEpilogue& epilogue, int t) {
+  const GemmPlan plan = plan_gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc, &epilogue, gemm_config(), threads(), &workspace_);
+  run_gemm_part(plan, t);
+  team_->barrier();
+}
+
+void Mlp::forward(int t, const float* x, int n, bool training) {
   const float* input = x;
   const size_t last = spec_.layers.size() - 1;
   for (size_t l = 0; l <= last; ++l) {
@@ -318,18 +363,18 @@ void Mlp::forward(const float* x, int n, bool training) {
       epilogue.post = &forward_post;
       epilogue.user = &fe;
     }
-    sgemm_epilogue(Trans::No, Trans::Yes, n, layer.units, layer.inputs, 1.0f, input, layer.inputs,
-                   params_ + layer.weight_offset, layer.inputs, 0.0f, out_[l], layer.units, epilogue, ctx);
+    gemm(Trans::No, Trans::Yes, n, layer.units, layer.inputs, input, layer.inputs, params_ + layer.weight_offset, layer.inputs,
+         out_[l], layer.units, epilogue, t);
     input = out_[l];
   }
 }
 
-void Mlp::output_activation(int n) {
+void Mlp::output_activation(int r0, int r1) {
   const LayerSpec& layer = spec_.layers.back();
-  float* out = out_.back();
   const int k = layer.units;
+  float* out = out_.back();
   if (layer.activation == Activation::Softmax) {
-    for (int r = 0; r < n; ++r) {
+    for (int r = r0; r < r1; ++r) {
       float* row = out + static_cast<int64_t>(r) * k;
       const float max = *std::max_element(row, row + k);
       double sum = 0.0;
@@ -337,20 +382,20 @@ void Mlp::output_activation(int n) {
       for (int j = 0; j < k; ++j) row[j] = static_cast<float>(std::exp(static_cast<double>(row[j]) - max) / sum);
     }
   } else if (layer.activation != Activation::Identity) {
-    if (pre_.back()) std::memcpy(pre_.back(), out, sizeof(float) * n * k);  // z, for φ'(z) in loss_forward
-    for (int64_t i = 0; i < static_cast<int64_t>(n) * k; ++i) out[i] = activation_forward(layer.activation, layer.alpha, out[i]);
+    const int64_t begin = static_cast<int64_t>(r0) * k, end = static_cast<int64_t>(r1) * k;
+    if (pre_.back()) std::memcpy(pre_.back() + begin, out + begin, sizeof(float) * (end - begin));  // z, for φ'(z) in loss_rows
+    for (int64_t i = begin; i < end; ++i) out[i] = activation_forward(layer.activation, layer.alpha, out[i]);
   }
 }
 
-double Mlp::loss_forward(const float* y, int n) {
+void Mlp::loss_rows(const float* y, int n, int r0, int r1) {
   const LayerSpec& layer = spec_.layers.back();
   const int k = layer.units;
   float* out = out_.back();      // logits in, ŷ out
   float* delta = delta_.back();  // ∂(mean loss)/∂z
   const double inv_n = 1.0 / n;
-  double total = 0.0;
   if (spec_.loss == Loss::CrossEntropy) {  // softmax output, from the logits: logΣexp(z) − Σ y·z
-    for (int r = 0; r < n; ++r) {
+    for (int r = r0; r < r1; ++r) {
       float* z = out + static_cast<int64_t>(r) * k;
       const float* t = y + static_cast<int64_t>(r) * k;
       float* d = delta + static_cast<int64_t>(r) * k;
@@ -358,29 +403,36 @@ double Mlp::loss_forward(const float* y, int n) {
       double sum = 0.0;
       for (int j = 0; j < k; ++j) sum += std::exp(z[j] - max);
       const double log_sum_exp = max + std::log(sum);
+      double total = 0.0;
       for (int j = 0; j < k; ++j) {
         total += t[j] * (log_sum_exp - z[j]);
         const float p = static_cast<float>(std::exp(z[j] - max) / sum);
         z[j] = p;
         d[j] = static_cast<float>((p - t[j]) * inv_n);
       }
+      row_loss_[r] = total;
     }
-    return total * inv_n;
+    return;
   }
   if (spec_.loss == Loss::BinaryCrossEntropy) {  // sigmoid output, from the logits
-    for (int64_t i = 0; i < static_cast<int64_t>(n) * k; ++i) {
-      const double z = out[i];
-      total += std::max(z, 0.0) - z * y[i] + std::log1p(std::exp(-std::fabs(z)));
-      out[i] = sigmoid(out[i]);
-      delta[i] = static_cast<float>((out[i] - y[i]) * inv_n);
+    for (int r = r0; r < r1; ++r) {
+      double total = 0.0;
+      for (int64_t i = static_cast<int64_t>(r) * k; i < static_cast<int64_t>(r + 1) * k; ++i) {
+        const double z = out[i];
+        total += std::max(z, 0.0) - z * y[i] + std::log1p(std::exp(-std::fabs(z)));
+        out[i] = sigmoid(out[i]);
+        delta[i] = static_cast<float>((out[i] - y[i]) * inv_n);
+      }
+      row_loss_[r] = total;
     }
-    return total * inv_n;
+    return;
   }
-  output_activation(n);
-  for (int r = 0; r < n; ++r) {
+  output_activation(r0, r1);
+  for (int r = r0; r < r1; ++r) {
     const float* a = out + static_cast<int64_t>(r) * k;
     const float* t = y + static_cast<int64_t>(r) * k;
     float* d = delta + static_cast<int64_t>(r) * k;
+    double total = 0.0;
     for (int j = 0; j < k; ++j) {  // d = ∂loss/∂ŷ first
       const double e = static_cast<double>(a[j]) - t[j];
       switch (spec_.loss) {
@@ -399,43 +451,17 @@ double Mlp::loss_forward(const float* y, int n) {
     } else {
       for (int j = 0; j < k; ++j) d[j] = static_cast<float>(d[j] * activation_backward(layer.activation, layer.alpha, a[j]) * inv_n);
     }
+    row_loss_[r] = total;
   }
-  return total * inv_n;
 }
 
-void Mlp::backward(const float* x, int n) {
-  const GemmContext ctx = context();
-  for (size_t l = spec_.layers.size(); l-- > 0;) {
-    const LayerSpec& layer = spec_.layers[l];
-    const float* input = l == 0 ? x : out_[l - 1];
-    const float* delta = delta_[l];
-    float* dweights = grads_ + layer.weight_offset;
-    L2Epilogue le{params_ + layer.weight_offset, static_cast<float>(2 * spec_.l2)};
-    GemmEpilogue gradient_epilogue;
-    if (spec_.l2 > 0) {
-      gradient_epilogue.post = &l2_post;
-      gradient_epilogue.user = &le;
-    }
-    sgemm_epilogue(Trans::Yes, Trans::No, layer.units, layer.inputs, n, 1.0f, delta, layer.units, input, layer.inputs,
-                   0.0f, dweights, layer.inputs, gradient_epilogue, ctx);
-    if (layer.bias) {
-      float* dbias = grads_ + layer.bias_offset;
-      std::fill(dbias, dbias + layer.units, 0.0f);
-      for (int r = 0; r < n; ++r) {
-        const float* row = delta + static_cast<int64_t>(r) * layer.units;
-        for (int j = 0; j < layer.units; ++j) dbias[j] += row[j];
-      }
-    }
-    if (l == 0) break;
-    const LayerSpec& below = spec_.layers[l - 1];
-    BackwardEpilogue be{below.activation, below.alpha, below.units, out_[l - 1], pre_[l - 1],
-                        below.dropout > 0 ? keep_[l - 1] : nullptr, static_cast<float>(1.0 - below.dropout)};
-    GemmEpilogue delta_epilogue;
-    delta_epilogue.post = &backward_post;
-    delta_epilogue.user = &be;
-    sgemm_epilogue(Trans::No, Trans::No, n, layer.inputs, layer.units, 1.0f, delta, layer.units,
-                   params_ + layer.weight_offset, layer.inputs, 0.0f, delta_[l - 1], layer.inputs, delta_epilogue, ctx);
-  }
+double Mlp::loss_forward(int t, const float* y, int n) {
+  const int parts = threads();
+  loss_rows(y, n, static_cast<int>(part_begin(n, t, parts)), static_cast<int>(part_begin(n, t + 1, parts)));
+  team_->barrier();
+  double total = 0.0;  // summed in row order by every thread: the same bits for any split
+  for (int r = 0; r < n; ++r) total += row_loss_[r];
+  return total / n;
 }
 
 double Mlp::penalty() const {
@@ -448,131 +474,169 @@ double Mlp::penalty() const {
   return spec_.l2 * sum;
 }
 
-namespace {
-
-MLPKIT_ELEMENTWISE void sgd_update(int64_t n, float lr, float* p, const float* g) {
-  for (int64_t i = 0; i < n; ++i) p[i] -= lr * g[i];
-}
-
-// Δw_t = −η·g + μ·Δw_{t−1}; plain momentum adds Δw_t, Nesterov's look-ahead form μ·Δw_t − η·g.
-MLPKIT_ELEMENTWISE void momentum_update(int64_t n, float lr, float mu, bool nesterov, float* p, const float* g, float* m) {
-  if (nesterov) {
-    for (int64_t i = 0; i < n; ++i) {
-      m[i] = mu * m[i] - lr * g[i];
-      p[i] += mu * m[i] - lr * g[i];
+void Mlp::backward(int t, const float* x, int n, const UpdateRule* update) {
+  const int parts = threads();
+  for (size_t l = spec_.layers.size(); l-- > 0;) {
+    const LayerSpec& layer = spec_.layers[l];
+    const float* input = l == 0 ? x : out_[l - 1];
+    const float* delta = delta_[l];
+    // δ_{l-1} = (δ_l·W_l) ⊙ φ' first: it reads W_l, which the gradient epilogue then updates.
+    if (l > 0) {
+      const LayerSpec& below = spec_.layers[l - 1];
+      BackwardEpilogue be{below.activation, below.alpha, below.units, out_[l - 1], pre_[l - 1],
+                          below.dropout > 0 ? keep_[l - 1] : nullptr, static_cast<float>(1.0 - below.dropout)};
+      GemmEpilogue delta_epilogue;
+      delta_epilogue.post = &backward_post;
+      delta_epilogue.user = &be;
+      gemm(Trans::No, Trans::No, n, layer.inputs, layer.units, delta, layer.units, params_ + layer.weight_offset, layer.inputs,
+           delta_[l - 1], layer.inputs, delta_epilogue, t);
     }
-  } else {
-    for (int64_t i = 0; i < n; ++i) {
-      m[i] = mu * m[i] - lr * g[i];
-      p[i] += m[i];
+    // db = Σ_rows δ, each column summed in row order by the part that owns it, then updated.
+    if (layer.bias) {
+      const int j0 = static_cast<int>(part_begin(layer.units, t, parts)), j1 = static_cast<int>(part_begin(layer.units, t + 1, parts));
+      float* dbias = grads_ + layer.bias_offset;
+      std::fill(dbias + j0, dbias + j1, 0.0f);
+      for (int r = 0; r < n; ++r) {
+        const float* row = delta + static_cast<int64_t>(r) * layer.units;
+        for (int j = j0; j < j1; ++j) dbias[j] += row[j];
+      }
+      if (update && j1 > j0) {
+        const int64_t at = layer.bias_offset + j0;
+        update_block(update, 0.0f, 1, j1 - j0, 0, params_ + at, grads_ + at, moment1_ + at, moment2_ + at);
+      }
     }
+    // dW = δᵀ·A (+ 2·l2·W), with the update of W fused into the epilogue. No barrier needed
+    // before the next layer: it reads δ_{l-1} and W_{l-1}, which this product does not touch.
+    GradientEpilogue ge{params_ + layer.weight_offset, moment1_ + layer.weight_offset, moment2_ + layer.weight_offset,
+                        static_cast<float>(2 * spec_.l2), update};
+    GemmEpilogue gradient_epilogue;
+    if (spec_.l2 > 0 || update) {
+      gradient_epilogue.post = &gradient_post;
+      gradient_epilogue.user = &ge;
+      gradient_epilogue.panels = true;
+    }
+    const GemmPlan plan = plan_gemm(Trans::Yes, Trans::No, layer.units, layer.inputs, n, 1.0f, delta, layer.units, input, layer.inputs,
+                                    0.0f, grads_ + layer.weight_offset, layer.inputs, &gradient_epilogue, gemm_config(), parts, &workspace_);
+    run_gemm_part(plan, t);
   }
+  team_->barrier();
 }
 
-MLPKIT_ELEMENTWISE void adam_update(int64_t n, float lr, float b1, float b2, float one_minus_b1, float one_minus_b2, float c1,
-                                    float c2, float eps, float* p, const float* g, float* m, float* v) {
-  for (int64_t i = 0; i < n; ++i) {
-    m[i] = b1 * m[i] + one_minus_b1 * g[i];
-    v[i] = b2 * v[i] + one_minus_b2 * g[i] * g[i];
-    p[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
-  }
-}
-
-// One optimizer step over the parameter range [begin, end): every element is updated alone,
-// so splitting the range across threads gives the same bits.
-struct UpdateJob {
-  const ModelSpec* spec;
-  float* params;
-  const float* grads;
-  float* moment1;
-  float* moment2;
-  float lr;
-  float bias_correction1, bias_correction2;  // 1/(1 − β^t), Adam only
-  int64_t size;
-  int parts;
-};
-
-void update_range(void* arg, int part) {
-  const UpdateJob& j = *static_cast<const UpdateJob*>(arg);
-  const int64_t begin = j.size * part / j.parts, end = j.size * (part + 1) / j.parts;
-  const int64_t n = end - begin;
-  float* p = j.params + begin;
-  const float* g = j.grads + begin;
-  switch (j.spec->optimizer) {
-    case Optimizer::Sgd:
-      sgd_update(n, j.lr, p, g);
-      break;
-    case Optimizer::Momentum:
-    case Optimizer::Nesterov:
-      momentum_update(n, j.lr, static_cast<float>(j.spec->momentum), j.spec->optimizer == Optimizer::Nesterov, p, g, j.moment1 + begin);
-      break;
-    case Optimizer::Adam:
-      // Coefficients in double, rounded once: 1 − 0.999f alone would be off by 1e-5 relative.
-      adam_update(n, j.lr, static_cast<float>(j.spec->beta1), static_cast<float>(j.spec->beta2),
-                  static_cast<float>(1.0 - j.spec->beta1), static_cast<float>(1.0 - j.spec->beta2), j.bias_correction1,
-                  j.bias_correction2, static_cast<float>(j.spec->epsilon), p, g, j.moment1 + begin, j.moment2 + begin);
-      break;
-  }
-}
-
-}  // namespace
-
-void Mlp::optimizer_update(double learning_rate) {
+UpdateRule Mlp::next_update(double learning_rate) {
   counters_[kCounterStep] += 1;
   if (spec_.optimizer == Optimizer::Adam) {
     counters_[kCounterBeta1Power] *= spec_.beta1;  // β^t as running products, as every backend computes them
     counters_[kCounterBeta2Power] *= spec_.beta2;
   }
-  constexpr int64_t kMinPerThread = 1 << 16;  // below this, waking a thread costs more than it saves
-  UpdateJob job{&spec_, params_, grads_, moment1_, moment2_, static_cast<float>(learning_rate),
-                static_cast<float>(1.0 / (1.0 - counters_[kCounterBeta1Power])), static_cast<float>(1.0 / (1.0 - counters_[kCounterBeta2Power])),
-                spec_.param_count, static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads_, spec_.param_count / kMinPerThread)))};
-  ThreadPool::shared().parallel_for(job.parts, &update_range, &job);
+  // Coefficients in double, rounded once: 1 − 0.999f alone would be off by 1e-5 relative.
+  return UpdateRule{spec_.optimizer, static_cast<float>(learning_rate), static_cast<float>(spec_.momentum),
+                    static_cast<float>(spec_.beta1), static_cast<float>(spec_.beta2), static_cast<float>(1.0 - spec_.beta1),
+                    static_cast<float>(1.0 - spec_.beta2), static_cast<float>(1.0 / (1.0 - counters_[kCounterBeta1Power])),
+                    static_cast<float>(1.0 / (1.0 - counters_[kCounterBeta2Power])), static_cast<float>(spec_.epsilon)};
 }
 
-double Mlp::train_step(const float* x, const float* y, int n, double learning_rate) {
-  forward(x, n, true);
-  const double loss = loss_forward(y, n) + penalty();
+double Mlp::step(int t, const float* x, const float* y, int n, double learning_rate) {
+  forward(t, x, n, true);
+  const double data_loss = loss_forward(t, y, n);
+  // Every thread computes the same loss and so takes the same branch. The counters move once
+  // all threads are past the forward pass (its dropout masks read the step).
+  const double loss = data_loss + penalty_;
   if (!std::isfinite(loss)) return loss;
-  backward(x, n);
-  optimizer_update(learning_rate);
+  if (t == 0) update_ = next_update(learning_rate);
+  team_->barrier();
+  backward(t, x, n, &update_);
+  return loss;
+}
+
+namespace {
+
+// The arguments of a parallel region, and the function every thread of the team runs.
+template <typename Body>
+void run_on(Team& team, Body& body) {
+  team.run([](void* arg, int t) { (*static_cast<Body*>(arg))(t); }, &body);
+}
+
+}  // namespace
+
+double Mlp::train_step(const float* x, const float* y, int n, double learning_rate) {
+  penalty_ = penalty();
+  double loss = 0.0;
+  auto body = [&](int t) {
+    const double value = step(t, x, y, n, learning_rate);
+    if (t == 0) loss = value;
+  };
+  run_on(*team_, body);
   return loss;
 }
 
 int Mlp::train(const int32_t* order, const int32_t* bounds, int first, int count, const double* learning_rates,
                double* losses, const std::atomic<bool>& stop) {
   const int inputs = spec_.inputs, outputs = spec_.outputs();
-  for (int b = first; b < first + count; ++b) {
-    const int rows = bounds[b + 1] - bounds[b];
-    for (int r = 0; r < rows; ++r) {
-      const int64_t row = order[bounds[b] + r];
-      std::memcpy(batch_x_ + static_cast<int64_t>(r) * inputs, data_x_ + row * inputs, sizeof(float) * inputs);
-      std::memcpy(batch_y_ + static_cast<int64_t>(r) * outputs, data_y_ + row * outputs, sizeof(float) * outputs);
+  int done = count;
+  bool stopping = false;
+  auto body = [&](int t) {
+    const int parts = threads();
+    for (int b = first; b < first + count; ++b) {
+      const int rows = bounds[b + 1] - bounds[b];
+      for (int r = static_cast<int>(part_begin(rows, t, parts)); r < part_begin(rows, t + 1, parts); ++r) {
+        const int64_t row = order[bounds[b] + r];
+        std::memcpy(batch_x_ + static_cast<int64_t>(r) * inputs, data_x_ + row * inputs, sizeof(float) * inputs);
+        std::memcpy(batch_y_ + static_cast<int64_t>(r) * outputs, data_y_ + row * outputs, sizeof(float) * outputs);
+      }
+      if (t == 0) penalty_ = penalty();
+      team_->barrier();
+      const double loss = step(t, batch_x_, batch_y_, rows, learning_rates[b]);
+      if (t == 0) {
+        losses[b] = loss;
+        stopping = stop.load(std::memory_order_relaxed);
+      }
+      team_->barrier();  // every thread sees `stopping` and the step's last writes
+      if (!std::isfinite(loss) || stopping) {
+        if (t == 0) done = b - first + 1;
+        return;
+      }
     }
-    losses[b] = train_step(batch_x_, batch_y_, rows, learning_rates[b]);
-    if (!std::isfinite(losses[b]) || stop.load(std::memory_order_relaxed)) return b - first + 1;
-  }
-  return count;
+  };
+  run_on(*team_, body);
+  return done;
 }
 
 double Mlp::loss_and_gradient(const float* x, const float* y, int n) {
-  forward(x, n, false);
-  const double loss = loss_forward(y, n) + penalty();
-  backward(x, n);
+  penalty_ = penalty();
+  double loss = 0.0;
+  auto body = [&](int t) {
+    forward(t, x, n, false);
+    const double value = loss_forward(t, y, n) + penalty_;
+    backward(t, x, n, nullptr);
+    if (t == 0) loss = value;
+  };
+  run_on(*team_, body);
   return loss;
 }
 
 double Mlp::evaluate(const float* x, const float* y, int n, float* out) {
-  forward(x, n, false);
-  const double total = n * loss_forward(y, n);
-  if (out) std::memcpy(out, out_.back(), sizeof(float) * n * spec_.outputs());
+  double total = 0.0;
+  auto body = [&](int t) {
+    forward(t, x, n, false);
+    const double value = n * loss_forward(t, y, n);
+    if (t == 0) {
+      total = value;
+      if (out) std::memcpy(out, out_.back(), sizeof(float) * n * spec_.outputs());
+    }
+  };
+  run_on(*team_, body);
   return total;
 }
 
 void Mlp::predict(const float* x, int n, float* out) {
-  forward(x, n, false);
-  output_activation(n);
-  std::memcpy(out, out_.back(), sizeof(float) * n * spec_.outputs());
+  const int k = spec_.outputs();
+  auto body = [&](int t) {
+    forward(t, x, n, false);
+    const int r0 = static_cast<int>(part_begin(n, t, threads())), r1 = static_cast<int>(part_begin(n, t + 1, threads()));
+    output_activation(r0, r1);
+    std::memcpy(out + static_cast<int64_t>(r0) * k, out_.back() + static_cast<int64_t>(r0) * k, sizeof(float) * (r1 - r0) * k);
+  };
+  run_on(*team_, body);
 }
 
 }  // namespace mlpkit

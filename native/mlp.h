@@ -4,10 +4,18 @@
 //   for l in 0..L-1:  out_l = A_{l-1} · W_lᵀ  + b_l, then φ_l and the dropout mask, fused in
 //                     the GEMM epilogue (the output layer keeps its logits for the loss)
 //   loss_forward:     mean loss over the rows; fused δ_L (softmax+CE and sigmoid+BCE: ŷ − y)
-//   for l in L-1..0:  dW_l = δ_lᵀ · A_{l-1} + 2·l2·W_l   (GEMM "TN", L2 fused in the epilogue)
-//                     db_l = Σ_rows δ_l
-//                     δ_{l-1} = (δ_l · W_l) ⊙ φ'_{l-1} ⊙ keep_{l-1}   (GEMM "NN", fused epilogue)
-//   optimizer_update: one loop over the flat parameter vector
+//   for l in L-1..0:  δ_{l-1} = (δ_l · W_l) ⊙ φ'_{l-1} ⊙ keep_{l-1}   (GEMM "NN", fused epilogue),
+//                     first, since it reads W_l before the update
+//                     db_l = Σ_rows δ_l, and b_l's update
+//                     dW_l = δ_lᵀ · A_{l-1} + 2·l2·W_l   (GEMM "TN"), with L2 and W_l's
+//                     optimizer update fused in the epilogue, while dW_l is still in cache
+//
+// Threads: a call (a chunk of batches, a prediction) is one parallel region of the model's own
+// team (team.h). Every thread runs the same loop on its static part of each phase — a share of
+// each GEMM (gemm.h: plan_gemm / run_gemm_part), of the rows (gather, loss), of the columns
+// (bias gradients) — with a barrier between dependent phases. Each element is computed by the
+// same operations whatever the split, and reductions (the loss) run in row order, so results
+// are bit-identical for any thread count.
 //
 // The model arrives as the tables of src/tables.ts (read_tables), offsets included: nothing
 // about the layout is recomputed here. Memory is owned by JavaScript and borrowed (see bind()):
@@ -21,12 +29,14 @@
 #define MLPKIT_NATIVE_MLP_H_
 
 #include <atomic>
+#include <memory>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "activations.h"
 #include "gemm/gemm.h"
+#include "team.h"
 
 namespace mlpkit {
 
@@ -62,6 +72,13 @@ std::string read_tables(int64_t parameters, const int32_t* layers, int64_t layer
                         const double* hyper, int64_t loss, int64_t optimizer, uint32_t seed_lo, uint32_t seed_hi,
                         ModelSpec* out);
 
+// One optimizer update's constants: the rule, this batch's learning rate and, for Adam, the
+// bias corrections 1/(1 − β^t).
+struct UpdateRule {
+  Optimizer kind;
+  float lr, mu, b1, b2, one_minus_b1, one_minus_b2, c1, c2, eps;
+};
+
 class Mlp {
  public:
   explicit Mlp(ModelSpec spec);
@@ -70,11 +87,12 @@ class Mlp {
   int64_t state_floats() const { return kStateVectorCount * spec_.param_count; }
   int64_t scratch_floats(int capacity) const;
   int capacity() const { return capacity_; }
-  int threads() const { return threads_; }
+  int threads() const { return team_ ? team_->size() : 1; }
 
   // Points the model at JavaScript-owned memory, sized by state_floats and scratch_floats.
   void bind(float* state, double* counters, float* scratch, int capacity);
   void bind_data(const float* x, const float* y, int rows);
+  // A team of `threads` for this model alone.
   void set_threads(int threads);
 
   // One step on n rows (n ≤ capacity). Returns the mean loss + L2 penalty; when that is not
@@ -98,12 +116,18 @@ class Mlp {
   double penalty() const;
 
  private:
-  void forward(const float* x, int n, bool training);
-  double loss_forward(const float* y, int n);  // writes ŷ into the last out and δ_L
-  void output_activation(int n);               // ŷ = φ_L(logits), for predictions
-  void backward(const float* x, int n);
-  void optimizer_update(double learning_rate);
-  GemmContext context();
+  // The phases of a step, each run by every thread t of the team on its part; the GEMMs end in
+  // a barrier.
+  void gemm(Trans ta, Trans tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
+            const GemmEpilogue& epilogue, int t);
+  void forward(int t, const float* x, int n, bool training);
+  void output_activation(int r0, int r1);                  // ŷ = φ_L(logits) of rows [r0, r1)
+  void loss_rows(const float* y, int n, int r0, int r1);   // per-row loss, ŷ and δ_L of rows [r0, r1)
+  double loss_forward(int t, const float* y, int n);      // the mean data loss, the same on every thread
+  void backward(int t, const float* x, int n, const UpdateRule* update);  // null: gradients only
+  double step(int t, const float* x, const float* y, int n, double learning_rate);
+  UpdateRule next_update(double learning_rate);           // advances the counters
+  void reserve_workspace();
 
   ModelSpec spec_;
   float* params_ = nullptr;
@@ -118,8 +142,11 @@ class Mlp {
   const float* data_x_ = nullptr;
   const float* data_y_ = nullptr;
   int data_rows_ = 0;
-  int threads_ = 1;
+  std::unique_ptr<Team> team_;
   GemmWorkspace workspace_;
+  std::vector<double> row_loss_;  // (capacity): the loss of each row of a batch
+  double penalty_ = 0.0;          // l2·‖W‖² of the step under way
+  UpdateRule update_{};           // the update of the step under way
 };
 
 }  // namespace mlpkit

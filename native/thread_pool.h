@@ -1,6 +1,7 @@
-// A persistent pool of worker threads shared by every model in the process. GEMMs split
-// their work into tasks that the calling thread and the workers take from a shared counter;
-// one parallel_for runs at a time (models training concurrently take turns per GEMM).
+// A persistent pool of worker threads for the addon's sgemm() entry point (kernel tests and
+// benchmarks): GEMMs split their work into tasks that the calling thread and the workers take
+// from a shared counter, one parallel_for at a time. Models do not use it: each trains on a
+// team of its own (team.h).
 #ifndef MLPKIT_NATIVE_THREAD_POOL_H_
 #define MLPKIT_NATIVE_THREAD_POOL_H_
 

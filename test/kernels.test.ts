@@ -80,6 +80,9 @@ describe.each(VARIANTS)('%s GEMM, %s', (name, kernels, variant) => {
           [64, 512, 784],
           [13, 33, 257],
           [3, 200, 50],
+          [1, 512, 784],
+          [2, 300, 700],
+          [1, 10, 512],
         ] as const) {
           expect(Array.from(check(form, m, n, k, { threads: 2 }))).toEqual(Array.from(check(form, m, n, k)));
         }

@@ -226,27 +226,7 @@ std::size_t gemm_workspace_bytes(int max_m, int max_n, int max_k, int threads) {
 
 namespace {
 
-struct Job {
-  Trans ta, tb;
-  int m, n, k;
-  float alpha;
-  const float* a;  // op(A) source, lda
-  int lda;
-  const float* b;  // op(B) source, ldb
-  int ldb;
-  float beta;
-  float* c;  // (m, n), ldc
-  int ldc;
-  const GemmEpilogue* epilogue;  // null: none
-  const GemmConfig* cfg;
-  bool direct;
-  bool split_n;  // tasks own column ranges (else row ranges)
-  int unit;      // columns (NR) or rows (MR) per partition unit
-  int units, tasks;
-  int kc, mc_max, nc_max;  // balanced blocksizes for the whole problem
-  char* ws;                // tasks * task_stride bytes
-  std::size_t task_stride;
-};
+using Job = GemmPlan;
 
 // Pointer to op(A)(i, p) / op(B)(p, j) inside the row-major source.
 inline const float* a_at(const Job& J, int i, int p) {
@@ -301,8 +281,8 @@ void prefetch_b_source(const Job& J, int pc, int kc, int j, int part, int parts)
 }
 
 void run_task(const Job& J, int t) {
-  const int u0 = static_cast<int>(static_cast<long>(t) * J.units / J.tasks);
-  const int u1 = static_cast<int>(static_cast<long>(t + 1) * J.units / J.tasks);
+  const int u0 = static_cast<int>(static_cast<long>(t) * J.units / J.parts);
+  const int u1 = static_cast<int>(static_cast<long>(t + 1) * J.units / J.parts);
   int m0 = 0, m1 = J.m, n0 = 0, n1 = J.n;
   if (J.split_n) {
     n0 = u0 * J.unit;
@@ -322,7 +302,7 @@ void run_task(const Job& J, int t) {
     return;
   }
 
-  char* ws = J.ws + static_cast<std::size_t>(t) * J.task_stride;
+  char* ws = J.ws + static_cast<std::size_t>(t) * J.part_stride;
   float* packed_a = reinterpret_cast<float*>(ws);
   float* packed_b = reinterpret_cast<float*>(ws + a_bytes(J.mc_max, J.kc));
   const int mr = cfg.mr, nr = cfg.nr;
@@ -360,15 +340,16 @@ void run_task(const Job& J, int t) {
                         packed_a + static_cast<long>(ir) * kc, bp, beta,
                         cstrip + static_cast<long>(ir) * J.ldc, J.ldc);
           }
-          if (last_k && J.epilogue != nullptr)
+          if (last_k && J.epilogue != nullptr && !J.epilogue->panels)
             apply_epilogue(*J.epilogue, cstrip, J.ldc, ic, jc + jr, mc, nrr);
         }
+        if (last_k && J.epilogue != nullptr && J.epilogue->panels)
+          apply_epilogue(*J.epilogue, J.c + static_cast<long>(ic) * J.ldc + jc, J.ldc, ic, jc, mc, nc);
       }
     }
   }
 }
 
-void run_task_thunk(void* arg, int t) { run_task(*static_cast<const Job*>(arg), t); }
 
 // C = beta * C (+ epilogue) when there is no product to add.
 void scale_only(int m, int n, float beta,
@@ -385,29 +366,10 @@ void scale_only(int m, int n, float beta,
   if (ep != nullptr) apply_epilogue(*ep, c, ldc, 0, 0, m, n);
 }
 
-void sgemm_impl(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda,
-                const float* b, int ldb, float beta, float* c, int ldc, const GemmEpilogue* ep,
-                const GemmContext& ctx) {
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0 || alpha == 0.0f) {
-    scale_only(m, n, beta, c, ldc, ep);
-    return;
-  }
-  const GemmConfig& cfg = ctx.config != nullptr ? *ctx.config : gemm_config();
-  // The path depends on the shape only (never on the thread count), so the
-  // arithmetic per element is fixed.
-  const double mnk = static_cast<double>(m) * n * k;
-  const bool tt = ta == Trans::Yes && tb == Trans::Yes;
-  const double max_mnk = tb == Trans::No ? cfg.direct_max_mnk : cfg.direct_max_mnk_bt;
-  const bool direct = mnk <= max_mnk || (!tt && m <= cfg.direct_max_m);
-  // Small problems on one thread go straight to the direct loops: for layers of
-  // a few units, the partitioning below costs as much as the product itself.
-  if (direct && (ctx.num_threads <= 1 || static_cast<double>(m) * n <= 4096)) {
-    cfg.direct(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    if (ep != nullptr) apply_epilogue(*ep, c, ldc, 0, 0, m, n);
-    return;
-  }
-
+// The plan of a product for `threads` parts; `need` receives the workspace bytes it uses.
+GemmPlan make_plan(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
+                   int ldb, float beta, float* c, int ldc, const GemmEpilogue* ep, const GemmConfig& cfg,
+                   int threads, std::size_t* need) {
   Job J{};
   J.ta = ta;
   J.tb = tb;
@@ -424,11 +386,33 @@ void sgemm_impl(Trans ta, Trans tb, int m, int n, int k, float alpha, const floa
   J.ldc = ldc;
   J.epilogue = ep;
   J.cfg = &cfg;
-  J.direct = direct;
+  J.parts = 1;
+  *need = 0;
+  if (m <= 0 || n <= 0) {
+    J.empty = true;
+    return J;
+  }
+  if (k <= 0 || alpha == 0.0f) {
+    J.scale_only = true;
+    return J;
+  }
+  // The path depends on the shape only (never on the thread count), so the
+  // arithmetic per element is fixed.
+  const double mnk = static_cast<double>(m) * n * k;
+  const bool tt = ta == Trans::Yes && tb == Trans::Yes;
+  const double max_mnk = tb == Trans::No ? cfg.direct_max_mnk : cfg.direct_max_mnk_bt;
+  J.direct = mnk <= max_mnk || (!tt && m <= cfg.direct_max_m);
+  // Small direct products run whole on one thread: for layers of a few units,
+  // partitioning costs as much as the product itself. Thin ones with much
+  // work (a batch of one row through a wide layer) are still split.
+  if (J.direct && (threads <= 1 || (static_cast<double>(m) * n <= 4096 && mnk < 65536.0 * threads))) {
+    J.whole = true;
+    return J;
+  }
 
-  // Partition: prefer splitting n (each task packs all of A, which is the
+  // Partition: prefer splitting n (each part packs all of A, which is the
   // smaller operand when m <= n) unless there are too few column units.
-  const int threads = std::max(ctx.num_threads, 1);
+  threads = std::max(threads, 1);
   const int n_units = (n + cfg.nr - 1) / cfg.nr;
   const int m_units = (m + cfg.mr - 1) / cfg.mr;
   bool split_n = m <= n;
@@ -437,32 +421,75 @@ void sgemm_impl(Trans ta, Trans tb, int m, int n, int k, float alpha, const floa
   J.split_n = split_n;
   J.unit = split_n ? cfg.nr : cfg.mr;
   J.units = split_n ? n_units : m_units;
-  J.tasks = std::min(threads, J.units);
+  J.parts = std::min(threads, J.units);
 
   if (!J.direct) {
     J.kc = balanced_block(k, cfg.kc, 4);
-    // Any task's balanced blocks fit under these caps; they are also what
+    // Any part's balanced blocks fit under these caps; they are also what
     // gemm_workspace_bytes() assumes, so a workspace sized by it never grows.
     J.mc_max = static_cast<int>(std::min<long>(cfg.mc, round_up(m, cfg.mr)));
     J.nc_max = static_cast<int>(std::min<long>(cfg.nc, round_up(n, cfg.nr)));
-    J.task_stride = task_bytes(J.mc_max, J.nc_max, J.kc);
-    const std::size_t need = J.task_stride * static_cast<std::size_t>(J.tasks);
+    J.part_stride = task_bytes(J.mc_max, J.nc_max, J.kc);
+    *need = J.part_stride * static_cast<std::size_t>(J.parts);
+  }
+  return J;
+}
+
+void run_part(const Job& J, int t) {
+  if (J.empty || t >= J.parts) return;
+  if (J.scale_only) {
+    scale_only(J.m, J.n, J.beta, J.c, J.ldc, J.epilogue);
+  } else if (J.whole) {
+    J.cfg->direct(J.ta, J.tb, J.m, J.n, J.k, J.alpha, J.a, J.lda, J.b, J.ldb, J.beta, J.c, J.ldc);
+    if (J.epilogue != nullptr) apply_epilogue(*J.epilogue, J.c, J.ldc, 0, 0, J.m, J.n);
+  } else {
+    run_task(J, t);
+  }
+}
+
+void run_part_thunk(void* arg, int t) { run_part(*static_cast<const Job*>(arg), t); }
+
+void sgemm_impl(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda,
+                const float* b, int ldb, float beta, float* c, int ldc, const GemmEpilogue* ep,
+                const GemmContext& ctx) {
+  const GemmConfig& cfg = ctx.config != nullptr ? *ctx.config : gemm_config();
+  std::size_t need = 0;
+  Job J = make_plan(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep, cfg, ctx.num_threads, &need);
+  if (need > 0) {
     static thread_local GemmWorkspace fallback;  // only when the caller gave none
     GemmWorkspace* ws = ctx.workspace != nullptr ? ctx.workspace : &fallback;
     ws->reserve(need);
     J.ws = static_cast<char*>(ws->data());
   }
-
-  if (J.tasks == 1) {
-    run_task(J, 0);
+  if (J.parts == 1) {
+    run_part(J, 0);
   } else if (ctx.parallel_for != nullptr) {
-    ctx.parallel_for(ctx.pool, J.tasks, run_task_thunk, &J);
+    ctx.parallel_for(ctx.pool, J.parts, run_part_thunk, &J);
   } else {
-    for (int t = 0; t < J.tasks; ++t) run_task(J, t);
+    for (int t = 0; t < J.parts; ++t) run_part(J, t);
   }
 }
 
 }  // namespace
+
+GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
+                   int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, const GemmConfig& config,
+                   int threads, GemmWorkspace* workspace) {
+  std::size_t need = 0;
+  const bool none = epilogue != nullptr && epilogue->post == nullptr &&
+                    (epilogue->kind == EpilogueKind::None || epilogue->bias == nullptr);
+  GemmPlan plan = make_plan(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, none ? nullptr : epilogue, config,
+                            threads, &need);
+  // Parts take fixed slices of the workspace, whatever the product, so that a thread that has
+  // moved on to the next product never packs into memory another part still reads.
+  if (need > 0) {
+    plan.ws = static_cast<char*>(workspace->data());
+    plan.part_stride = workspace->capacity() / static_cast<std::size_t>(std::max(threads, 1)) / 64 * 64;
+  }
+  return plan;
+}
+
+void run_gemm_part(const GemmPlan& plan, int t) { run_part(plan, t); }
 
 void sgemm(Trans ta, Trans tb, int m, int n, int k, float alpha,
            const float* a,  // (m, k) if ta == No else (k, m); lda

@@ -163,7 +163,55 @@ struct GemmEpilogue {
                float* c,  // block origin C(row0, col0); (rows, cols), ldc
                int ldc, int row0, int col0, int rows, int cols) = nullptr;
   void* user = nullptr;
+  // Hand `post` whole row panels (up to MC rows by up to NC columns) instead of strips of NR
+  // columns: for work that streams through other row-major arrays of C's shape (an optimizer
+  // update of the weights), contiguous rows beat many short strided pieces.
+  bool panels = false;
 };
+
+// A product cut into parts for a team of threads that is already running (the training step
+// runs every GEMM of a batch inside one parallel region). Every thread of the team plans the
+// same product — planning is a pure function of its arguments — then runs its own part with
+// run_gemm_part(plan, t); part t of T is the same work sgemm does as task t on T threads, so
+// results are bit-identical to sgemm's for any T. The workspace must already hold
+// gemm_workspace_bytes() for the largest problem and T threads (planning never allocates);
+// part t packs into slice t of T equal slices, so consecutive products of one team never
+// share packing memory between threads.
+struct GemmPlan {
+  Trans ta, tb;
+  int m, n, k;
+  float alpha;
+  const float* a;  // op(A) source, lda
+  int lda;
+  const float* b;  // op(B) source, ldb
+  int ldb;
+  float beta;
+  float* c;  // (m, n), ldc
+  int ldc;
+  const GemmEpilogue* epilogue;  // null: none
+  const GemmConfig* cfg;
+  bool empty;       // m or n is 0: nothing to do
+  bool scale_only;  // k is 0 or alpha is 0: C = beta * C (+ epilogue), by part 0
+  bool direct;
+  bool whole;       // one part does it all, unpartitioned (small products): only part 0 works
+  bool split_n;  // parts own column ranges (else row ranges)
+  int unit;      // columns (NR) or rows (MR) per partition unit
+  int units, parts;
+  int kc, mc_max, nc_max;  // balanced blocksizes for the whole problem
+  char* ws;                // parts * part_stride bytes
+  std::size_t part_stride;
+};
+
+GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha,
+                   const float* a,  // (m, k) if ta == No else (k, m); lda
+                   int lda,
+                   const float* b,  // (k, n) if tb == No else (n, k); ldb
+                   int ldb, float beta,
+                   float* c,  // (m, n) row-major, ldc
+                   int ldc, const GemmEpilogue* epilogue, const GemmConfig& config, int threads,
+                   GemmWorkspace* workspace);
+// Runs part t of the plan (nothing when t has no work); parts may run concurrently.
+void run_gemm_part(const GemmPlan& plan, int t);
 
 // C = alpha * op(A) * op(B) + beta * C. beta == 0 never reads C (it may hold
 // NaN garbage). alpha == 0 or k == 0 never reads A or B.
