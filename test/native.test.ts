@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { nativeBinding } from '../src/backends/native.js';
-import { MLP } from '../src/node.js';
+import { MLP, type OptimizerType } from '../src/node.js';
 import { paramLayout } from '../src/layout.js';
 import { normalizeModelSpec } from '../src/spec.js';
 import { initialCounters, LAYER_FIELDS, modelTables } from '../src/tables.js';
@@ -22,26 +22,53 @@ describe('native training parity with the reference', () => {
     expectTrainingParity(parityCase, 'native');
   });
 
-  it('results do not depend on the thread count', () => {
-    const build = (threads: number) =>
-      new MLP({
-        inputs: 3,
-        layers: [
-          { units: 300, activation: 'relu' },
-          { units: 200, activation: 'tanh' },
-          { units: 3, activation: 'softmax' },
-        ],
-        optimizer: { type: 'adam', learningRate: 0.01 },
-        dropout: 0.2,
-        seed: 5,
-        backend: 'native',
-        threads,
+  // Wide enough that every GEMM of the step is cut into parts; 120 rows of 64 features.
+  const wide = (optimizer: OptimizerType, threads: number) =>
+    new MLP({
+      inputs: 64,
+      layers: [
+        { units: 300, activation: 'relu' },
+        { units: 200, activation: 'gelu' },
+        { units: 10, activation: 'softmax' },
+      ],
+      optimizer,
+      l2: 1e-3,
+      dropout: 0.2,
+      seed: 5,
+      backend: 'native',
+      threads,
+    });
+  const wideX = randomMatrix(120 * 64, 8);
+  const wideY = Int32Array.from({ length: 120 }, (_, i) => (i * 7) % 10);
+
+  it.each(['sgd', 'momentum', 'nesterov', 'adam'] as const)(
+    '%s: 1, 2 and 3 threads give the same bits (fused steps, losses, predictions)',
+    (optimizer) => {
+      const runs = [1, 2, 3].map((threads) => {
+        const net = wide(optimizer, threads);
+        const history = net.fitSync(wideX, wideY, { epochs: 2, batchSize: 40 });
+        return { history: history.loss, weights: net.getWeights(), one: net.predict(wideX.subarray(0, 64)), many: net.predict(wideX) };
       });
-    const [one, two] = [build(1), build(2)];
-    const y = parityTargets(PARITY_CASES[0]!);
-    one.fitSync(PARITY_X, y, { epochs: 3, batchSize: 8 });
-    two.fitSync(PARITY_X, y, { epochs: 3, batchSize: 8 });
-    expect(two.getWeights()).toEqual(one.getWeights());
+      expect(runs[0]!.history.every(Number.isFinite)).toBe(true);
+      for (const run of runs.slice(1)) {
+        expect(run.history).toEqual(runs[0]!.history);
+        expect(run.weights).toEqual(runs[0]!.weights);
+        expect(run.one).toEqual(runs[0]!.one);
+        expect(run.many).toEqual(runs[0]!.many);
+      }
+    },
+  );
+
+  it('two models training at the same time each get the results they get alone', async () => {
+    const solo = ['adam', 'momentum'].map((optimizer) => {
+      const net = wide(optimizer as OptimizerType, 2);
+      net.fitSync(wideX, wideY, { epochs: 3, batchSize: 20 });
+      return net.getWeights();
+    });
+    const together = (['adam', 'momentum'] as const).map((optimizer) => wide(optimizer, 2));
+    await Promise.all(together.map((net) => net.fit(wideX, wideY, { epochs: 3, batchSize: 20 })));
+    expect(together[0]!.getWeights()).toEqual(solo[0]);
+    expect(together[1]!.getWeights()).toEqual(solo[1]);
   });
 });
 
