@@ -94,6 +94,30 @@ function measureInference(batch: number, threads: number): void {
   });
 }
 
+/** Two models of a workload training at once (fit, asynchronously), each on `threads`: their summed rate. */
+async function measureConcurrent(name: 'W2' | 'W3', batch: number, threads: number): Promise<number> {
+  const options = WORKLOADS[name] as MLPOptions;
+  const nets = [1, 2].map((seed) => new MLP({ ...options, seed, backend: 'native', threads }));
+  const n = 2048;
+  const { x, y } = syntheticClasses(n, options.inputs, 10, 3);
+  const rates: number[] = [];
+  await Promise.all(nets.map((net) => net.fit(x, y, { epochs: 1, batchSize: batch })));
+  for (let r = 0; r < runs; r++) {
+    const start = performance.now();
+    let done = 0;
+    await Promise.all(
+      nets.map(async (net) => {
+        while (performance.now() - start < seconds * 1000) {
+          await net.fit(x, y, { epochs: 1, batchSize: batch });
+          done += n;
+        }
+      }),
+    );
+    rates.push(done / ((performance.now() - start) / 1000));
+  }
+  return median(rates);
+}
+
 console.log(`native ${info.isa}, FMA peak of one core ${peak.toFixed(1)} GFLOP/s; medians of ${runs} runs of ≥ ${seconds} s\n`);
 for (const threads of [1, 2]) {
   measureTraining('W2', 64, threads);
@@ -112,5 +136,27 @@ for (const r of rows) {
   const speedUp = r.threads === 1 ? '' : `${(r.samplesPerSecond / one.get(r.workload)!).toFixed(2)}×`;
   console.log(
     `| ${r.workload} | ${r.threads} | ${Math.round(r.samplesPerSecond).toLocaleString('en')} | ${r.gflops.toFixed(1)} | ${share} | ${speedUp} |`,
+  );
+}
+
+const cpus = info.threads;
+console.log(`\nMore threads than CPUs, and two models at once (${cpus} CPUs available)\n`);
+console.log('| case | samples/s | against |');
+console.log('|---|---|---|');
+for (const [name, batch] of [
+  ['W2', 64],
+  ['W3', 256],
+] as const) {
+  const right = rows.find((r) => r.workload === `${name} train, batch ${batch}` && r.threads === cpus)!.samplesPerSecond;
+  const before = rows.length;
+  measureTraining(name, batch, 4 * cpus);
+  const over = rows.splice(before)[0]!.samplesPerSecond;
+  console.log(
+    `| ${name} train, ${4 * cpus} threads asked for | ${Math.round(over).toLocaleString('en')} | ${(over / right).toFixed(2)}× of ${cpus} threads |`,
+  );
+  const alone = one.get(`${name} train, batch ${batch}`)!;
+  const both = await measureConcurrent(name, batch, 1);
+  console.log(
+    `| two ${name} models at once, 1 thread each | ${Math.round(both).toLocaleString('en')} | ${(both / alone).toFixed(2)}× of one model on 1 thread |`,
   );
 }

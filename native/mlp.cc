@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -125,6 +126,11 @@ void Mlp::bind_data(const float* x, const float* y, int rows) {
 }
 
 void Mlp::set_threads(int threads) {
+  // Threads beyond the CPUs this process may use could only wait for each other (each part of
+  // a GEMM packs its own operands, so more parts are more work): they are not started. Results
+  // do not depend on the count. MLPKIT_OVERSUBSCRIBE=1 lifts the cap, for tests of the splits.
+  const char* oversubscribe = std::getenv("MLPKIT_OVERSUBSCRIBE");
+  if (oversubscribe == nullptr || std::string(oversubscribe) != "1") threads = std::min(threads, available_cpus());
   threads = std::max(1, threads);
   if (team_ && team_->size() == threads) return;
   team_ = std::make_unique<Team>(threads);

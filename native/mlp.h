@@ -92,7 +92,7 @@ class Mlp {
   // Points the model at JavaScript-owned memory, sized by state_floats and scratch_floats.
   void bind(float* state, double* counters, float* scratch, int capacity);
   void bind_data(const float* x, const float* y, int rows);
-  // A team of `threads` for this model alone.
+  // A team of `threads` for this model alone (at most the CPUs available: see mlp.cc).
   void set_threads(int threads);
 
   // One step on n rows (n ≤ capacity). Returns the mean loss + L2 penalty; when that is not
