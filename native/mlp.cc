@@ -522,7 +522,8 @@ void Mlp::backward(int t, const float* x, int n, const UpdateRule* update) {
       gradient_epilogue.panels = true;
     }
     const GemmPlan plan = plan_gemm(Trans::Yes, Trans::No, layer.units, layer.inputs, n, 1.0f, delta, layer.units, input, layer.inputs,
-                                    0.0f, grads_ + layer.weight_offset, layer.inputs, &gradient_epilogue, gemm_config(), parts, &workspace_);
+                                    0.0f, grads_ + layer.weight_offset, layer.inputs, &gradient_epilogue, gemm_config(), parts, &workspace_,
+                                    GemmSplit::Rows);
     run_gemm_part(plan, t);
   }
   team_->barrier();

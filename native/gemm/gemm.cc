@@ -369,7 +369,7 @@ void scale_only(int m, int n, float beta,
 // The plan of a product for `threads` parts; `need` receives the workspace bytes it uses.
 GemmPlan make_plan(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
                    int ldb, float beta, float* c, int ldc, const GemmEpilogue* ep, const GemmConfig& cfg,
-                   int threads, std::size_t* need) {
+                   int threads, std::size_t* need, GemmSplit split = GemmSplit::Auto) {
   Job J{};
   J.ta = ta;
   J.tb = tb;
@@ -418,6 +418,7 @@ GemmPlan make_plan(Trans ta, Trans tb, int m, int n, int k, float alpha, const f
   bool split_n = m <= n;
   if (split_n && n_units < threads && m_units > n_units) split_n = false;
   if (!split_n && m_units < threads && n_units > m_units) split_n = true;
+  if (split == GemmSplit::Rows && m_units >= threads) split_n = false;
   J.split_n = split_n;
   J.unit = split_n ? cfg.nr : cfg.mr;
   J.units = split_n ? n_units : m_units;
@@ -474,12 +475,12 @@ void sgemm_impl(Trans ta, Trans tb, int m, int n, int k, float alpha, const floa
 
 GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
                    int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, const GemmConfig& config,
-                   int threads, GemmWorkspace* workspace) {
+                   int threads, GemmWorkspace* workspace, GemmSplit split) {
   std::size_t need = 0;
   const bool none = epilogue != nullptr && epilogue->post == nullptr &&
                     (epilogue->kind == EpilogueKind::None || epilogue->bias == nullptr);
   GemmPlan plan = make_plan(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, none ? nullptr : epilogue, config,
-                            threads, &need);
+                            threads, &need, split);
   // Parts take fixed slices of the workspace, whatever the product, so that a thread that has
   // moved on to the next product never packs into memory another part still reads.
   if (need > 0) {

@@ -202,6 +202,12 @@ struct GemmPlan {
   std::size_t part_stride;
 };
 
+// Which dimension of C the parts split: the driver's choice by shape, or the rows, for a product
+// whose parts should own the same rows of memory as other phases of the same thread (the
+// weight gradient, whose epilogue updates the rows of W that thread also reads in the forward
+// pass: a row that stays with one core never travels between caches).
+enum class GemmSplit { Auto, Rows };
+
 GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha,
                    const float* a,  // (m, k) if ta == No else (k, m); lda
                    int lda,
@@ -209,7 +215,7 @@ GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha,
                    int ldb, float beta,
                    float* c,  // (m, n) row-major, ldc
                    int ldc, const GemmEpilogue* epilogue, const GemmConfig& config, int threads,
-                   GemmWorkspace* workspace);
+                   GemmWorkspace* workspace, GemmSplit split = GemmSplit::Auto);
 // Runs part t of the plan (nothing when t has no work); parts may run concurrently.
 void run_gemm_part(const GemmPlan& plan, int t);
 
