@@ -145,13 +145,17 @@ export class BackendModel {
     raw.readState(STATE_VECTORS.indexOf(vector), checkTypedArray('out', out, Float32Array, this.size).subarray(0, this.size));
   }
 
-  /** Copies a training set in (x: n×inputs, y: n×outputs, already scaled and one-hot). */
-  setData(x: Float32Array, y: Float32Array, n: number): void {
+  /**
+   * Hands a training set to the backend (x: n×inputs, y: n×outputs, already scaled and
+   * one-hot). It is copied, unless `owned` says that x is a fresh array nobody else holds: a
+   * backend that can keep it then keeps it as it is.
+   */
+  setData(x: Float32Array, y: Float32Array, n: number, owned = false): void {
     const raw = this.#idle('setData');
     checkInteger('n', n, 1, MAX_I32);
     checkTypedArray('x', x, Float32Array, n * this.tables.inputs);
     checkTypedArray('y', y, Float32Array, n * this.tables.outputs);
-    this.#call('setData', () => raw.setData(x.subarray(0, n * this.tables.inputs), y.subarray(0, n * this.tables.outputs), n), true);
+    this.#call('setData', () => raw.setData(x.subarray(0, n * this.tables.inputs), y.subarray(0, n * this.tables.outputs), n, owned), true);
     this.#dataRows = n;
   }
 

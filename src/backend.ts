@@ -50,8 +50,12 @@ export interface RawModel {
   readCounters(out: Float64Array): void;
   writeCounters(values: Float64Array): void;
 
-  /** Copies (or borrows) a training set: x (rows × inputs), y (rows × outputs). */
-  setData(x: Float32Array, y: Float32Array, rows: number): void;
+  /**
+   * Copies in a training set: x (rows × inputs), y (rows × outputs). When `owned`, x is a fresh
+   * array nobody else holds, which a backend that reads the set from JavaScript memory keeps
+   * as it is instead of copying.
+   */
+  setData(x: Float32Array, y: Float32Array, rows: number, owned: boolean): void;
   /**
    * Trains batches first … first+count−1: batch b is the rows order[bounds[b] … bounds[b+1])
    * of the data set, updated with learningRates[b], its mean loss written to losses[b]. Stops

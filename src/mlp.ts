@@ -1,6 +1,6 @@
 import type { Backend } from './backend.js';
 import { BackendModel } from './backend-model.js';
-import { isNested, shapeLike, toMatrix, toTargets, type Matrix, type MatrixInput, type TargetInput } from './data.js';
+import { isNested, shapeLike, toMatrix, toTargets, type FlatMatrix, type Matrix, type MatrixInput, type TargetInput } from './data.js';
 import { checkBoolean, checkInteger, checkKnownKeys, checkOptions, typeError } from './errors.js';
 import { initialParams } from './init.js';
 import { layersFromParams, paramLayout, paramsFromLayers, type LayerWeights, type LayerWeightsInput, type ParamLayout } from './layout.js';
@@ -246,11 +246,13 @@ export class MLP {
   #startTraining(x: MatrixInput, y: TargetInput, options: FitOptions | undefined): TrainingJob {
     this.#checkIdle();
     const opts = normalizeFitOptions(options);
-    const fitScaler = this.#standardize ? (x: Float32Array) => new StandardScaler().fit(x, this.inputs) : undefined;
-    const { train, validation, scaler } = prepareFitData(this.#spec, x, y, opts, this.#scaler, fitScaler);
+    const fitScaler = this.#standardize
+      ? (x: FlatMatrix, rows?: Int32Array) => new StandardScaler()._fitRows(x, this.inputs, rows)
+      : undefined;
+    const { train, validation, scaler, owned } = prepareFitData(this.#spec, x, y, opts, this.#scaler, fitScaler);
     this.#scaler = scaler;
     this.#model.reserve(Math.min(opts.batchSize, train.rows));
-    this.#model.setData(train.x, train.y, train.rows);
+    this.#model.setData(train.x, train.y, train.rows, owned);
     this.#training = true;
     return {
       model: this.#model,

@@ -1,5 +1,5 @@
 import { checkKnownKeys, checkOptions, rangeError, typeError } from './errors.js';
-import { isNested, shapeLike, toMatrix, type MatrixInput } from './data.js';
+import { isNested, shapeLike, toFlatMatrix, toMatrix, type FlatMatrix, type MatrixInput } from './data.js';
 
 /**
  * Standardizes features to zero mean and unit variance: x' = (x − mean) / scale, where
@@ -41,17 +41,32 @@ export class StandardScaler {
     const cols = isNested(x) ? (x[0]?.length ?? 0) : features;
     if (cols === undefined) throw typeError('features', 'the number of columns of a flat x', features);
     if (!Number.isInteger(cols) || cols < 1) throw rangeError('x', 'a matrix with at least one column', x);
-    const { data, rows } = toMatrix('x', x, cols);
+    return this._fitRows(toFlatMatrix('x', x, cols).data, cols);
+  }
+
+  /**
+   * @internal Fits on the rows `rows` (default: all) of a flat, already validated matrix,
+   * without copying them. Sums run column by column in row order.
+   */
+  _fitRows(data: FlatMatrix, cols: number, rows?: Int32Array): this {
+    const count = rows ? rows.length : data.length / cols;
+    const rowAt = (r: number) => (rows ? rows[r]! : r) * cols;
     const mean = new Float64Array(cols);
     const scale = new Float64Array(cols);
-    for (let i = 0; i < data.length; i++) mean[i % cols]! += data[i]!;
-    for (let c = 0; c < cols; c++) mean[c]! /= rows;
-    for (let i = 0; i < data.length; i++) {
-      const d = data[i]! - mean[i % cols]!;
-      scale[i % cols]! += d * d;
+    for (let r = 0; r < count; r++) {
+      const at = rowAt(r);
+      for (let c = 0; c < cols; c++) mean[c]! += data[at + c]!;
+    }
+    for (let c = 0; c < cols; c++) mean[c]! /= count;
+    for (let r = 0; r < count; r++) {
+      const at = rowAt(r);
+      for (let c = 0; c < cols; c++) {
+        const d = data[at + c]! - mean[c]!;
+        scale[c]! += d * d;
+      }
     }
     for (let c = 0; c < cols; c++) {
-      const std = Math.sqrt(scale[c]! / rows);
+      const std = Math.sqrt(scale[c]! / count);
       scale[c] = std > 1e-12 * Math.max(1, Math.abs(mean[c]!)) ? std : 1;
     }
     this.#mean = mean;
@@ -82,11 +97,24 @@ export class StandardScaler {
 
   /** @internal Standardizes a flat, already validated matrix into a new array. */
   transformFlat(data: Float32Array): Float32Array {
+    return this._transformRows(data);
+  }
+
+  /**
+   * @internal Standardizes the rows `rows` (default: all) of a flat, already validated matrix
+   * into one new array: selecting and scaling in a single pass, a single copy.
+   */
+  _transformRows(data: FlatMatrix, rows?: Int32Array): Float32Array {
     const mean = this.#fitted();
     const scale = this.#scale!;
     const cols = mean.length;
-    const out = new Float32Array(data.length);
-    for (let i = 0; i < data.length; i++) out[i] = (data[i]! - mean[i % cols]!) / scale[i % cols]!;
+    const count = rows ? rows.length : data.length / cols;
+    const out = new Float32Array(count * cols);
+    for (let r = 0; r < count; r++) {
+      const from = (rows ? rows[r]! : r) * cols;
+      const to = r * cols;
+      for (let c = 0; c < cols; c++) out[to + c] = (data[from + c]! - mean[c]!) / scale[c]!;
+    }
     return out;
   }
 

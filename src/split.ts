@@ -52,10 +52,14 @@ export function kFold(n: number, k: number, seed: number, strata?: Int32Array): 
   return folds.map(ascending);
 }
 
-/** The rows `rows` of a flat matrix with `cols` columns. */
-export function selectRows(data: Float32Array, cols: number, rows: Int32Array): Float32Array {
+/** The rows `rows` of a flat matrix with `cols` columns, as float32. */
+export function selectRows(data: Float32Array | Float64Array | Uint8Array, cols: number, rows: Int32Array): Float32Array {
   const out = new Float32Array(rows.length * cols);
-  rows.forEach((row, i) => out.set(data.subarray(row * cols, (row + 1) * cols), i * cols));
+  for (let r = 0; r < rows.length; r++) {
+    const from = rows[r]! * cols;
+    const to = r * cols;
+    for (let c = 0; c < cols; c++) out[to + c] = data[from + c]!;
+  }
   return out;
 }
 

@@ -5,7 +5,7 @@
  * (train a chunk of batches, call a user callback); `runSync` and `runAsync` perform it.
  */
 import type { BackendModel } from './backend-model.js';
-import { toMatrix, toTargets, type Matrix, type MatrixInput, type TargetInput } from './data.js';
+import { toFlatMatrix, toMatrix, toTargets, type FlatMatrix, type Matrix, type MatrixInput, type TargetInput } from './data.js';
 import { checkBoolean, checkInteger, checkKnownKeys, checkNumber, checkOptions, typeError } from './errors.js';
 import { argmax } from './metrics.js';
 import { scheduledLearningRate } from './schedules.js';
@@ -205,6 +205,9 @@ function strataOf(targets: Matrix, loss: Loss): Int32Array | undefined {
  * The data of one fit, checked and ready for the backend: the training rows and the
  * validation rows (given, or split off seeded and stratified), both scaled by `scaler` —
  * which `fitScaler` makes from the training rows when the model standardizes and has none.
+ * Rows are selected and scaled in one pass, so the training set is copied at most once on its
+ * way to the backend; `owned` says that `train.x` is such a fresh copy (the backend may keep
+ * it rather than copy it again), not the caller's array.
  */
 export function prepareFitData(
   spec: ModelSpec,
@@ -212,29 +215,43 @@ export function prepareFitData(
   y: TargetInput,
   options: NormalizedFitOptions,
   scaler: StandardScaler | undefined,
-  fitScaler: ((x: Float32Array) => StandardScaler) | undefined,
-): { train: Rows; validation?: Rows; scaler: StandardScaler | undefined } {
+  fitScaler: ((x: FlatMatrix, rows?: Int32Array) => StandardScaler) | undefined,
+): { train: Rows; validation?: Rows; scaler: StandardScaler | undefined; owned: boolean } {
   const { inputs, loss } = spec;
   const outputs = spec.layers[spec.layers.length - 1]!.units;
-  const xs = toMatrix('x', x, inputs);
+  const xs = toFlatMatrix('x', x, inputs); // not copied: the one copy is made below
   const ys = toTargets('y', y, xs.rows, outputs, loss);
-  let train: Rows = { x: xs.data, y: ys.data, rows: xs.rows };
+  let trainRows: Int32Array | undefined;
   let validation: Rows | undefined;
+  let validationRows: Int32Array | undefined;
   if (options.validationData) {
     const vx = toMatrix('validationData[0]', options.validationData[0], inputs);
     const vy = toTargets('validationData[1]', options.validationData[1], vx.rows, outputs, loss);
     validation = { x: vx.data, y: vy.data, rows: vx.rows };
   } else if (options.validationSplit > 0) {
     const split = holdOut(xs.rows, options.validationSplit, spec.seed, strataOf(ys, loss));
-    train = { x: selectRows(xs.data, inputs, split.train), y: selectRows(ys.data, outputs, split.train), rows: split.train.length };
-    validation = { x: selectRows(xs.data, inputs, split.test), y: selectRows(ys.data, outputs, split.test), rows: split.test.length };
+    trainRows = split.train;
+    validationRows = split.test;
   }
-  if (!scaler && fitScaler) scaler = fitScaler(train.x);
-  if (scaler) {
-    train = { ...train, x: scaler.transformFlat(train.x) };
-    if (validation) validation = { ...validation, x: scaler.transformFlat(validation.x) };
+  if (!scaler && fitScaler) scaler = fitScaler(xs.data, trainRows);
+  // The rows of a matrix as float32, scaled when there is a scaler: the source itself when it
+  // is float32 and neither a selection nor scaling applies.
+  const rowsOf = (data: FlatMatrix, rows: Int32Array | undefined): Float32Array => {
+    if (scaler) return scaler._transformRows(data, rows);
+    if (!rows) return data instanceof Float32Array ? data : Float32Array.from(data);
+    return selectRows(data, inputs, rows);
+  };
+  const train: Rows = {
+    x: rowsOf(xs.data, trainRows),
+    y: trainRows ? selectRows(ys.data, outputs, trainRows) : ys.data,
+    rows: trainRows ? trainRows.length : xs.rows,
+  };
+  if (validationRows) {
+    validation = { x: rowsOf(xs.data, validationRows), y: selectRows(ys.data, outputs, validationRows), rows: validationRows.length };
+  } else if (validation && scaler) {
+    validation = { ...validation, x: scaler._transformRows(validation.x) };
   }
-  return { train, ...(validation ? { validation } : {}), scaler };
+  return { train, ...(validation ? { validation } : {}), scaler, owned: train.x !== x };
 }
 
 /** Thrown when training produces a non-finite loss or weights; the model keeps its last finite weights. */

@@ -225,7 +225,7 @@ describe.each(BACKENDS)('data and call arguments on %s', (backend) => {
       'x not a matrix',
       (m) => m.predict('data' as never),
       TypeError,
-      /x must be an array of rows \(number\[\]\[\]\) or a flat Float32Array with 2 values per row, got "data"/,
+      /x must be an array of rows \(number\[\]\[\]\) or a flat Float32Array, Float64Array or Uint8Array with 2 values per row, got "data"/,
     ],
     ['empty x', (m) => m.fitSync([], []), RangeError, /x must be a matrix with at least one row, got an array of length 0/],
     [

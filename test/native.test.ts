@@ -12,7 +12,7 @@ import { paramLayout } from '../src/layout.js';
 import { normalizeModelSpec } from '../src/spec.js';
 import { initialCounters, LAYER_FIELDS, modelTables } from '../src/tables.js';
 import { randomMatrix } from './helpers/gemm.js';
-import { expectTrainingParity, PARITY_CASES, PARITY_X, parityTargets } from './helpers/parity.js';
+import { expectTrainingParity, PARITY_CASES } from './helpers/parity.js';
 
 const addon = nativeBinding();
 const info = addon.info();

@@ -197,3 +197,20 @@ describe.each(BACKENDS)('training on %s', (backend) => {
     expect(() => net.predict(x)).toThrow(/disposed/);
   });
 });
+
+describe.each(BACKENDS)('pixel data as a Uint8Array on %s', (backend) => {
+  it('trains and predicts exactly as the same values in a Float32Array, read in place', () => {
+    const bytes = Uint8Array.from({ length: 60 * 16 }, (_, i) => (i * 37) % 256);
+    const labels = Int32Array.from({ length: 60 }, (_, r) => r % 3);
+    const build = () =>
+      new MLP({ inputs: 16, layers: [{ units: 8, activation: 'tanh' }, { units: 3, activation: 'softmax' }], standardize: true, seed: 4, backend });
+    const [fromBytes, fromFloats] = [build(), build()];
+    const options = { epochs: 3, batchSize: 8, validationSplit: 0.2 };
+    const a = fromBytes.fitSync(bytes, labels, options);
+    const b = fromFloats.fitSync(Float32Array.from(bytes), labels, options);
+    expect(a.valLoss).toEqual(b.valLoss);
+    expect(fromBytes.getWeights()).toEqual(fromFloats.getWeights());
+    expect(fromBytes.predict(bytes)).toEqual(fromFloats.predict(Float32Array.from(bytes)));
+    expect(bytes[17]).toBe((17 * 37) % 256); // the caller's array is not touched
+  });
+});

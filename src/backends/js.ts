@@ -16,7 +16,7 @@ class JsModel implements RawModel {
   readonly #vectors: reference.FloatArray[];
   #scratch: reference.Scratch;
   #batch = { x: new Float32Array(0), y: new Float32Array(0) };
-  #data = { x: new Float32Array(0), y: new Float32Array(0) };
+  #data: { x: Float32Array; y: Float32Array } = { x: new Float32Array(0), y: new Float32Array(0) };
 
   constructor(readonly tables: ModelTables) {
     this.#net = reference.createNetwork(tables.spec, tables.layout);
@@ -43,8 +43,8 @@ class JsModel implements RawModel {
     this.#net.counters.set(values);
   }
 
-  setData(x: Float32Array, y: Float32Array): void {
-    this.#data = { x: x.slice(), y: y.slice() };
+  setData(x: Float32Array, y: Float32Array, _rows: number, owned: boolean): void {
+    this.#data = { x: owned ? x : x.slice(), y: y.slice() };
   }
 
   train(order: Int32Array, bounds: Int32Array, first: number, count: number, learningRates: Float64Array, losses: Float64Array): number {

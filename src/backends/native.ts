@@ -110,8 +110,9 @@ class NativeModel implements RawModel {
     this.#counters.set(values);
   }
 
-  setData(x: Float32Array, y: Float32Array, n: number): void {
-    this.#handle.setData(x.slice(), y.slice(), n); // copies the addon borrows: the caller may change its arrays
+  setData(x: Float32Array, y: Float32Array, n: number, owned: boolean): void {
+    // The addon borrows the arrays: a copy, unless x is already one nobody else holds.
+    this.#handle.setData(owned ? x : x.slice(), y.slice(), n);
   }
 
   train(order: Int32Array, bounds: Int32Array, first: number, count: number, learningRates: Float64Array, losses: Float64Array): number {

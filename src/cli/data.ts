@@ -10,8 +10,8 @@ import { parse } from 'csv-parse/sync';
 /** A table read from a file: numeric features, and the raw target values when there is a target. */
 export interface Table {
   readonly format: 'csv' | 'idx';
-  /** Row-major features, rows × features.length. */
-  readonly x: Float32Array;
+  /** Row-major features, rows × features.length (IDX bytes stay bytes: the library reads them in place). */
+  readonly x: Float32Array | Uint8Array;
   readonly rows: number;
   readonly features: readonly string[];
   /** Target values as read (strings from CSV, numbers from IDX), when a target was asked for. */
@@ -54,8 +54,8 @@ function isIdx(bytes: Buffer): boolean {
   return bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0 && [0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e].includes(bytes[2]!);
 }
 
-/** An IDX array: its dimensions and its values as numbers. */
-export function readIdx(path: string, bytes = readBytes(path)): { dims: number[]; values: Float32Array } {
+/** An IDX array: its dimensions and its values: unsigned bytes in place, anything else as float32. */
+export function readIdx(path: string, bytes = readBytes(path)): { dims: number[]; values: Float32Array | Uint8Array } {
   if (!isIdx(bytes)) throw new Error(`${path}: not an IDX file (it does not start with the IDX magic number)`);
   const type = bytes[2]!;
   const rank = bytes[3]!;
@@ -71,6 +71,7 @@ export function readIdx(path: string, bytes = readBytes(path)): { dims: number[]
       `${path}: truncated IDX data: ${dims.join('×')} values need ${start + count * size} bytes, the file has ${bytes.length}`,
     );
   }
+  if (type === 0x08) return { dims, values: bytes.subarray(start, start + count) }; // unsigned bytes (images): no copy
   const values = new Float32Array(count);
   for (let i = 0; i < count; i++) {
     const at = start + i * size;

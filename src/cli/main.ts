@@ -364,7 +364,7 @@ async function bench(
   file: string | undefined,
   options: { target?: string; labels?: string; layers: number[]; epochs: number; batchSize: number; rows: number; json?: boolean },
 ): Promise<void> {
-  let x: Float32Array;
+  let x: Float32Array | Uint8Array;
   let y: Int32Array;
   let inputs: number;
   let classes: number;
