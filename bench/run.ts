@@ -23,7 +23,8 @@ import { banner, markdown, measure, ratioMarkdown, ratios, type Case } from './c
 import { GEMM_SHAPES, gemmCases } from './gemm.js';
 import { PEERS, peerCases, type PeerData, type Workload } from './peers.js';
 import { batchScaling, widthScaling, type MemoryCheck } from './scaling.js';
-import { eventLoopDelayDuringTraining, GROUPS, syntheticClasses, trainingCases, WORKLOADS, type Contender } from './train.js';
+import { pytorchResults } from './pytorch.js';
+import { eventLoopDelayDuringTraining, GROUPS, syntheticClasses, trainingCases, WORKLOADS, type Contender, type GroupId } from './train.js';
 import { wasmGemmCases } from './wasm.js';
 
 const quick = process.argv.includes('--quick');
@@ -83,6 +84,13 @@ const cases: Case[] = [...trainingCases(contenders, { targets }), ...peers.cases
 );
 const workloads = await measure(cases, { maxTime: 2, minSamples: 5 });
 for (const s of peers.skipped) console.log(`  ${s.group}, ${s.contender}: not run (${s.reason})`);
+// PyTorch (CPU) in a subprocess that times itself, when a Python here imports torch.
+const torch = quick ? { reason: 'not in --quick runs' } : pytorchResults(Object.keys(GROUPS) as GroupId[], [1, 2]);
+if ('reason' in torch) console.log(`  PyTorch: not run (${torch.reason})`);
+else {
+  for (const r of torch.results) console.log(`  ${r.name}: ${Math.round(r.median).toLocaleString('en')} samples/s (${r.note})`);
+  workloads.push(...torch.results);
+}
 const table = ratios(workloads);
 
 // 3. Event-loop delay

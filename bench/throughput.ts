@@ -12,7 +12,8 @@
  */
 import { nativeBinding } from '../dist/backends/native.js';
 import { MLP, type MLPOptions } from '../dist/node.js';
-import { syntheticClasses, WORKLOADS } from './train.js';
+import { pytorchResults } from './pytorch.js';
+import { GROUPS, syntheticClasses, WORKLOADS, type GroupId } from './train.js';
 
 const arg = (name: string, fallback: number): number => {
   const at = process.argv.indexOf(`--${name}`);
@@ -61,7 +62,7 @@ function rate(samples: number, step: () => void): number {
   return median(rates);
 }
 
-type Row = { workload: string; threads: number; samplesPerSecond: number; gflops: number };
+type Row = { group: GroupId; workload: string; threads: number; samplesPerSecond: number; gflops: number };
 const rows: Row[] = [];
 
 function measureTraining(name: 'W2' | 'W3', batch: number, threads: number): void {
@@ -71,6 +72,7 @@ function measureTraining(name: 'W2' | 'W3', batch: number, threads: number): voi
   const { x, y } = syntheticClasses(n, options.inputs, 10, 3);
   const samplesPerSecond = rate(n, () => net.fitSync(x, y, { epochs: 1, batchSize: batch }));
   rows.push({
+    group: name,
     workload: `${name} train, batch ${batch}`,
     threads,
     samplesPerSecond,
@@ -87,6 +89,7 @@ function measureInference(batch: number, threads: number): void {
     for (let c = 0; c < calls; c++) net.predict(x);
   });
   rows.push({
+    group: batch === 1 ? 'W2-infer-1' : 'W2-infer-256',
     workload: `W2 inference, batch ${batch}`,
     threads,
     samplesPerSecond,
@@ -125,9 +128,19 @@ for (const threads of [1, 2]) {
   measureInference(256, threads);
   measureInference(1, threads);
 }
+const torch = pytorchResults(['W2', 'W3', 'W2-infer-256', 'W2-infer-1'], [1, 2], { seconds, runs });
+if ('reason' in torch) console.log(`PyTorch: not run (${torch.reason})\n`);
+const torchRate = (group: GroupId, threads: number): string => {
+  if ('reason' in torch) return '';
+  const r = torch.results.find(
+    (t) => t.group === GROUPS[group] && t.contender?.endsWith(threads === 1 ? '1 thread' : `${threads} threads`),
+  );
+  return r ? Math.round(r.median).toLocaleString('en') : '';
+};
 const one = new Map(rows.filter((r) => r.threads === 1).map((r) => [r.workload, r.samplesPerSecond]));
-console.log('| workload | threads | samples/s | GFLOP/s | % of 1-core peak | speed-up over 1 thread |');
-console.log('|---|---|---|---|---|---|');
+const torchLabel = 'reason' in torch ? 'PyTorch' : `PyTorch ${torch.version} (${torch.blas})`;
+console.log(`| workload | threads | samples/s | GFLOP/s | % of 1-core peak | speed-up over 1 thread | ${torchLabel}, samples/s |`);
+console.log('|---|---|---|---|---|---|---|');
 for (const r of rows) {
   const share =
     r.threads === 1
@@ -135,7 +148,7 @@ for (const r of rows) {
       : `${((100 * r.gflops) / (r.threads * peak)).toFixed(0)} % of ${r.threads} cores`;
   const speedUp = r.threads === 1 ? '' : `${(r.samplesPerSecond / one.get(r.workload)!).toFixed(2)}×`;
   console.log(
-    `| ${r.workload} | ${r.threads} | ${Math.round(r.samplesPerSecond).toLocaleString('en')} | ${r.gflops.toFixed(1)} | ${share} | ${speedUp} |`,
+    `| ${r.workload} | ${r.threads} | ${Math.round(r.samplesPerSecond).toLocaleString('en')} | ${r.gflops.toFixed(1)} | ${share} | ${speedUp} | ${torchRate(r.group, r.threads)} |`,
   );
 }
 
