@@ -4,7 +4,7 @@
  * divergence guard. It is written once, as a generator that yields the work it needs done
  * (train a chunk of batches, call a user callback); `runSync` and `runAsync` perform it.
  */
-import type { BackendModel } from './backend-model.js';
+import { yieldToEventLoop, type BackendModel } from './backend-model.js';
 import { toFlatMatrix, toMatrix, toTargets, type FlatMatrix, type Matrix, type MatrixInput, type TargetInput } from './data.js';
 import { checkBoolean, checkInteger, checkKnownKeys, checkNumber, checkOptions, typeError } from './errors.js';
 import { argmax } from './metrics.js';
@@ -295,7 +295,7 @@ export interface TrainingJob {
 
 export type TrainingRequest =
   | { kind: 'train'; order: Int32Array; epochLength: number; batchSize: number; learningRates: Float64Array; losses: Float64Array }
-  | { kind: 'call'; run: () => unknown };
+  | { kind: 'call'; callback: 'onEpochEnd' | 'onBatchEnd'; run: () => unknown };
 
 const now = (): number => performance.now();
 
@@ -375,7 +375,7 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
         }
         if (perBatch) {
           const size = Math.min(batchSize, rows - b * batchSize);
-          const verdict = yield { kind: 'call', run: () => options.onBatchEnd!(b, { loss: losses[b]!, size }) };
+          const verdict = yield { kind: 'call', callback: 'onBatchEnd', run: () => options.onBatchEnd!(b, { loss: losses[b]!, size }) };
           if (verdict === false) stop = 'callback';
         }
       }
@@ -448,7 +448,7 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
           samplesPerSecond: seconds > 0 ? Math.min(done * batchSize, rows) / seconds : Infinity,
         };
         if (valLoss !== undefined) logs.valLoss = valLoss;
-        const verdict = yield { kind: 'call', run: () => options.onEpochEnd!(epoch, logs) };
+        const verdict = yield { kind: 'call', callback: 'onEpochEnd', run: () => options.onEpochEnd!(epoch, logs) };
         if (verdict === false) stop ??= 'callback';
       }
     }
@@ -494,11 +494,34 @@ export function runSync(job: TrainingJob): History {
     step = loop.next(
       request.kind === 'train'
         ? job.model.train(request.order, request.epochLength, request.batchSize, request.learningRates, request.losses)
-        : request.run(),
+        : callSync(request.callback, request.run),
     );
   }
   return step.value;
 }
+
+/**
+ * A callback of fitSync, which cannot wait: one that returns a promise is refused with a
+ * TypeError, and the promise's eventual rejection is handled here, so it never becomes an
+ * unhandled rejection that ends the process.
+ */
+function callSync(callback: string, run: () => unknown): unknown {
+  const value = run();
+  if (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  ) {
+    (value as PromiseLike<unknown>).then(undefined, () => {});
+    throw new TypeError(
+      `${callback} returned a promise, which fitSync cannot wait for: use fit() for an asynchronous ${callback}, or return a boolean`,
+    );
+  }
+  return value;
+}
+
+/** The longest stretch of wall time asynchronous training runs without giving the event loop a turn. */
+const EVENT_LOOP_TURN_MS = 10;
 
 /** Runs a training loop to the end without blocking the event loop; an abort stops the running chunk. */
 export async function runAsync(job: TrainingJob): Promise<History> {
@@ -508,7 +531,15 @@ export async function runAsync(job: TrainingJob): Promise<History> {
   try {
     const loop = trainingLoop(job);
     let step = loop.next();
+    // Chunks and callbacks can each be quick (small epochs, synchronous callbacks, validation):
+    // the loop yields whenever EVENT_LOOP_TURN_MS have passed, so timers, I/O and an abort
+    // signal fired from a timer are served whatever the chunking.
+    let lastTurn = now();
     while (!step.done) {
+      if (now() - lastTurn >= EVENT_LOOP_TURN_MS) {
+        await yieldToEventLoop();
+        lastTurn = now();
+      }
       const request = step.value;
       if (request.kind === 'call') {
         step = loop.next(await request.run());

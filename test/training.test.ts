@@ -203,7 +203,16 @@ describe.each(BACKENDS)('pixel data as a Uint8Array on %s', (backend) => {
     const bytes = Uint8Array.from({ length: 60 * 16 }, (_, i) => (i * 37) % 256);
     const labels = Int32Array.from({ length: 60 }, (_, r) => r % 3);
     const build = () =>
-      new MLP({ inputs: 16, layers: [{ units: 8, activation: 'tanh' }, { units: 3, activation: 'softmax' }], standardize: true, seed: 4, backend });
+      new MLP({
+        inputs: 16,
+        layers: [
+          { units: 8, activation: 'tanh' },
+          { units: 3, activation: 'softmax' },
+        ],
+        standardize: true,
+        seed: 4,
+        backend,
+      });
     const [fromBytes, fromFloats] = [build(), build()];
     const options = { epochs: 3, batchSize: 8, validationSplit: 0.2 };
     const a = fromBytes.fitSync(bytes, labels, options);
@@ -212,5 +221,50 @@ describe.each(BACKENDS)('pixel data as a Uint8Array on %s', (backend) => {
     expect(fromBytes.getWeights()).toEqual(fromFloats.getWeights());
     expect(fromBytes.predict(bytes)).toEqual(fromFloats.predict(Float32Array.from(bytes)));
     expect(bytes[17]).toBe((17 * 37) % 256); // the caller's array is not touched
+  });
+});
+
+describe.each(BACKENDS)('asynchronous training lets the event loop run on %s', (backend) => {
+  const x = Array.from({ length: 8 }, (_, i) => [Math.sin(i), Math.cos(i)]);
+  const y = x.map(([a]) => (a! > 0 ? 1 : 0));
+  const tiny = () =>
+    new MLP({
+      inputs: 2,
+      layers: [
+        { units: 3, activation: 'tanh' },
+        { units: 1, activation: 'sigmoid' },
+      ],
+      seed: 2,
+      backend,
+    });
+
+  it.each([
+    ['an epoch callback', { onEpochEnd: () => undefined }],
+    ['a batch callback', { onBatchEnd: () => undefined }],
+    ['validation data and early stopping', { validationData: [x, y], earlyStopping: { patience: 1e9 } }],
+  ] as const)('an abort fired from a timer stops endless epochs with %s', async (_case, options) => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 30);
+    const started = performance.now();
+    const history = await tiny().fit(x, y, { epochs: 1e12, batchSize: 8, signal: controller.signal, ...(options as object) });
+    expect(history.stopReason).toBe('aborted');
+    expect(history.loss.length).toBeGreaterThan(0);
+    expect(performance.now() - started).toBeLessThan(5000);
+  });
+
+  it('fitSync refuses a callback that returns a promise with a TypeError, and its rejection is handled', () => {
+    const net = tiny();
+    expect(() =>
+      net.fitSync(x, y, {
+        epochs: 3,
+        onEpochEnd: async () => {
+          throw new Error('from the callback');
+        },
+      }),
+    ).toThrow(
+      /onEpochEnd returned a promise, which fitSync cannot wait for: use fit\(\) for an asynchronous onEpochEnd, or return a boolean/,
+    );
+    expect(() => net.fitSync(x, y, { epochs: 3, onEpochEnd: async () => false })).toThrow(TypeError);
+    expect(net.fitSync(x, y, { epochs: 2, onEpochEnd: () => undefined }).loss).toHaveLength(2); // the model is usable afterwards
   });
 });
