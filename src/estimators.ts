@@ -235,8 +235,10 @@ abstract class MLPEstimator {
     const optimizer: OptimizerOptions =
       o.solver === 'adam'
         ? { type: 'adam', learningRate: o.learningRateInit, beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon }
-        : { type: o.nesterovsMomentum ? 'nesterov' : o.momentum > 0 ? 'momentum' : 'sgd', learningRate: o.learningRateInit };
-    if (o.solver === 'sgd' && o.momentum > 0) optimizer.momentum = o.momentum;
+        : // Momentum 0 is plain SGD, with or without Nesterov's look-ahead (as in scikit-learn).
+          o.momentum === 0
+          ? { type: 'sgd', learningRate: o.learningRateInit }
+          : { type: o.nesterovsMomentum ? 'nesterov' : 'momentum', learningRate: o.learningRateInit, momentum: o.momentum };
     const layers: LayerOptions[] = [
       ...o.hiddenLayerSizes.map((units) => ({ units, activation: hidden })),
       { units: outputs, activation: output },

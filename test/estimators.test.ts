@@ -37,6 +37,26 @@ describe.each(BACKENDS)('estimators on %s', (backend) => {
     expect(clf.lossCurve.at(-1)!).toBeLessThan(clf.lossCurve[0]!);
   });
 
+  it("solver 'sgd' with momentum 0 is plain SGD, with or without Nesterov's look-ahead", async () => {
+    const fit = async (momentum: number, nesterovsMomentum: boolean) => {
+      const clf = new MLPClassifier({
+        hiddenLayerSizes: [6],
+        solver: 'sgd',
+        momentum,
+        nesterovsMomentum,
+        maxIter: 5,
+        randomState: 2,
+        backend,
+      });
+      await clf.fit(iris.X, iris.y);
+      return { optimizer: clf.model.spec.optimizer.type, proba: clf.predictProba(iris.X.slice(0, 5)) };
+    };
+    const [plain, nesterov, moving] = [await fit(0, false), await fit(0, true), await fit(0.9, true)];
+    expect([plain.optimizer, nesterov.optimizer, moving.optimizer]).toEqual(['sgd', 'sgd', 'nesterov']);
+    expect(nesterov.proba).toEqual(plain.proba);
+    expect(moving.proba).not.toEqual(plain.proba);
+  });
+
   it('MLPClassifier: two classes use one sigmoid output; booleans and flat inputs work', async () => {
     const X = Float32Array.from({ length: 80 }, (_, i) => (i % 2 ? 1 : -1) * (1 + (i % 7) / 7));
     const y = Array.from({ length: 40 }, (_, i) => X[2 * i]! + X[2 * i + 1]! > 0);
