@@ -33,30 +33,51 @@ function isNumericTypedArray(value: unknown): value is NumericArray {
   );
 }
 
+/** What every stored value must be: finite once rounded to float32, the precision of every backend. */
+export const FLOAT32_RANGE = 'a finite number within float32 range (magnitude at most 3.4028234663852886e+38)';
+
+/** Whether v is finite once rounded to float32 (3.5e38 is finite in float64 but not there). */
+export const isFiniteFloat32 = (v: number): boolean => Number.isFinite(Math.fround(v));
+
 function checkFinite(name: string, data: NumericArray, cols: number): void {
   // v − v is 0 for a finite v and NaN for NaN and ±Infinity, so four running sums of it stay 0
-  // exactly when every value is finite: a branch-free scan at memory speed. Only when one is
-  // not does the second loop find where.
+  // exactly when every value is finite: a branch-free scan at memory speed. Values that are not
+  // float32 already are rounded to it first. Only when a sum is not 0 does the second loop
+  // find where.
   let s0 = 0,
     s1 = 0,
     s2 = 0,
     s3 = 0;
   let i = 0;
-  for (; i + 4 <= data.length; i += 4) {
-    const a = data[i]!,
-      b = data[i + 1]!,
-      c = data[i + 2]!,
-      d = data[i + 3]!;
-    s0 += a - a;
-    s1 += b - b;
-    s2 += c - c;
-    s3 += d - d;
+  if (data instanceof Float32Array) {
+    for (; i + 4 <= data.length; i += 4) {
+      const a = data[i]!,
+        b = data[i + 1]!,
+        c = data[i + 2]!,
+        d = data[i + 3]!;
+      s0 += a - a;
+      s1 += b - b;
+      s2 += c - c;
+      s3 += d - d;
+    }
+  } else {
+    for (; i + 4 <= data.length; i += 4) {
+      const a = Math.fround(data[i]!),
+        b = Math.fround(data[i + 1]!),
+        c = Math.fround(data[i + 2]!),
+        d = Math.fround(data[i + 3]!);
+      s0 += a - a;
+      s1 += b - b;
+      s2 += c - c;
+      s3 += d - d;
+    }
   }
-  for (; i < data.length; i++) s0 += data[i]! - data[i]!;
+  for (; i < data.length; i++) s0 += Math.fround(data[i]!) - Math.fround(data[i]!);
   if (s0 + s1 + s2 + s3 === 0) return;
   for (let j = 0; j < data.length; j++) {
     const v = data[j]!;
-    if (!Number.isFinite(v)) throw rangeError(`${name}[${Math.floor(j / cols)}][${j % cols}]`, 'a finite number', v);
+    if (!isFiniteFloat32(v))
+      throw rangeError(`${name}[${Math.floor(j / cols)}][${j % cols}]`, Number.isFinite(v) ? FLOAT32_RANGE : 'a finite number', v);
   }
 }
 
@@ -68,7 +89,7 @@ function flattenRows(name: string, rows: readonly (readonly number[])[], cols: n
     for (let c = 0; c < cols; c++) {
       const v = row[c];
       if (typeof v !== 'number') throw typeError(`${name}[${r}][${c}]`, 'a number', v);
-      if (!Number.isFinite(v)) throw rangeError(`${name}[${r}][${c}]`, 'a finite number', v);
+      if (!isFiniteFloat32(v)) throw rangeError(`${name}[${r}][${c}]`, Number.isFinite(v) ? FLOAT32_RANGE : 'a finite number', v);
       data[r * cols + c] = v;
     }
   });

@@ -8,7 +8,7 @@
  * state use the same layout, so an optimizer is one loop over a flat vector. The layout is
  * computed here once; the backends receive its offsets in the layer table of tables.ts.
  */
-import { isNested, toMatrix } from './data.js';
+import { FLOAT32_RANGE, isFiniteFloat32, isNested, toMatrix } from './data.js';
 import { checkKnownKeys, checkOptions, rangeError, typeError } from './errors.js';
 
 export interface LayerLayout {
@@ -98,7 +98,9 @@ function readVector(name: string, value: unknown, length: number): Float32Array 
   const out = new Float32Array(length);
   for (let i = 0; i < length; i++) {
     const v = value[i];
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw rangeError(`${name}[${i}]`, 'a finite number', v);
+    if (typeof v !== 'number' || !isFiniteFloat32(v)) {
+      throw rangeError(`${name}[${i}]`, typeof v === 'number' && Number.isFinite(v) ? FLOAT32_RANGE : 'a finite number', v);
+    }
     out[i] = v;
   }
   return out;

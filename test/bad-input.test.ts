@@ -347,6 +347,28 @@ describe.each(BACKENDS)('data and call arguments on %s', (backend) => {
       /layers\[0\]\.weights\[5\] must be a finite number, got NaN/,
     ],
     [
+      'a weight beyond float32 range',
+      (m) =>
+        m.setWeights([
+          { weights: [1, 2, 3, 4, 5, 6], bias: [0, 3.5e38, 0] },
+          { weights: new Float32Array(9), bias: [0, 0, 0] },
+        ]),
+      RangeError,
+      /layers\[0\]\.bias\[1\] must be a finite number within float32 range \(magnitude at most 3\.4028234663852886e\+38\), got 3\.5e\+38/,
+    ],
+    [
+      'an input beyond float32 range',
+      (m) => m.predict([[1e39, 0]]),
+      RangeError,
+      /x\[0\]\[0\] must be a finite number within float32 range/,
+    ],
+    [
+      'a flat float64 input beyond float32 range',
+      (m) => m.predict(Float64Array.of(0, 1, -Number.MAX_VALUE, 2)),
+      RangeError,
+      /x\[1\]\[0\] must be a finite number within float32 range/,
+    ],
+    [
       'a missing bias',
       (m) =>
         m.setWeights([
