@@ -110,13 +110,17 @@ export class BackendModel {
     try {
       return fn();
     } catch (error) {
-      const failure = error instanceof Error ? error : new Error(`${what} failed: ${String(error)}`);
-      if (!recoverable) {
-        this.#failure = failure;
-        this.#stopRequested = true;
-      }
-      throw failure;
+      if (recoverable) throw error instanceof Error ? error : new Error(`${what} failed: ${String(error)}`);
+      return this.#fail(what, error);
     }
+  }
+
+  /** Records a failure that may have left the model half-updated, and throws it. */
+  #fail(what: string, error: unknown): never {
+    const failure = error instanceof Error ? error : new Error(`${what} failed: ${String(error)}`);
+    this.#failure = failure;
+    this.#stopRequested = true;
+    throw failure;
   }
 
   /** Grows scratch memory to hold batches of `rows`; the only place a model allocates after creation. */
@@ -187,7 +191,11 @@ export class BackendModel {
     this.#stopRequested = false;
     this.#busy = true;
     try {
-      if (raw.trainAsync) return await this.#call('trainAsync', () => raw.trainAsync!(order, bounds, 0, batches, learningRates, losses));
+      if (raw.trainAsync) {
+        const running = this.#call('trainAsync', () => raw.trainAsync!(order, bounds, 0, batches, learningRates, losses));
+        // A rejection comes from inside a step: the model may be half-updated, like after a throw.
+        return await running.catch((error: unknown) => this.#fail('trainAsync', error));
+      }
       let done = 0;
       let slice = 1;
       while (done < batches && !this.#stopRequested) {
