@@ -11,6 +11,7 @@ import { MLP, type OptimizerType } from '../src/node.js';
 import { paramLayout } from '../src/layout.js';
 import { normalizeModelSpec } from '../src/spec.js';
 import { initialCounters, LAYER_FIELDS, modelTables } from '../src/tables.js';
+import { expectClose } from './helpers/close.js';
 import { randomMatrix } from './helpers/gemm.js';
 import { expectTrainingParity, PARITY_CASES } from './helpers/parity.js';
 
@@ -360,5 +361,34 @@ describe('MLPKIT_ISA', () => {
     expect(addon.fmaPeak(0.01, 'scalar')).toBe(0);
     for (const { isa } of info.configs)
       if (isa !== 'scalar') expect(addon.fmaPeak(0.01, isa === 'avx2+fma' ? 'avx2' : 'avx512')).toBeGreaterThan(0);
+  });
+});
+
+describe('native training sets', () => {
+  it('a model fitted on several sets in turn (its copies reused) trains as the reference does', () => {
+    const sets = [120, 40, 200].map((rows, s) => ({
+      x: randomMatrix(rows * 5, 30 + s),
+      y: Int32Array.from({ length: rows }, (_, r) => (r * (s + 3)) % 3),
+    }));
+    const build = (backend: 'native' | 'js') =>
+      new MLP({
+        inputs: 5,
+        layers: [
+          { units: 8, activation: 'tanh' },
+          { units: 3, activation: 'softmax' },
+        ],
+        optimizer: 'sgd',
+        seed: 9,
+        backend,
+      });
+    const [native, reference] = [build('native'), build('js')];
+    for (const { x, y } of sets) {
+      for (const net of [native, reference]) net.fitSync(x, y, { epochs: 2, batchSize: 16 });
+      expectClose(
+        native.getWeights().flatMap((l) => [...l.weights, ...l.bias!]),
+        reference.getWeights().flatMap((l) => [...l.weights, ...l.bias!]),
+        { atol: 1e-4, rtol: 1e-3, label: 'weights after each set' },
+      );
+    }
   });
 });
