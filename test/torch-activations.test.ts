@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BackendModel } from '../src/backend-model.js';
-import { activationBackward, activationForward } from '../src/backends/reference.js';
+import { activationBackward, activationForward } from '../src/backends/reference-activations.js';
 import { layersFromParams, paramLayout, paramsFromLayers } from '../src/layout.js';
 import { resolveBackend } from '../src/registry.js';
 import { normalizeModelSpec } from '../src/spec.js';
