@@ -144,6 +144,31 @@ export class BackendModel {
     raw.writeState(STATE_VECTORS.indexOf('params'), checkTypedArray('params', params, Float32Array, this.size).subarray(0, this.size));
   }
 
+  /**
+   * Copies of the optimizer's first `count` state vectors (moment1, then moment2) and of the
+   * counters: with the parameters, everything the next update depends on.
+   */
+  readOptimizerState(count: number): { vectors: Float32Array[]; counters: Float64Array } {
+    const raw = this.#idle('readOptimizerState');
+    const vectors = Array.from({ length: count }, (_, k) => {
+      const out = new Float32Array(this.size);
+      raw.readState(STATE_VECTORS.indexOf('moment1') + k, out);
+      return out;
+    });
+    const counters = new Float64Array(COUNTER_FIELDS.length);
+    raw.readCounters(counters);
+    return { vectors, counters };
+  }
+
+  /** Replaces the optimizer's state vectors (from moment1 on) and the counters. */
+  writeOptimizerState(vectors: readonly Float32Array[], counters: ArrayLike<number>): void {
+    const raw = this.#idle('writeOptimizerState');
+    vectors.forEach((vector, k) =>
+      raw.writeState(STATE_VECTORS.indexOf('moment1') + k, checkTypedArray(`vectors[${k}]`, vector, Float32Array, this.size)),
+    );
+    raw.writeCounters(Float64Array.from(counters));
+  }
+
   #read(what: string, vector: (typeof STATE_VECTORS)[number], out: Float32Array): void {
     const raw = this.#idle(what);
     raw.readState(STATE_VECTORS.indexOf(vector), checkTypedArray('out', out, Float32Array, this.size).subarray(0, this.size));

@@ -5,7 +5,7 @@ import { checkBoolean, checkInteger, checkKnownKeys, checkOptions, typeError } f
 import { initialParams } from './init.js';
 import { layersFromParams, paramLayout, paramsFromLayers, type LayerWeights, type LayerWeightsInput, type ParamLayout } from './layout.js';
 import { accuracyOf, classesOf } from './metrics.js';
-import { decodeModel, encodeModel, type ModelRecord } from './model-file.js';
+import { decodeModel, encodeModel, OPTIMIZER_VECTORS, type ModelRecord, type TrainingRecord } from './model-file.js';
 import { resolveBackend } from './registry.js';
 import { StandardScaler } from './scaler.js';
 import { scheduledLearningRate } from './schedules.js';
@@ -379,25 +379,45 @@ export class MLP {
   /**
    * Serializes the model (architecture, options, weights and scaler) into a versioned byte
    * format that loads on every backend.
+   * @param options `training: true` also stores a checkpoint — the optimizer's state, the
+   *   update counter (which drives Adam's bias correction, the schedule and the dropout masks)
+   *   and the epochs trained (which drive the shuffles) — so that `MLP.load` and
+   *   `fit(x, y, { initialEpoch })` continue training exactly where it stopped.
    * @example
    * ```ts
    * import { writeFileSync } from 'node:fs';
    * writeFileSync('model.mlpkit', net.save());
    * ```
+   * @example
+   * ```ts
+   * await net.fit(x, y, { epochs: 5 });
+   * const checkpoint = net.save({ training: true });
+   * // later, or in another process, on any backend:
+   * const resumed = MLP.load(checkpoint);
+   * await resumed.fit(x, y, { epochs: 10, initialEpoch: 5 }); // the same weights as 10 epochs in one go
+   * ```
    */
-  save(): Uint8Array {
-    return encodeModel(this._record());
+  save(options: { training?: boolean } = {}): Uint8Array {
+    const opts = checkOptions<{ training: boolean }>('options', options);
+    checkKnownKeys('options', opts, ['training']);
+    const training = opts.training === undefined ? false : checkBoolean('options.training', opts.training);
+    return encodeModel(this._record(training));
   }
 
-  /** @internal What a model file stores about this network. */
-  _record(): ModelRecord {
-    this.#check();
+  /** @internal What a model file stores about this network (with a training checkpoint when asked). */
+  _record(training = false): ModelRecord {
+    this.#check(); // also from a callback of fit, between two chunks of training
+    const checkpoint = (): TrainingRecord => {
+      const { vectors, counters } = this.#model.readOptimizerState(OPTIMIZER_VECTORS[this.#spec.optimizer.type]);
+      return { vectors, counters: Array.from(counters), ...this.#state };
+    };
     return {
       spec: this.#spec,
       params: this.#params(),
       standardize: this.#standardize,
       ...(this.#scaler ? { scaler: this.#scaler.toJSON() } : {}),
       ...(this.#metadata ? { metadata: this.#metadata } : {}),
+      ...(training ? { training: checkpoint() } : {}),
     };
   }
 
@@ -424,6 +444,11 @@ export class MLP {
       [RESTORED_PARAMS]: record.params,
     };
     const net = new MLP(restoring);
+    if (record.training) {
+      const { vectors, counters, epochsTrained, learningRateScale } = record.training;
+      net.#model.writeOptimizerState(vectors, counters);
+      Object.assign(net.#state, { epochsTrained, learningRateScale });
+    }
     if (record.scaler) net.#scaler = StandardScaler.fromJSON(record.scaler);
     if (record.metadata) net.#metadata = record.metadata;
     return net;

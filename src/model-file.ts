@@ -8,14 +8,20 @@
  *   12      M     manifest: UTF-8 JSON (the model's options, scaler, estimator, parameter count)
  *   12+M    pad   spaces up to a multiple of 4
  *   W       4·P   the P parameters as float32 LE, in the canonical layout of layout.ts
- *   W+4P    4     CRC-32 (IEEE) of every byte before it
+ *   …       4·P·V with a training checkpoint (version 2): the optimizer's V state vectors
+ *                 (momentum: its velocity; adam: both moments), float32 LE, the same layout
+ *   end−4   4     CRC-32 (IEEE) of every byte before it
+ *
+ * A checkpoint's scalars (the update counters, epochs trained, the plateau-reduced rate) are
+ * in the manifest's `training`. Version 1 files (no checkpoints) still load.
  */
 import { checkKnownKeys, checkOptions, describe, typeError } from './errors.js';
 import { paramLayout } from './layout.js';
 import { normalizeModelSpec, specToOptions, type MLPOptions, type ModelSpec } from './spec.js';
+import { COUNTER_FIELDS } from './tables.js';
 import { VERSION } from './version.js';
 
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 const MAGIC = 'MLPK';
 const HEADER_BYTES = 12;
 
@@ -30,6 +36,19 @@ export interface EstimatorRecord {
   readonly classes?: readonly Label[];
 }
 
+/** What a training checkpoint adds to a model: everything the next update depends on. */
+export interface TrainingRecord {
+  /** The optimizer's state vectors (none for sgd, the velocity for momentum, both moments for adam). */
+  readonly vectors: readonly Float32Array[];
+  /** COUNTER_FIELDS: the update step, β1^t, β2^t. */
+  readonly counters: readonly number[];
+  readonly epochsTrained: number;
+  readonly learningRateScale: number;
+}
+
+/** State vectors an optimizer keeps besides the parameters. */
+export const OPTIMIZER_VECTORS: Readonly<Record<ModelSpec['optimizer']['type'], number>> = { sgd: 0, momentum: 1, nesterov: 1, adam: 2 };
+
 export interface ModelRecord {
   readonly spec: ModelSpec;
   readonly params: Float32Array;
@@ -38,6 +57,8 @@ export interface ModelRecord {
   readonly estimator?: EstimatorRecord;
   /** The user's JSON metadata (feature names, the target column, …). */
   readonly metadata?: Record<string, unknown>;
+  /** A training checkpoint, when saved with `{ training: true }`. */
+  readonly training?: TrainingRecord;
 }
 
 interface Manifest {
@@ -49,6 +70,7 @@ interface Manifest {
   scaler?: { mean: number[]; scale: number[] };
   estimator?: EstimatorRecord;
   metadata?: Record<string, unknown>;
+  training?: { counters: number[]; epochsTrained: number; learningRateScale: number };
 }
 
 const CRC_TABLE = (() => {
@@ -78,16 +100,25 @@ export function encodeModel(record: ModelRecord): Uint8Array {
   if (record.scaler) manifest.scaler = record.scaler;
   if (record.estimator) manifest.estimator = record.estimator;
   if (record.metadata) manifest.metadata = record.metadata;
+  const { training } = record;
+  if (training) {
+    manifest.training = {
+      counters: [...training.counters],
+      epochsTrained: training.epochsTrained,
+      learningRateScale: training.learningRateScale,
+    };
+  }
+  const vectors = [record.params, ...(training?.vectors ?? [])];
   const json = new TextEncoder().encode(JSON.stringify(manifest));
   const weightsOffset = Math.ceil((HEADER_BYTES + json.length) / 4) * 4;
-  const bytes = new Uint8Array(weightsOffset + 4 * record.params.length + 4);
+  const bytes = new Uint8Array(weightsOffset + 4 * record.params.length * vectors.length + 4);
   const view = new DataView(bytes.buffer);
   bytes.set(new TextEncoder().encode(MAGIC), 0);
   view.setUint32(4, FORMAT_VERSION, true);
   view.setUint32(8, json.length, true);
   bytes.set(json, HEADER_BYTES);
   bytes.fill(0x20, HEADER_BYTES + json.length, weightsOffset);
-  record.params.forEach((v, i) => view.setFloat32(weightsOffset + 4 * i, v, true));
+  vectors.forEach((vector, k) => vector.forEach((v, i) => view.setFloat32(weightsOffset + 4 * (k * vector.length + i), v, true)));
   view.setUint32(bytes.length - 4, crc32(bytes.subarray(0, bytes.length - 4)), true);
   return bytes;
 }
@@ -131,7 +162,18 @@ export function decodeModel(value: unknown): ModelRecord {
   }
   const m = checkOptions<Manifest>('model file manifest', manifest);
   if (m.format !== 'mlpkit-model') throw corrupt(`its manifest format is ${describe(m.format)}, expected "mlpkit-model"`);
-  checkKnownKeys('model file manifest', m, ['format', 'library', 'model', 'parameters', 'standardize', 'scaler', 'estimator', 'metadata']);
+  checkKnownKeys('model file manifest', m, [
+    'format',
+    'library',
+    'model',
+    'parameters',
+    'standardize',
+    'scaler',
+    'estimator',
+    'metadata',
+    'training',
+  ]);
+  if (m.training !== undefined && version < 2) throw corrupt('a version 1 file cannot hold a training checkpoint');
   let spec: ModelSpec;
   try {
     spec = normalizeModelSpec(m.model);
@@ -141,17 +183,41 @@ export function decodeModel(value: unknown): ModelRecord {
   const count = paramLayout(spec.inputs, spec.layers).size;
   if (m.parameters !== count) throw corrupt(`it declares ${describe(m.parameters)} parameters, the model has ${count}`);
   const weightsOffset = Math.ceil((HEADER_BYTES + manifestLength) / 4) * 4;
-  const expected = weightsOffset + 4 * count + 4;
+  const stateVectors = m.training === undefined ? 0 : OPTIMIZER_VECTORS[spec.optimizer.type];
+  const expected = weightsOffset + 4 * count * (1 + stateVectors) + 4;
   if (bytes.length < expected) throw new RangeError(`model file is truncated: expected ${expected} bytes, got ${bytes.length}`);
   if (bytes.length > expected) throw corrupt(`expected ${expected} bytes, got ${bytes.length} (trailing data)`);
   const stored = view.getUint32(bytes.length - 4, true);
   const actual = crc32(bytes.subarray(0, bytes.length - 4));
   if (stored !== actual) throw corrupt(`checksum mismatch (stored ${stored.toString(16)}, computed ${actual.toString(16)})`);
 
-  const params = new Float32Array(count);
-  for (let i = 0; i < count; i++) {
-    params[i] = view.getFloat32(weightsOffset + 4 * i, true);
-    if (!Number.isFinite(params[i]!)) throw corrupt(`parameter ${i} is ${params[i]}`);
+  const readVector = (k: number, what: string): Float32Array => {
+    const vector = new Float32Array(count);
+    for (let i = 0; i < count; i++) {
+      vector[i] = view.getFloat32(weightsOffset + 4 * (k * count + i), true);
+      if (!Number.isFinite(vector[i]!)) throw corrupt(`${what} ${i} is ${vector[i]}`);
+    }
+    return vector;
+  };
+  const params = readVector(0, 'parameter');
+  let training: TrainingRecord | undefined;
+  if (m.training !== undefined) {
+    const t = checkOptions<NonNullable<Manifest['training']>>('model file training', m.training);
+    const { counters, epochsTrained, learningRateScale } = t;
+    if (
+      !Array.isArray(counters) ||
+      counters.length !== COUNTER_FIELDS.length ||
+      !counters.every((c) => typeof c === 'number' && Number.isFinite(c))
+    ) {
+      throw corrupt(`its training counters are ${describe(counters)}, expected ${COUNTER_FIELDS.length} finite numbers`);
+    }
+    if (typeof epochsTrained !== 'number' || !Number.isInteger(epochsTrained) || epochsTrained < 0)
+      throw corrupt(`epochs trained is ${describe(epochsTrained)}`);
+    if (typeof learningRateScale !== 'number' || !(learningRateScale > 0 && learningRateScale <= 1)) {
+      throw corrupt(`the learning-rate scale is ${describe(learningRateScale)}`);
+    }
+    const vectors = Array.from({ length: stateVectors }, (_, k) => readVector(k + 1, 'optimizer state value'));
+    training = { vectors, counters, epochsTrained, learningRateScale };
   }
   if (typeof m.standardize !== 'boolean') throw corrupt(`standardize is ${describe(m.standardize)}`);
   if (m.scaler !== undefined) {
@@ -173,5 +239,13 @@ export function decodeModel(value: unknown): ModelRecord {
   if (m.metadata !== undefined && (m.metadata === null || typeof m.metadata !== 'object' || Array.isArray(m.metadata))) {
     throw corrupt(`its metadata is ${describe(m.metadata)}, expected an object`);
   }
-  return { spec, params, standardize: m.standardize, scaler: m.scaler, estimator: m.estimator, metadata: m.metadata };
+  return {
+    spec,
+    params,
+    standardize: m.standardize,
+    scaler: m.scaler,
+    estimator: m.estimator,
+    metadata: m.metadata,
+    ...(training ? { training } : {}),
+  };
 }

@@ -6,7 +6,7 @@
  */
 import { yieldToEventLoop, type BackendModel } from './backend-model.js';
 import { toFlatMatrix, toMatrix, toTargets, type FlatMatrix, type Matrix, type MatrixInput, type TargetInput } from './data.js';
-import { checkBoolean, checkInteger, checkKnownKeys, checkNumber, checkOptions, typeError } from './errors.js';
+import { checkBoolean, checkInteger, checkKnownKeys, checkNumber, checkOptions, rangeError, typeError } from './errors.js';
 import { argmax } from './metrics.js';
 import { scheduledLearningRate } from './schedules.js';
 import { shuffleInto, Stream } from './rng.js';
@@ -54,8 +54,14 @@ export interface BatchLogs {
 }
 
 export interface FitOptions {
-  /** Passes over the training data. Default 10. */
+  /** The epoch to end before: training runs epochs `initialEpoch` … `epochs − 1`. Default 10. */
   epochs?: number;
+  /**
+   * The epoch to start at, as in Keras: resuming a run saved with `save({ training: true })`
+   * at `initialEpoch` continues it exactly (epoch numbers in callbacks and `bestEpoch` count
+   * from 0 at the start of the original run). Default 0.
+   */
+  initialEpoch?: number;
   /** Rows per update: 1 is stochastic gradient descent, ≥ n is full-batch. Default 32. */
   batchSize?: number;
   /** Reshuffle (seeded) before every epoch. Default true. */
@@ -97,6 +103,7 @@ export interface History {
 
 export interface NormalizedFitOptions {
   epochs: number;
+  initialEpoch: number;
   batchSize: number;
   shuffle: boolean;
   validationSplit: number;
@@ -117,6 +124,7 @@ export function normalizeFitOptions(value: unknown): NormalizedFitOptions {
   const options = checkOptions<FitOptions>('fit options', value);
   checkKnownKeys('fit options', options, [
     'epochs',
+    'initialEpoch',
     'batchSize',
     'shuffle',
     'validationSplit',
@@ -129,6 +137,7 @@ export function normalizeFitOptions(value: unknown): NormalizedFitOptions {
   ]);
   const result: NormalizedFitOptions = {
     epochs: options.epochs === undefined ? 10 : checkInteger('epochs', options.epochs, 1),
+    initialEpoch: options.initialEpoch === undefined ? 0 : checkInteger('initialEpoch', options.initialEpoch, 0),
     batchSize: options.batchSize === undefined ? 32 : checkInteger('batchSize', options.batchSize, 1),
     shuffle: options.shuffle === undefined ? true : checkBoolean('shuffle', options.shuffle),
     validationSplit:
@@ -138,6 +147,13 @@ export function normalizeFitOptions(value: unknown): NormalizedFitOptions {
     onEpochEnd: checkFunction('onEpochEnd', options.onEpochEnd),
     onBatchEnd: checkFunction('onBatchEnd', options.onBatchEnd),
   };
+  if (result.initialEpoch >= result.epochs) {
+    throw rangeError(
+      'initialEpoch',
+      `an epoch before epochs = ${result.epochs} (training runs epochs initialEpoch … epochs − 1)`,
+      result.initialEpoch,
+    );
+  }
   if (options.validationData !== undefined) {
     if (!Array.isArray(options.validationData) || options.validationData.length !== 2) {
       throw typeError('validationData', 'a pair [x, y]', options.validationData);
@@ -315,7 +331,7 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
   const batchesPerEpoch = Math.ceil(rows / batchSize);
   const perBatch = options.onBatchEnd !== undefined;
   const perEpoch = perBatch || validation !== undefined || es !== undefined || plateau !== undefined || options.onEpochEnd !== undefined;
-  const epochsPerCall = perEpoch ? 1 : Math.max(1, Math.min(options.epochs, Math.floor(ROWS_PER_CALL / rows)));
+  const epochsPerCall = perEpoch ? 1 : Math.max(1, Math.min(options.epochs - options.initialEpoch, Math.floor(ROWS_PER_CALL / rows)));
   const order = new Int32Array(epochsPerCall * rows);
   const draws = new Uint32Array(rows);
   const learningRates = new Float64Array(epochsPerCall * batchesPerEpoch);
@@ -331,7 +347,7 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
   let cooldown = 0;
   let learningRate: number;
 
-  for (let epoch = 0; epoch < options.epochs;) {
+  for (let epoch = options.initialEpoch; epoch < options.epochs;) {
     if (options.signal?.aborted) {
       history.stopReason = 'aborted';
       break;
@@ -468,7 +484,7 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
     }
   }
 
-  if (best && history.bestEpoch >= 0 && history.bestEpoch !== history.loss.length - 1) model.setParams(best);
+  if (best && history.bestEpoch >= 0 && history.bestEpoch !== options.initialEpoch + history.loss.length - 1) model.setParams(best);
   return history;
 }
 

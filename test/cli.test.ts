@@ -199,7 +199,12 @@ describe('mlpkit command line', () => {
     for (const [file, message] of [
       [truncated, /truncated\.mlpkit: model file is truncated: expected \d+ bytes, got \d+/],
       [corrupt, /corrupt\.mlpkit: model file is corrupt: checksum mismatch/],
-      [newer, /newer\.mlpkit: model file format version 2 is newer than this mlpkit .* reads \(up to 1\); upgrade mlpkit/],
+      [
+        newer,
+        new RegExp(
+          `newer\\.mlpkit: model file format version ${FORMAT_VERSION + 1} is newer than this mlpkit .* reads \\(up to ${FORMAT_VERSION}\\); upgrade mlpkit`,
+        ),
+      ],
       [plain, /plain\.mlpkit: this model was not trained by the mlpkit command line/],
     ] as const) {
       const run = mlpkit('evaluate', file, iris);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FORMAT_VERSION, MLP, MLPClassifier, MLPRegressor, StandardScaler } from '../src/node.js';
+import { FORMAT_VERSION, MLP, MLPClassifier, MLPRegressor, StandardScaler, type MLPOptions } from '../src/node.js';
 import { crc32 } from '../src/model-file.js';
 import { BACKENDS } from './helpers/backends.js';
 import { expectClose } from './helpers/close.js';
@@ -121,5 +121,58 @@ describe.each(BACKENDS)('model files on %s', (backend) => {
     const again = StandardScaler.fromJSON(JSON.parse(JSON.stringify(scaler)));
     expect(again.transform(X)).toEqual(scaler.transform(X));
     expectClose((again.inverseTransform(again.transform(X)) as number[][]).flat(), X.flat(), { rtol: 1e-6, atol: 1e-5, label: 'x' });
+  });
+});
+
+describe.each(BACKENDS)('training checkpoints on %s', (backend) => {
+  const x = Array.from({ length: 48 }, (_, i) => [Math.sin(i), Math.cos(1.3 * i), (i % 7) / 7]);
+  const y = x.map(([a, b]) => (a! + b! > 0.3 ? 0 : a! > b! ? 1 : 2));
+  const build = (optimizer: MLPOptions['optimizer']) =>
+    new MLP({
+      inputs: 3,
+      layers: [
+        { units: 16, activation: 'relu' },
+        { units: 3, activation: 'softmax' },
+      ],
+      optimizer,
+      dropout: 0.2,
+      seed: 12,
+      backend,
+    });
+
+  it.each([
+    ['adam with a step schedule', { type: 'adam', learningRate: 0.01, schedule: { type: 'step', factor: 0.5, stepSize: 7 } }],
+    ['nesterov', { type: 'nesterov', learningRate: 0.05 }],
+    ['sgd', { type: 'sgd', learningRate: 0.1 }],
+  ] as const)('%s: 5 epochs, save, load and resume at epoch 5 give the bits of 10 epochs in one go', (_name, optimizer) => {
+    const whole = build(optimizer);
+    const history = whole.fitSync(x, y, { epochs: 10, batchSize: 8 });
+    const first = build(optimizer);
+    first.fitSync(x, y, { epochs: 5, batchSize: 8 });
+    const resumed = MLP.load(first.save({ training: true }), { backend });
+    const rest = resumed.fitSync(x, y, { epochs: 10, initialEpoch: 5, batchSize: 8 });
+    expect(rest.loss).toEqual(history.loss.slice(5));
+    expect(resumed.step).toBe(whole.step);
+    expect(resumed.getWeights()).toEqual(whole.getWeights());
+    // Without the checkpoint, the optimizer starts afresh: the runs part.
+    const fresh = MLP.load(first.save(), { backend });
+    fresh.fitSync(x, y, { epochs: 10, initialEpoch: 5, batchSize: 8 });
+    expect(fresh.getWeights()).not.toEqual(whole.getWeights());
+  });
+
+  it('a checkpoint is a version 2 file; version 1 files still load; initialEpoch must come before epochs', () => {
+    const net = build('adam');
+    net.fitSync(x, y, { epochs: 1 });
+    const bytes = net.save();
+    expect(new DataView(bytes.buffer).getUint32(4, true)).toBe(2);
+    const v1 = bytes.slice();
+    const view = new DataView(v1.buffer);
+    view.setUint32(4, 1, true);
+    view.setUint32(v1.length - 4, crc32(v1.subarray(0, v1.length - 4)), true);
+    expect(MLP.load(v1).getWeights()).toEqual(net.getWeights());
+    const checkpoint = net.save({ training: true });
+    expect(checkpoint.length - bytes.length).toBeGreaterThanOrEqual(2 * 4 * net.parameterCount); // both of Adam's moments
+    expect(() => net.fitSync(x, y, { epochs: 3, initialEpoch: 3 })).toThrow(/initialEpoch must be an epoch before epochs = 3/);
+    expect(() => net.save({ training: 'yes' } as never)).toThrow(/options.training must be a boolean/);
   });
 });
