@@ -136,6 +136,10 @@ export class MLP {
     return this.#layout.size;
   }
   /** Updates applied so far. */
+  /** Epochs trained so far, across fits (restored from a checkpoint: the `initialEpoch` to resume at). */
+  get epochsTrained(): number {
+    return this.#state.epochsTrained;
+  }
   get step(): number {
     this.#check();
     return this.#model.step;

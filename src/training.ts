@@ -415,6 +415,7 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
     const epochsDone = Math.ceil(done / batchesPerEpoch);
     const seconds = (now() - started) / 1000;
     for (let e = 0; e < epochsDone; e++) {
+      state.epochsTrained++; // before the callbacks: a checkpoint saved in onEpochEnd resumes after this epoch
       let sum = 0;
       let seen = 0;
       for (let b = e * batchesPerEpoch; b < Math.min(done, (e + 1) * batchesPerEpoch); b++) {
@@ -476,7 +477,6 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
         history.bestEpoch = epoch + bestInChunk;
       }
     }
-    state.epochsTrained += epochsDone;
     epoch += epochsDone;
     if (stop) {
       history.stopReason = stop;

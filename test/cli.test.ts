@@ -219,6 +219,7 @@ describe('mlpkit command line', () => {
   it('Ctrl-C stops training after the current batch and saves the best weights so far', async () => {
     const dir = scratch();
     const model = join(dir, 'digits.mlpkit');
+    const checkpoint = join(dir, 'digits.ckpt');
     const child = spawn(
       process.execPath,
       [
@@ -235,6 +236,8 @@ describe('mlpkit command line', () => {
         '100000',
         '--out',
         model,
+        '--checkpoint',
+        checkpoint,
       ],
       { cwd: root },
     );
@@ -255,8 +258,29 @@ describe('mlpkit command line', () => {
     expect(code).toBe(130);
     expect(stdout).toMatch(/interrupted; keeping the best epoch so far \(\d+\)/);
     expect(existsSync(model)).toBe(true);
+    expect(stdout).toMatch(/checkpoint written to .*digits\.ckpt \(continue with --resume\)/);
+    expect(MLP.load(readFileSync(checkpoint)).epochsTrained).toBeGreaterThanOrEqual(3);
     const evaluated = mlpkit('evaluate', model, join(root, 'data', 'digits.csv.gz'));
     expect(Number(evaluated.stdout.match(/accuracy (\d+\.\d+) %/)![1])).toBeGreaterThan(80);
+  });
+
+  it('--resume continues a --checkpoint to the weights of a run that never stopped', () => {
+    const dir = scratch();
+    const [whole, resumed, checkpoint] = ['whole.mlpkit', 'resumed.mlpkit', 'run.ckpt'].map((f) => join(dir, f)) as [
+      string,
+      string,
+      string,
+    ];
+    const common = ['--layers', '8', '--optimizer', 'adam', '--learning-rate', '0.01', '--dropout', '0.1', '--batch-size', '16'];
+    expect(mlpkit('train', iris, '--target', 'species', ...common, '--epochs', '8', '--out', whole).status).toBe(0);
+    expect(mlpkit('train', iris, '--target', 'species', ...common, '--epochs', '4', '--checkpoint', checkpoint).status).toBe(0);
+    const run = mlpkit('train', iris, '--resume', checkpoint, '--epochs', '8', '--out', resumed);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/resuming .*run\.ckpt at epoch 5 of 8/);
+    expect(MLP.load(readFileSync(resumed)).getWeights()).toEqual(MLP.load(readFileSync(whole)).getWeights());
+    const done = mlpkit('train', iris, '--resume', checkpoint, '--epochs', '4');
+    expect(done.status).toBe(1);
+    expect(done.stderr).toMatch(/has trained 4 epochs already; ask for more with --epochs/);
   });
 
   it('--help shows examples everywhere; info lists the backends', () => {

@@ -36,6 +36,8 @@ interface CliMetadata {
   target: string;
   /** Class labels in output order (classification). */
   classes?: (string | number)[];
+  /** How it was trained: a run continued with --resume trains the same way. */
+  fit?: { batchSize: number; validationSplit: number; earlyStopping?: number | true };
 }
 
 class UsageError extends Error {}
@@ -161,6 +163,9 @@ interface TrainOptions {
   seed: number;
   out?: string;
   plot?: string;
+  checkpoint?: string;
+  checkpointEvery: number;
+  resume?: string;
 }
 
 function decideTask(table: Table, asked: TrainOptions['task']): 'classification' | 'regression' {
@@ -171,14 +176,8 @@ function decideTask(table: Table, asked: TrainOptions['task']): 'classification'
   return numbers.every(Number.isInteger) && distinct <= Math.max(2, Math.min(50, table.rows / 10)) ? 'classification' : 'regression';
 }
 
-async function train(file: string, options: TrainOptions): Promise<void> {
-  if (options.target === undefined && options.labels === undefined)
-    throw new UsageError('name the target column with --target (CSV) or the labels file with --labels (IDX)');
-  const data = readTable(file, {
-    ...(options.target !== undefined ? { target: options.target } : {}),
-    ...(options.features ? { features: options.features } : {}),
-    ...(options.labels ? { labels: options.labels } : {}),
-  });
+/** The model, its metadata and the targets of a fresh run, from the options. */
+function newModel(file: string, data: Table, options: TrainOptions): { net: MLP; meta: CliMetadata; y: Float32Array | Int32Array } {
   const task = decideTask(data, options.task);
   let y: Float32Array | Int32Array;
   const meta: CliMetadata = { format: data.format, task, features: [...data.features], target: data.targetName! };
@@ -189,8 +188,7 @@ async function train(file: string, options: TrainOptions): Promise<void> {
     if (classes.length < 2)
       throw new Error(`${file}: the target '${meta.target}' has a single class (${classes[0]}); classification needs two or more`);
     meta.classes = classes;
-    const index = new Map(classes.map((c, i) => [String(c), i]));
-    const indices = Int32Array.from(data.target!, (v) => index.get(String(v))!);
+    const indices = classIndices(data, meta, file);
     output = classes.length === 2 ? { units: 1, activation: 'sigmoid' } : { units: classes.length, activation: 'softmax' };
     y = classes.length === 2 ? Float32Array.from(indices) : indices;
   } else {
@@ -214,13 +212,64 @@ async function train(file: string, options: TrainOptions): Promise<void> {
     backend: globalOptions.backend,
     ...(globalOptions.threads ? { threads: globalOptions.threads } : {}),
   });
-  net.metadata = { ...meta };
+  return { net, meta, y };
+}
+
+/** A checkpoint to continue, with the targets of the data for the classes it knows. */
+function resumedModel(
+  file: string,
+  checkpoint: string,
+  options: TrainOptions,
+): { net: MLP; meta: CliMetadata; data: Table; y: Float32Array | Int32Array } {
+  const { net, meta } = loadModel(checkpoint);
+  if (net.epochsTrained === 0) throw new Error(`${checkpoint}: not a training checkpoint (write one with --checkpoint)`);
+  if (net.epochsTrained >= options.epochs) {
+    throw new Error(`${checkpoint}: has trained ${net.epochsTrained} epochs already; ask for more with --epochs (it is the total)`);
+  }
+  const data = readForModel(file, meta, options.labels, true);
+  if (meta.task === 'classification') {
+    const indices = classIndices(data, meta, file);
+    return { net, meta, data, y: meta.classes!.length === 2 ? Float32Array.from(indices) : indices };
+  }
+  const numbers = targetNumbers(data);
+  if (!numbers) throw new Error(`${file}: the target '${meta.target}' has values that are not numbers`);
+  return { net, meta, data, y: Float32Array.from(numbers) };
+}
+
+async function train(file: string, options: TrainOptions): Promise<void> {
+  if (options.target === undefined && options.labels === undefined && !options.resume)
+    throw new UsageError('name the target column with --target (CSV) or the labels file with --labels (IDX)');
+  let net: MLP;
+  let meta: CliMetadata;
+  let y: Float32Array | Int32Array;
+  let data: Table;
+  if (options.resume) {
+    ({ net, meta, data, y } = resumedModel(file, options.resume, options));
+    if (meta.fit) options = { ...options, ...meta.fit }; // the checkpoint's batches, split and stopping rule
+  } else {
+    data = readTable(file, {
+      ...(options.target !== undefined ? { target: options.target } : {}),
+      ...(options.features ? { features: options.features } : {}),
+      ...(options.labels ? { labels: options.labels } : {}),
+    });
+    ({ net, meta, y } = newModel(file, data, options));
+  }
+  const task = meta.task;
+  const initialEpoch = net.epochsTrained;
+  const fit: NonNullable<CliMetadata['fit']> = {
+    batchSize: options.batchSize,
+    validationSplit: options.validationSplit,
+    ...(options.earlyStopping !== undefined ? { earlyStopping: options.earlyStopping } : {}),
+  };
+  net.metadata = { ...meta, fit };
   const classes = meta.classes ? ` (${meta.classes.length} classes)` : '';
   console.log(
     `mlpkit ${VERSION}: ${data.rows} rows × ${data.features.length} features from ${file}; target '${meta.target}', ${task}${classes}`,
   );
+  const hidden = net.layers.length > 1 ? ` ${net.layers[0]!.activation}` : '';
   console.log(
-    `model: ${[data.features.length, ...options.layers, output.units].join('-')} ${options.activation}, loss ${net.loss}, ${options.optimizer}, backend ${net.backend}`,
+    `model: ${[net.inputs, ...net.layers.map((l) => l.units)].join('-')}${hidden}, loss ${net.loss}, ${net.spec.optimizer.type}, backend ${net.backend}` +
+      (initialEpoch > 0 ? `; resuming ${options.resume} at epoch ${initialEpoch + 1} of ${options.epochs}` : ''),
   );
 
   // Ctrl-C stops after the current batch; the best weights so far are kept. A second one quits.
@@ -235,11 +284,13 @@ async function train(file: string, options: TrainOptions): Promise<void> {
   process.on('SIGINT', onSigint);
   const progress = new ProgressReporter(options.epochs, process.stdout);
   let best: { value: number; epoch: number; weights: LayerWeights[] } | undefined;
+  let lastCheckpoint: Uint8Array | undefined; // the state at the end of the last epoch
   const started = performance.now();
   let history: History;
   try {
     history = await net.fit(data.x, y, {
       epochs: options.epochs,
+      initialEpoch,
       batchSize: options.batchSize,
       ...(options.validationSplit > 0 ? { validationSplit: options.validationSplit } : {}),
       ...(options.earlyStopping !== undefined
@@ -250,6 +301,10 @@ async function train(file: string, options: TrainOptions): Promise<void> {
         progress.epoch(epoch, logs);
         const value = logs.valLoss ?? logs.loss;
         if (!best || value < best.value) best = { value, epoch, weights: net.getWeights() };
+        if (options.checkpoint) {
+          lastCheckpoint = net.save({ training: true });
+          if ((epoch + 1) % options.checkpointEvery === 0 || epoch + 1 === options.epochs) writeAtomic(options.checkpoint, lastCheckpoint);
+        }
       },
     });
   } finally {
@@ -257,6 +312,10 @@ async function train(file: string, options: TrainOptions): Promise<void> {
     process.off('SIGINT', onSigint);
   }
   const seconds = (performance.now() - started) / 1000;
+  if (history.stopReason === 'aborted' && options.checkpoint && lastCheckpoint) {
+    writeAtomic(options.checkpoint, lastCheckpoint); // resumable from the last whole epoch
+    console.log(`checkpoint written to ${options.checkpoint} (continue with --resume)`);
+  }
   if (history.stopReason === 'aborted' && best) net.setWeights(best.weights);
   const last = history.loss.length - 1;
   const summary = [`${history.loss.length} epochs in ${seconds.toFixed(1)} s`, `loss ${history.loss[last]?.toFixed(4)}`];
@@ -486,16 +545,24 @@ Examples:
     .option('--seed <n>', 'seed of every random choice', number('--seed', 0, Number.MAX_SAFE_INTEGER), 0)
     .option('-o, --out <file>', 'write the trained model here (atomically)')
     .option('--plot <file.svg>', 'write the training and validation loss curves as an SVG chart')
+    .option('--checkpoint <file>', 'write a training checkpoint (model and optimizer state) here after epochs, and on Ctrl-C')
+    .option('--checkpoint-every <n>', 'epochs between checkpoints', positiveInt('--checkpoint-every'), 1)
+    .option('--resume <file>', 'continue the run a checkpoint stopped: its model, optimizer state and epoch (--epochs is the total)')
     .addHelpText(
       'after',
       `
 Standard scaling is fitted on the training rows and stored in the model. Ctrl-C stops after
-the current batch and, with --out, saves the best weights so far.
+the current batch and, with --out, saves the best weights so far; with --checkpoint, it also
+writes the state at the end of the last whole epoch, which --resume continues to the same
+weights as a run that never stopped. With --resume the model's layers and options, the batch
+size, the validation split and early stopping come from the checkpoint; --epochs is the total.
 
 Examples:
   mlpkit train data/iris.csv --target species --layers 16 --epochs 200 --out iris.mlpkit --plot iris.svg
   mlpkit train train-images-idx3-ubyte.gz --labels train-labels-idx1-ubyte.gz --layers 256,128 --epochs 15 --out fashion.mlpkit
-  mlpkit train houses.csv --target price --task regression --layers 64,64 --loss mse --early-stopping 20`,
+  mlpkit train houses.csv --target price --task regression --layers 64,64 --loss mse --early-stopping 20
+  mlpkit train data/iris.csv --target species --epochs 100 --checkpoint run.ckpt
+  mlpkit train data/iris.csv --resume run.ckpt --epochs 200 --out iris.mlpkit`,
     )
     .action(train);
 
