@@ -11,6 +11,8 @@ import { StandardScaler } from './scaler.js';
 import { scheduledLearningRate } from './schedules.js';
 import type { BackendName, LayerSpec, Loss, MLPOptions, ModelSpec } from './spec.js';
 import { normalizeModelSpec, specToOptions } from './spec.js';
+import { denseFromTfjs, denseToTfjs, foldScaler, type DenseLayer, type TfjsModelJson } from './interop/tfjs.js';
+import { VERSION } from './version.js';
 import {
   normalizeFitOptions,
   prepareFitData,
@@ -423,6 +425,53 @@ export class MLP {
       ...(this.#metadata ? { metadata: this.#metadata } : {}),
       ...(training ? { training: checkpoint() } : {}),
     };
+  }
+
+  /**
+   * The model as a TensorFlow.js layers model: the `model.json` object and the bytes of its
+   * weights file (`weights.bin`, as the manifest names it), which `tf.loadLayersModel` reads
+   * with the same predictions. A stored scaler is folded into the first layer.
+   * @example
+   * ```ts
+   * import * as tf from '@tensorflow/tfjs';
+   * const { modelJson, weights } = net.toTfjs();
+   * const model = await tf.loadLayersModel(tf.io.fromMemory({
+   *   modelTopology: modelJson.modelTopology, weightSpecs: modelJson.weightsManifest[0].weights, weightData: weights.buffer,
+   * }));
+   * ```
+   */
+  toTfjs(): { modelJson: TfjsModelJson; weights: Uint8Array } {
+    this.#check();
+    if (this.#standardize && !this.#scaler)
+      throw new Error('this MLP standardizes its inputs but has no fitted scaler yet: call fit() first');
+    const dense: DenseLayer[] = this.getWeights().map((w, l) => ({
+      ...this.#layout.layers[l]!,
+      ...w,
+      activation: this.layers[l]!.activation,
+      alpha: this.layers[l]!.alpha,
+    }));
+    if (this.#scaler) dense[0] = foldScaler(dense[0]!, this.#scaler.mean!, this.#scaler.scale!);
+    return denseToTfjs(dense, `mlpkit ${VERSION}`);
+  }
+
+  /**
+   * A network from a TensorFlow.js layers model: a `Sequential` model of `Dense` layers with
+   * their activations (LeakyReLU and ELU layers after a linear Dense; Dropout is skipped at
+   * inference). Any other layer is rejected with its name and class.
+   * @param modelJson the parsed `model.json`.
+   * @param weights the weights file's bytes (its parts concatenated, in manifest order).
+   * @example
+   * ```ts
+   * const net = MLP.fromTfjs(JSON.parse(readFileSync('model.json', 'utf8')), readFileSync('weights.bin'));
+   * ```
+   */
+  static fromTfjs(modelJson: unknown, weights: Uint8Array | ArrayBuffer, options: LoadOptions = {}): MLP {
+    const opts = checkOptions<LoadOptions>('options', options);
+    checkKnownKeys('options', opts, ['backend', 'threads']);
+    const model = denseFromTfjs(modelJson, weights);
+    const net = new MLP({ inputs: model.inputs, layers: model.layers, seed: 0, ...opts });
+    net.setWeights(model.weights);
+    return net;
   }
 
   /**

@@ -264,6 +264,34 @@ describe('mlpkit command line', () => {
     expect(Number(evaluated.stdout.match(/accuracy (\d+\.\d+) %/)![1])).toBeGreaterThan(80);
   });
 
+  it('export --tfjs writes a layers model that TensorFlow.js loads with the same predictions', async () => {
+    const dir = scratch();
+    const model = join(dir, 'iris.mlpkit');
+    expect(mlpkit('train', iris, '--target', 'species', '--layers', '6', '--epochs', '20', '--out', model).status).toBe(0);
+    const run = mlpkit('export', model, '--tfjs', join(dir, 'tfjs'));
+    expect(run.status).toBe(0);
+    const tf = await import('@tensorflow/tfjs');
+    const json = JSON.parse(readFileSync(join(dir, 'tfjs', 'model.json'), 'utf8'));
+    const weights = readFileSync(join(dir, 'tfjs', 'weights.bin'));
+    const loaded = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: json.modelTopology,
+        weightSpecs: json.weightsManifest[0].weights,
+        weightData: new Uint8Array(weights).buffer,
+      }),
+    );
+    const rows = [
+      [5.1, 3.5, 1.4, 0.2],
+      [6.7, 3.1, 4.4, 1.4],
+      [6.3, 3.3, 6.0, 2.5],
+    ];
+    const net = MLP.load(readFileSync(model));
+    const want = (net.predict(rows) as number[][]).flat();
+    const got = Array.from((loaded.predict(tf.tensor2d(rows)) as { dataSync(): Float32Array }).dataSync());
+    for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-5);
+    expect(mlpkit('export', model).stderr).toMatch(/name what to write: --tfjs <directory>/);
+  });
+
   it('--resume continues a --checkpoint to the weights of a run that never stopped', () => {
     const dir = scratch();
     const [whole, resumed, checkpoint] = ['whole.mlpkit', 'resumed.mlpkit', 'run.ckpt'].map((f) => join(dir, f)) as [
@@ -284,7 +312,7 @@ describe('mlpkit command line', () => {
   });
 
   it('--help shows examples everywhere; info lists the backends', () => {
-    for (const command of [[], ['train'], ['evaluate'], ['predict'], ['bench'], ['info']]) {
+    for (const command of [[], ['train'], ['evaluate'], ['predict'], ['bench'], ['export'], ['info']]) {
       const run = mlpkit(...command, '--help');
       expect(run.status).toBe(0);
       expect(run.stdout).toMatch(/Examples?:\n\s+mlpkit /);

@@ -3,7 +3,7 @@
  * The mlpkit command line: train, evaluate and predict on CSV and IDX files, and report the
  * backends. `mlpkit <command> --help` describes each command with examples.
  */
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
@@ -469,6 +469,17 @@ async function bench(
   console.log(options.json ? JSON.stringify({ model, source, rows: comparison.rows }, null, 2) : comparison.table());
 }
 
+/** Writes a model in another library's format. */
+function exportModel(modelPath: string, options: { tfjs?: string }): void {
+  if (!options.tfjs) throw new UsageError('name what to write: --tfjs <directory>');
+  const { net } = loadModel(modelPath);
+  const { modelJson, weights } = net.toTfjs();
+  mkdirSync(options.tfjs, { recursive: true });
+  writeAtomic(join(options.tfjs, 'weights.bin'), weights);
+  writeAtomic(join(options.tfjs, 'model.json'), `${JSON.stringify(modelJson, null, 1)}\n`);
+  console.log(`TensorFlow.js layers model written to ${join(options.tfjs, 'model.json')} and weights.bin`);
+}
+
 function info(): void {
   console.log(`mlpkit ${VERSION} on Node ${process.versions.node} (${process.platform}-${process.arch})`);
   for (const b of listBackends()) {
@@ -620,6 +631,14 @@ Examples:
   mlpkit bench --layers 256 --rows 512 --json > comparison.json`,
     )
     .action(bench);
+
+  cli
+    .command('export')
+    .description('write a model for another library: a TensorFlow.js layers model (model.json + weights.bin)')
+    .argument('<model>', 'a model written by mlpkit train')
+    .option('--tfjs <directory>', 'write model.json and weights.bin here, for tf.loadLayersModel')
+    .addHelpText('after', '\nExample:\n  mlpkit export iris.mlpkit --tfjs iris-tfjs')
+    .action(exportModel);
 
   cli
     .command('info')
