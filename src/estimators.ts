@@ -2,7 +2,7 @@
  * scikit-learn style façades over `MLP`: the output layer and loss follow from the task,
  * labels may be of any type, and the options keep scikit-learn's names.
  */
-import { isNested, toMatrix, toTargets, type MatrixInput } from './data.js';
+import { isNested, toFlatMatrix, toMatrix, toTargets, type MatrixInput } from './data.js';
 import {
   checkBoolean,
   checkInteger,
@@ -161,19 +161,24 @@ function resolveOptions(value: unknown, name: string): Resolved {
 }
 
 /** Rows and width of X: nested rows, or a flat array holding `rows` rows (the number of targets). */
+/** The shape of X for `rows` labels, with every value checked (so a bad X fails before any training). */
 function shapeOf(X: MatrixInput, rows: number): { rows: number; features: number } {
+  let features: number;
   if (isNested(X)) {
     if (X.length !== rows) throw new RangeError(`X must have ${rows} rows to match y, got ${X.length}`);
     if (rows === 0) throw rangeError('X', 'a matrix with at least one row', X);
-    return { rows, features: X[0]!.length };
-  }
-  if (X instanceof Float32Array || X instanceof Float64Array) {
+    features = Array.isArray(X[0]) ? X[0].length : 0;
+  } else if (X instanceof Float32Array || X instanceof Float64Array || X instanceof Uint8Array) {
     if (rows === 0 || X.length % rows !== 0 || X.length === 0) {
       throw rangeError('X', `a flat array of ${rows} rows (a length that is a multiple of ${rows})`, X);
     }
-    return { rows, features: X.length / rows };
+    features = X.length / rows;
+  } else {
+    throw typeError('X', 'an array of rows (number[][]) or a flat Float32Array, Float64Array or Uint8Array', X);
   }
-  throw typeError('X', 'an array of rows (number[][]) or a flat Float32Array', X);
+  if (features < 1) throw rangeError('X[0]', 'a row of at least one feature', isNested(X) ? X[0] : X);
+  toFlatMatrix('X', X, features);
+  return { rows, features };
 }
 
 /** The common machinery of the two façades. */
@@ -255,28 +260,37 @@ abstract class MLPEstimator {
       standardize: o.standardize,
       ...(o.threads ? { threads: o.threads } : {}),
     });
+    const y = targets instanceof Int32Array && outputs === 1 ? Float32Array.from(targets) : targets;
+    // The new network replaces the fitted one only once it has trained: a fit that fails (bad
+    // X, divergence, a throwing callback) leaves the estimator as it was.
+    let history: History;
+    try {
+      history = await net.fit(X, y, {
+        epochs: o.maxIter,
+        batchSize,
+        shuffle: o.shuffle,
+        ...(o.earlyStopping ? { validationSplit: o.validationFraction } : {}),
+        earlyStopping: { patience: o.nIterNoChange, minDelta: o.tol, restoreBestWeights: o.earlyStopping },
+        ...(o.learningRate === 'adaptive' ? { reduceLROnPlateau: { factor: 0.2, patience: 2, minDelta: o.tol } } : {}),
+        ...(o.verbose
+          ? {
+              onEpochEnd: (epoch: number, logs: { loss: number; valLoss?: number }) => {
+                console.log(
+                  `Iteration ${epoch + 1}, loss = ${logs.loss.toFixed(8)}` +
+                    (logs.valLoss === undefined ? '' : `, validation loss = ${logs.valLoss.toFixed(8)}`),
+                );
+              },
+            }
+          : {}),
+        ...extra,
+      });
+    } catch (error) {
+      net.dispose();
+      throw error;
+    }
     this.net?.dispose();
     this.net = net;
-    const y = targets instanceof Int32Array && outputs === 1 ? Float32Array.from(targets) : targets;
-    this.#history = await net.fit(X, y, {
-      epochs: o.maxIter,
-      batchSize,
-      shuffle: o.shuffle,
-      ...(o.earlyStopping ? { validationSplit: o.validationFraction } : {}),
-      earlyStopping: { patience: o.nIterNoChange, minDelta: o.tol, restoreBestWeights: o.earlyStopping },
-      ...(o.learningRate === 'adaptive' ? { reduceLROnPlateau: { factor: 0.2, patience: 2, minDelta: o.tol } } : {}),
-      ...(o.verbose
-        ? {
-            onEpochEnd: (epoch: number, logs: { loss: number; valLoss?: number }) => {
-              console.log(
-                `Iteration ${epoch + 1}, loss = ${logs.loss.toFixed(8)}` +
-                  (logs.valLoss === undefined ? '' : `, validation loss = ${logs.valLoss.toFixed(8)}`),
-              );
-            },
-          }
-        : {}),
-      ...extra,
-    });
+    this.#history = history;
   }
 
   /** The fitted network's raw outputs for X. */
@@ -415,6 +429,13 @@ export class MLPClassifier extends MLPEstimator {
     if (record.estimator?.type !== 'MLPClassifier' || !record.estimator.classes) {
       throw new RangeError(
         `this model file holds ${record.estimator ? `an ${record.estimator.type}` : 'a plain MLP'}, not an MLPClassifier`,
+      );
+    }
+    const classes = record.estimator.classes.length;
+    const outputs = record.spec.layers.at(-1)!.units;
+    if (classes < 2 || outputs !== (classes === 2 ? 1 : classes)) {
+      throw new RangeError(
+        `model file is corrupt: its ${classes} class labels do not match an output layer of ${outputs} unit${outputs === 1 ? '' : 's'}`,
       );
     }
     const clf = new MLPClassifier({ ...(record.estimator.params as EstimatorOptions), ...options });

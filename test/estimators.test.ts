@@ -10,6 +10,7 @@ import {
   randomSearch,
   trainTestSplit,
 } from '../src/node.js';
+import { decodeModel, encodeModel } from '../src/model-file.js';
 import { BACKENDS } from './helpers/backends.js';
 import { expectClose } from './helpers/close.js';
 
@@ -236,5 +237,35 @@ describe('model selection', () => {
     expect(result.bestSeed).toBe(best.seed);
     expect((result.best as unknown as Probe).params.randomState).toBe(best.seed);
     expect(Probe.disposed).toBe(5);
+  });
+});
+
+describe.each(BACKENDS)('a failed call leaves the estimator as it was, on %s', (backend) => {
+  it('refitting a fitted classifier with bad X throws and keeps the fitted model', async () => {
+    const clf = new MLPClassifier({ hiddenLayerSizes: [5], maxIter: 20, randomState: 3, backend });
+    await clf.fit(iris.X, iris.y);
+    const before = clf.predictProba(iris.X.slice(0, 4));
+    const bad = iris.X.map((row, i) => (i === 7 ? [row[0]!, NaN, row[2]!, row[3]!] : row));
+    await expect(clf.fit(bad, iris.y)).rejects.toThrow(/X\[7\]\[1\] must be a finite number, got NaN/);
+    expect(clf.predictProba(iris.X.slice(0, 4))).toEqual(before);
+    expect(clf.classes).toEqual(['setosa', 'versicolor', 'virginica']);
+    // A failure during training (here a callback that throws) keeps the fitted model too.
+    const relabelled = iris.y.map((label) => `class ${label}`);
+    const failing = {
+      onEpochEnd: () => {
+        throw new Error('from the callback');
+      },
+    };
+    await expect(clf.fit(iris.X, relabelled, failing)).rejects.toThrow(/from the callback/);
+    expect(clf.predictProba(iris.X.slice(0, 4))).toEqual(before);
+    expect(clf.classes).toEqual(['setosa', 'versicolor', 'virginica']);
+  });
+
+  it('a classifier file whose classes do not match its output layer is refused', async () => {
+    const clf = new MLPClassifier({ hiddenLayerSizes: [4], maxIter: 5, randomState: 1, backend });
+    await clf.fit(iris.X, iris.y);
+    const record = decodeModel(clf.save());
+    const edited = encodeModel({ ...record, estimator: { ...record.estimator!, classes: ['a', 'b', 'c', 'd'] } });
+    expect(() => MLPClassifier.load(edited)).toThrow(/model file is corrupt: its 4 class labels do not match an output layer of 3 units/);
   });
 });
