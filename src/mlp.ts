@@ -5,7 +5,7 @@ import { checkBoolean, checkInteger, checkKnownKeys, checkOptions, typeError } f
 import { initialParams } from './init.js';
 import { layersFromParams, paramLayout, paramsFromLayers, type LayerWeights, type LayerWeightsInput, type ParamLayout } from './layout.js';
 import { accuracyOf, classesOf } from './metrics.js';
-import { decodeModel, encodeModel, OPTIMIZER_VECTORS, type ModelRecord, type TrainingRecord } from './model-file.js';
+import { decodeModel, encodeModel, metadataProblem, OPTIMIZER_VECTORS, type ModelRecord, type TrainingRecord } from './model-file.js';
 import { resolveBackend } from './registry.js';
 import { StandardScaler } from './scaler.js';
 import { scheduledLearningRate } from './schedules.js';
@@ -170,13 +170,20 @@ export class MLP {
     if (value !== undefined) {
       if (value === null || typeof value !== 'object' || Array.isArray(value))
         throw typeError('metadata', 'a plain object or undefined', value);
+      const problem = metadataProblem(value);
+      if (problem) throw new TypeError(`metadata must be a plain object of JSON data: ${problem}`);
       let json: string;
       try {
         json = JSON.stringify(value);
       } catch (error) {
         throw new TypeError(`metadata must be JSON-serializable: ${(error as Error).message}`, { cause: error });
       }
-      value = JSON.parse(json) as Record<string, unknown>;
+      // What a file will hold: a Date, a boxed value or a toJSON that turns the object into
+      // something else is refused here rather than written and then refused by load().
+      const stored = JSON.parse(json) as unknown;
+      const storedProblem = metadataProblem(stored);
+      if (storedProblem) throw new TypeError(`metadata must be a plain object of JSON data: as JSON ${storedProblem}`);
+      value = stored as Record<string, unknown>;
     }
     this.#metadata = value;
   }

@@ -123,6 +123,28 @@ export function encodeModel(record: ModelRecord): Uint8Array {
   return bytes;
 }
 
+/** How deep metadata may nest: deeper data could be read but not written back (JSON.stringify recurses). */
+export const METADATA_DEPTH = 64;
+
+/**
+ * Why `value` cannot be model metadata — not a plain object once it has been through JSON, or
+ * nested deeper than METADATA_DEPTH — or undefined when it can. What the setter accepts, a
+ * file may hold, so every saved model loads.
+ */
+export function metadataProblem(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return `it is ${describe(value)}, not a plain object`;
+  const pending: [unknown, number][] = [[value, 1]];
+  const seen = new Set<object>(); // each object once: shared or cyclic data cannot make the walk explode
+  while (pending.length > 0) {
+    const [item, depth] = pending.pop()!;
+    if (item === null || typeof item !== 'object' || seen.has(item)) continue;
+    seen.add(item);
+    if (depth > METADATA_DEPTH) return `it nests deeper than ${METADATA_DEPTH} levels`;
+    for (const child of Object.values(item)) pending.push([child, depth + 1]);
+  }
+  return undefined;
+}
+
 function corrupt(detail: string): RangeError {
   return new RangeError(`model file is corrupt: ${detail}`);
 }
@@ -236,9 +258,8 @@ export function decodeModel(value: unknown): ModelRecord {
       throw corrupt('its class labels are not a list of strings, numbers or booleans');
     }
   }
-  if (m.metadata !== undefined && (m.metadata === null || typeof m.metadata !== 'object' || Array.isArray(m.metadata))) {
-    throw corrupt(`its metadata is ${describe(m.metadata)}, expected an object`);
-  }
+  const metadata = m.metadata === undefined ? undefined : metadataProblem(m.metadata);
+  if (metadata) throw corrupt(`its metadata cannot be used: ${metadata}`);
   return {
     spec,
     params,

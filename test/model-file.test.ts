@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FORMAT_VERSION, MLP, MLPClassifier, MLPRegressor, StandardScaler, type MLPOptions } from '../src/node.js';
-import { crc32 } from '../src/model-file.js';
+import { crc32, decodeModel, encodeModel } from '../src/model-file.js';
 import { BACKENDS } from './helpers/backends.js';
 import { expectClose } from './helpers/close.js';
 
@@ -52,6 +52,26 @@ describe.each(BACKENDS)('model files on %s', (backend) => {
     expect(() => {
       net.metadata = cyclic;
     }).toThrow(/metadata must be JSON-serializable/);
+    // What save() would write but load() could not read back is refused when it is set.
+    const kept = net.metadata;
+    for (const [value, message] of [
+      [new Date(0), /metadata must be a plain object of JSON data: as JSON it is "1970-01-01T00:00:00\.000Z", not a plain object/],
+      [new Number(3), /metadata must be a plain object of JSON data: as JSON it is 3, not a plain object/],
+      [{ toJSON: () => [1, 2] }, /as JSON it is an array of length 2, not a plain object/],
+      [
+        JSON.parse('{"a":'.repeat(200) + '1' + '}'.repeat(200)) as object,
+        /metadata must be a plain object of JSON data: it nests deeper than 64 levels/,
+      ],
+    ] as const) {
+      expect(() => {
+        net.metadata = value as never;
+      }).toThrow(message);
+    }
+    expect(net.metadata).toEqual(kept);
+    // …and a file that holds such metadata anyway is refused, by the same rule.
+    const deep = JSON.parse('{"a":'.repeat(100) + '1' + '}'.repeat(100)) as Record<string, unknown>;
+    const forged = encodeModel({ ...decodeModel(bytes), metadata: deep });
+    expect(() => MLP.load(forged)).toThrow(/model file is corrupt: its metadata cannot be used: it nests deeper than 64 levels/);
     for (const target of BACKENDS) {
       const again = MLP.load(bytes, { backend: target });
       expect(again.backend).toBe(target);
