@@ -43,6 +43,18 @@ export function batchBounds(epochs: number, epochLength: number, batchSize: numb
   return bounds;
 }
 
+/** Everything an update changes: the parameters, then the optimizer's vectors, and the counters. */
+export interface StateSnapshot {
+  readonly vectors: Float32Array[];
+  readonly counters: Float64Array;
+}
+
+/** Whether every value of a snapshot's vectors is finite. */
+export function finiteSnapshot(snapshot: StateSnapshot): boolean {
+  for (const vector of snapshot.vectors) for (let i = 0; i < vector.length; i++) if (!Number.isFinite(vector[i])) return false;
+  return true;
+}
+
 /** One network on one backend. */
 export class BackendModel {
   /** Number of parameters (the length of the flat vector). */
@@ -142,6 +154,32 @@ export class BackendModel {
   setParams(params: Float32Array): void {
     const raw = this.#idle('setParams');
     raw.writeState(STATE_VECTORS.indexOf('params'), checkTypedArray('params', params, Float32Array, this.size).subarray(0, this.size));
+  }
+
+  /**
+   * Copies the parameters, the optimizer's first `optimizerVectors` vectors and the counters
+   * into `into` (made when absent): what `restore` puts back after a step that went wrong.
+   */
+  snapshot(optimizerVectors: number, into?: StateSnapshot): StateSnapshot {
+    const raw = this.#idle('snapshot');
+    const snapshot = into ?? {
+      vectors: Array.from({ length: 1 + optimizerVectors }, () => new Float32Array(this.size)),
+      counters: new Float64Array(COUNTER_FIELDS.length),
+    };
+    snapshot.vectors.forEach((vector, k) =>
+      raw.readState(k === 0 ? STATE_VECTORS.indexOf('params') : STATE_VECTORS.indexOf('moment1') + k - 1, vector),
+    );
+    raw.readCounters(snapshot.counters);
+    return snapshot;
+  }
+
+  /** Puts back a snapshot: parameters, optimizer vectors and counters together. */
+  restore(snapshot: StateSnapshot): void {
+    const raw = this.#idle('restore');
+    snapshot.vectors.forEach((vector, k) =>
+      raw.writeState(k === 0 ? STATE_VECTORS.indexOf('params') : STATE_VECTORS.indexOf('moment1') + k - 1, vector),
+    );
+    raw.writeCounters(snapshot.counters);
   }
 
   /**

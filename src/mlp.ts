@@ -1,5 +1,5 @@
 import type { Backend } from './backend.js';
-import { BackendModel } from './backend-model.js';
+import { BackendModel, finiteSnapshot, type StateSnapshot } from './backend-model.js';
 import { isNested, shapeLike, toMatrix, toTargets, type FlatMatrix, type Matrix, type MatrixInput, type TargetInput } from './data.js';
 import { checkBoolean, checkInteger, checkKnownKeys, checkOptions, typeError } from './errors.js';
 import { initialParams } from './init.js';
@@ -19,7 +19,6 @@ import {
   runAsync,
   runSync,
   TrainingDivergedError,
-  keepFiniteWeights,
   firstNonFinite,
   type FitOptions,
   type History,
@@ -87,7 +86,7 @@ export class MLP {
   #scaler: StandardScaler | undefined;
   #metadata: Record<string, unknown> | undefined;
   #history: History | undefined;
-  #stepCopies: [Float32Array, Float32Array] | undefined;
+  #stepCopies: [StateSnapshot, StateSnapshot] | undefined;
   #training = false; // a fit is running: refuse another fit, trainBatch, setWeights and dispose
   #inFlight = false; // the backend is working asynchronously: refuse everything that touches it
   #disposed = false;
@@ -294,22 +293,24 @@ export class MLP {
     const { optimizer } = this.#spec;
     const learningRate =
       scheduledLearningRate(optimizer.learningRate, optimizer.schedule, this.#model.step) * this.#state.learningRateScale;
-    // Copies of the weights before and after the step, to put them back if it goes non-finite;
-    // the buffers live with the model, so a loop of trainBatch calls allocates nothing.
-    this.#stepCopies ??= [new Float32Array(this.#layout.size), new Float32Array(this.#layout.size)];
+    // The whole state before and after the step (weights, optimizer vectors, counters), to put
+    // it back if the step goes non-finite; the buffers live with the model, so a loop of
+    // trainBatch calls allocates nothing.
+    const vectors = OPTIMIZER_VECTORS[optimizer.type];
+    this.#stepCopies ??= [this.#model.snapshot(vectors), this.#model.snapshot(vectors)];
     const [before, after] = this.#stepCopies;
-    this.#model.getParams(before);
+    this.#model.snapshot(vectors, before);
     this.#model.reserve(xs.rows);
     const loss = this.#model.trainStep(xs.data, ys.data, xs.rows, learningRate);
     if (!Number.isFinite(loss)) {
-      keepFiniteWeights(this.#model, before);
+      this.#model.restore(before); // no update was applied; the counters stay too
       throw new TrainingDivergedError(loss);
     }
-    this.#model.getParams(after);
-    const bad = firstNonFinite(after);
-    if (bad >= 0) {
-      this.#model.setParams(before);
-      throw new TrainingDivergedError(after[bad]!);
+    this.#model.snapshot(vectors, after);
+    if (!finiteSnapshot(after)) {
+      this.#model.restore(before);
+      const bad = after.vectors.map((v) => v[firstNonFinite(v)]).find((v) => v !== undefined);
+      throw new TrainingDivergedError(bad ?? NaN);
     }
     return loss;
   }

@@ -4,7 +4,8 @@
  * divergence guard. It is written once, as a generator that yields the work it needs done
  * (train a chunk of batches, call a user callback); `runSync` and `runAsync` perform it.
  */
-import { yieldToEventLoop, type BackendModel } from './backend-model.js';
+import { finiteSnapshot, yieldToEventLoop, type BackendModel, type StateSnapshot } from './backend-model.js';
+import { OPTIMIZER_VECTORS } from './model-file.js';
 import { toFlatMatrix, toMatrix, toTargets, type FlatMatrix, type Matrix, type MatrixInput, type TargetInput } from './data.js';
 import { checkBoolean, checkInteger, checkKnownKeys, checkNumber, checkOptions, rangeError, typeError } from './errors.js';
 import { argmax } from './metrics.js';
@@ -336,9 +337,12 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
   const draws = new Uint32Array(rows);
   const learningRates = new Float64Array(epochsPerCall * batchesPerEpoch);
   const losses = new Float64Array(learningRates.length);
-  let lastFinite = new Float32Array(model.size); // weights at the end of the last good chunk
-  let current = new Float32Array(model.size);
-  model.getParams(lastFinite);
+  // The whole state (weights, the optimizer's vectors, the counters) at the end of the last
+  // good chunk: a chunk that goes non-finite is undone as a whole, so no poisoned moment or
+  // counter survives it to spoil the steps after.
+  const vectors = OPTIMIZER_VECTORS[optimizer.type];
+  let lastFinite = model.snapshot(vectors);
+  let current = model.snapshot(vectors);
   const best = es?.restoreBestWeights ? new Float32Array(model.size) : undefined;
   let bestValue = Infinity;
   let epochsWithoutImprovement = 0;
@@ -386,7 +390,7 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
       }) as number;
       for (let b = first; b < first + count; b++) {
         if (!Number.isFinite(losses[b]!)) {
-          keepFiniteWeights(model, lastFinite);
+          keepFiniteState(model, lastFinite, current);
           throw new TrainingDivergedError(losses[b]!, epoch + Math.floor(b / batchesPerEpoch), b % batchesPerEpoch);
         }
         if (perBatch) {
@@ -403,11 +407,11 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
       break;
     }
 
-    model.getParams(current);
-    const bad = firstNonFinite(current);
-    if (bad >= 0) {
-      model.setParams(lastFinite);
-      throw new TrainingDivergedError(current[bad]!, epoch + Math.ceil(done / batchesPerEpoch) - 1);
+    model.snapshot(vectors, current);
+    if (!finiteSnapshot(current)) {
+      const value = firstNonFiniteValue(current);
+      model.restore(lastFinite);
+      throw new TrainingDivergedError(value, epoch + Math.ceil(done / batchesPerEpoch) - 1);
     }
     [lastFinite, current] = [current, lastFinite];
 
@@ -432,7 +436,7 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
       const valLoss = validation ? model.evaluate(validation.x, validation.y, validation.rows) : undefined;
       if (valLoss !== undefined) {
         if (!Number.isFinite(valLoss)) {
-          model.setParams(current); // the chunk's starting weights (swapped above)
+          model.restore(current); // the chunk's starting state (swapped above)
           throw new TrainingDivergedError(valLoss, epoch);
         }
         history.valLoss.push(valLoss);
@@ -494,11 +498,22 @@ export function firstNonFinite(values: Float32Array): number {
   return -1;
 }
 
-/** After a non-finite loss (whose update was not applied): keep the current weights if finite, else the last good ones. */
-export function keepFiniteWeights(model: BackendModel, lastFinite: Float32Array): void {
-  const current = new Float32Array(model.size);
-  model.getParams(current);
-  if (firstNonFinite(current) >= 0) model.setParams(lastFinite);
+/**
+ * After a non-finite loss (whose update was not applied): keep the current state if all of it
+ * is finite, else put back the last good one, weights and optimizer state together.
+ */
+export function keepFiniteState(model: BackendModel, lastFinite: StateSnapshot, scratch?: StateSnapshot): void {
+  const current = model.snapshot(lastFinite.vectors.length - 1, scratch);
+  if (!finiteSnapshot(current)) model.restore(lastFinite);
+}
+
+/** The first value of a snapshot that is not finite (NaN when there is none). */
+function firstNonFiniteValue(snapshot: StateSnapshot): number {
+  for (const vector of snapshot.vectors) {
+    const at = firstNonFinite(vector);
+    if (at >= 0) return vector[at]!;
+  }
+  return NaN;
 }
 
 /** Runs a training loop to the end, blocking. */

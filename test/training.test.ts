@@ -268,3 +268,42 @@ describe.each(BACKENDS)('asynchronous training lets the event loop run on %s', (
     expect(net.fitSync(x, y, { epochs: 2, onEpochEnd: () => undefined }).loss).toHaveLength(2); // the model is usable afterwards
   });
 });
+
+describe.each(BACKENDS)('a diverged step is undone as a whole on %s', (backend) => {
+  // Inputs of this size keep the loss finite but send the gradient to the edge of float32:
+  // momentum's velocity (and then the weights) overflow; Adam's second moment overflows while
+  // its weights stay finite, which would silently freeze them.
+  it.each([
+    ['momentum', 3e19],
+    ['adam', 1e19],
+  ] as const)('%s: weights, moments and counters go back, so the next good step trains', (type, size) => {
+    const net = new MLP({
+      inputs: 2,
+      layers: [{ units: 4, activation: 'relu' }, { units: 1 }],
+      optimizer: { type, learningRate: 0.05 },
+      seed: 6,
+      backend,
+    });
+    const good = [
+      [0.5, -0.2],
+      [0.1, 0.9],
+    ];
+    const targets = [0.3, -0.4];
+    for (let i = 0; i < 3; i++) net.trainBatch(good, targets);
+    const saved = net.save({ training: true });
+    const step = net.step;
+    expect(() =>
+      net.trainBatch(
+        [
+          [size, size],
+          [size, size / 2],
+        ],
+        [0, 0],
+      ),
+    ).toThrow(TrainingDivergedError);
+    expect(net.step).toBe(step);
+    expect(net.save({ training: true })).toEqual(saved); // weights, moments, counters: all as before
+    for (let i = 0; i < 3; i++) expect(Number.isFinite(net.trainBatch(good, targets))).toBe(true);
+    expect(net.getWeights().every((l) => l.weights.every(Number.isFinite))).toBe(true);
+  });
+});
