@@ -1,7 +1,7 @@
 import type { Backend } from './backend.js';
 import { BackendModel, finiteSnapshot, type StateSnapshot } from './backend-model.js';
 import { isNested, shapeLike, toMatrix, toTargets, type FlatMatrix, type Matrix, type MatrixInput, type TargetInput } from './data.js';
-import { checkBoolean, checkInteger, checkKnownKeys, checkOptions, typeError } from './errors.js';
+import { checkBoolean, checkInteger, checkKnownKeys, checkOptions, rangeError, typeError } from './errors.js';
 import { initialParams } from './init.js';
 import { layersFromParams, paramLayout, paramsFromLayers, type LayerWeights, type LayerWeightsInput, type ParamLayout } from './layout.js';
 import { accuracyOf, classesOf } from './metrics.js';
@@ -258,6 +258,10 @@ export class MLP {
   #startTraining(x: MatrixInput, y: TargetInput, options: FitOptions | undefined): TrainingJob {
     this.#checkIdle();
     const opts = normalizeFitOptions(options);
+    const floor = opts.reduceLROnPlateau?.minLearningRate;
+    if (floor !== undefined && floor > this.#spec.optimizer.learningRate) {
+      throw rangeError('reduceLROnPlateau.minLearningRate', `at most the learning rate (${this.#spec.optimizer.learningRate})`, floor);
+    }
     const fitScaler = this.#standardize
       ? (x: FlatMatrix, rows?: Int32Array) => new StandardScaler()._fitRows(x, this.inputs, rows)
       : undefined;

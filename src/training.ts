@@ -457,7 +457,11 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
         } else if (cooldown > 0) {
           cooldown--;
         } else if (++plateauWait >= plateau.patience) {
-          state.learningRateScale = Math.max(state.learningRateScale * plateau.factor, plateau.minLearningRate / optimizer.learningRate);
+          // Lower, never below the floor, and never higher than it was.
+          state.learningRateScale = Math.min(
+            state.learningRateScale,
+            Math.max(state.learningRateScale * plateau.factor, plateau.minLearningRate / optimizer.learningRate),
+          );
           plateauWait = 0;
           cooldown = plateau.cooldown;
         }

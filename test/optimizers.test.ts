@@ -79,6 +79,15 @@ describe.each(BACKENDS)('optimizers on %s', (backend) => {
     floored.setWeights([{ weights: [2], bias: null }]);
     const h2 = floored.fitSync(x, y, { epochs: 6, batchSize: 3, reduceLROnPlateau: { factor: 0.2, patience: 2, minLearningRate: 0.01 } });
     expectClose(h2.learningRate, [0.1, 0.1, 0.1, 0.02, 0.02, 0.01], { label: 'floored learning rate' });
+    // A floor above the rate is refused before anything trains (it would raise the rate)…
+    const before = floored.save({ training: true });
+    expect(() => floored.fitSync(x, y, { epochs: 3, reduceLROnPlateau: { minLearningRate: 1e30 } })).toThrow(
+      /reduceLROnPlateau\.minLearningRate must be at most the learning rate \(0\.1\), got 1e\+30/,
+    );
+    expect(floored.save({ training: true })).toEqual(before);
+    // …and a plateau never raises the rate: once at the floor, it stays there.
+    const h3 = floored.fitSync(x, y, { epochs: 4, batchSize: 3, reduceLROnPlateau: { factor: 0.5, patience: 1, minLearningRate: 0.05 } });
+    expect(Math.max(...h3.learningRate)).toBeLessThanOrEqual(0.01 + 1e-12);
   });
 });
 
