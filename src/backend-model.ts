@@ -12,7 +12,7 @@
  *   - evaluations and predictions are cut into chunks of the capacity.
  */
 import type { Backend, RawModel } from './backend.js';
-import { checkInteger, checkTypedArray, rangeError, typeError } from './errors.js';
+import { checkInteger, checkTypedArray, ModelBusyError, ModelDisposedError, ModelFailedError, rangeError, typeError } from './errors.js';
 import { paramLayout } from './layout.js';
 import type { ModelSpec } from './spec.js';
 import { COUNTER_FIELD, COUNTER_FIELDS, initialCounters, modelTables, STATE_VECTORS, type ModelTables } from './tables.js';
@@ -100,17 +100,22 @@ export class BackendModel {
 
   #usable(what: string): RawModel {
     if (this.#failure)
-      throw new Error(`this ${this.backend.name} model can no longer be used (${what}): an earlier call failed: ${this.#failure.message}`, {
-        cause: this.#failure,
-      });
-    if (this.#disposed) throw new Error(`this ${this.backend.name} model has been disposed (${what})`);
+      throw new ModelFailedError(
+        `this ${this.backend.name} model can no longer be used (${what}): an earlier call failed: ${this.#failure.message}`,
+        {
+          cause: this.#failure,
+        },
+      );
+    if (this.#disposed) throw new ModelDisposedError(`this ${this.backend.name} model has been disposed (${what})`);
     return this.#raw;
   }
 
   #idle(what: string): RawModel {
     const raw = this.#usable(what);
     if (this.#busy)
-      throw new Error(`this ${this.backend.name} model is busy training (trainAsync in flight); ${what} must wait until it is done`);
+      throw new ModelBusyError(
+        `this ${this.backend.name} model is busy training (trainAsync in flight); ${what} must wait until it is done`,
+      );
     return raw;
   }
 
@@ -375,7 +380,9 @@ export class BackendModel {
   /** Releases the model's memory. Idempotent; refused while training asynchronously. */
   dispose(): void {
     if (this.#busy)
-      throw new Error(`this ${this.backend.name} model is busy training (trainAsync in flight); dispose() must wait until it is done`);
+      throw new ModelBusyError(
+        `this ${this.backend.name} model is busy training (trainAsync in flight); dispose() must wait until it is done`,
+      );
     if (this.#disposed) return;
     this.#disposed = true;
     this.#dataRows = 0;

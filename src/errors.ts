@@ -95,3 +95,42 @@ export function checkTypedArray<C extends TypedArrayConstructor>(name: string, v
   if ((value as InstanceType<C>).length < length) throw rangeError(name, `a ${kind.name} of length at least ${length}`, value);
   return value as InstanceType<C>;
 }
+
+/** Thrown by a call on a model that is training: `fit` is running, or a chunk of it is in flight. Code `MLPKIT_BUSY`. */
+export class ModelBusyError extends Error {
+  readonly code = 'MLPKIT_BUSY';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelBusyError';
+  }
+}
+
+/** Thrown by a call on a model after `dispose()`. Code `MLPKIT_DISPOSED`. */
+export class ModelDisposedError extends Error {
+  readonly code = 'MLPKIT_DISPOSED';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelDisposedError';
+  }
+}
+
+/**
+ * Thrown by a call that needs what only training provides: an estimator before `fit`, a model
+ * that standardizes but has no fitted scaler. Code `MLPKIT_NOT_FITTED`.
+ */
+export class NotFittedError extends Error {
+  readonly code = 'MLPKIT_NOT_FITTED';
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotFittedError';
+  }
+}
+
+/** Thrown by a call on a model whose backend failed in the middle of a step (its memory may be half-updated). Code `MLPKIT_FAILED`. */
+export class ModelFailedError extends Error {
+  readonly code = 'MLPKIT_FAILED';
+  constructor(message: string, options?: { cause: unknown }) {
+    super(message, options);
+    this.name = 'ModelFailedError';
+  }
+}

@@ -11,6 +11,7 @@ import {
   checkOneOf,
   checkOptions,
   describe,
+  NotFittedError,
   rangeError,
   typeError,
 } from './errors.js';
@@ -320,7 +321,7 @@ abstract class MLPEstimator {
   }
 
   #fitted(): true {
-    if (!this.net || !this.#history) throw new Error(`this ${this.constructor.name} is not fitted yet; call fit(X, y) first`);
+    if (!this.net || !this.#history) throw new NotFittedError(`this ${this.constructor.name} is not fitted yet; call fit(X, y) first`);
     return true;
   }
 }
@@ -368,7 +369,7 @@ export class MLPClassifier extends MLPEstimator {
 
   /** The class labels, sorted; the columns of `predictProba`. */
   get classes(): readonly Label[] {
-    if (!this.#classes) throw new Error('this MLPClassifier is not fitted yet; call fit(X, y) first');
+    if (!this.#classes) throw new NotFittedError('this MLPClassifier is not fitted yet; call fit(X, y) first');
     return this.#classes;
   }
 

@@ -29,6 +29,7 @@ export {
   type RandomRestartsOptions,
 } from './model-selection.js';
 export { listBackends, BackendUnavailableError, type BackendStatus } from './registry.js';
+export { ModelBusyError, ModelDisposedError, ModelFailedError, NotFittedError } from './errors.js';
 export { initWasm, type WasmSource, type WasmInfo } from './backends/wasm/loader.js';
 export {
   TrainingDivergedError,

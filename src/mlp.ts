@@ -1,7 +1,17 @@
 import type { Backend } from './backend.js';
 import { BackendModel, finiteSnapshot, type StateSnapshot } from './backend-model.js';
 import { isNested, shapeLike, toMatrix, toTargets, type FlatMatrix, type Matrix, type MatrixInput, type TargetInput } from './data.js';
-import { checkBoolean, checkInteger, checkKnownKeys, checkOptions, rangeError, typeError } from './errors.js';
+import {
+  checkBoolean,
+  checkInteger,
+  checkKnownKeys,
+  checkOptions,
+  ModelBusyError,
+  ModelDisposedError,
+  NotFittedError,
+  rangeError,
+  typeError,
+} from './errors.js';
 import { initialParams } from './init.js';
 import { layersFromParams, paramLayout, paramsFromLayers, type LayerWeights, type LayerWeightsInput, type ParamLayout } from './layout.js';
 import { accuracyOf, classesOf } from './metrics.js';
@@ -455,7 +465,7 @@ export class MLP {
   toTfjs(): { modelJson: TfjsModelJson; weights: Uint8Array } {
     this.#check();
     if (this.#standardize && !this.#scaler)
-      throw new Error('this MLP standardizes its inputs but has no fitted scaler yet: call fit() first');
+      throw new NotFittedError('this MLP standardizes its inputs but has no fitted scaler yet: call fit() first');
     const dense: DenseLayer[] = this.getWeights().map((w, l) => ({
       ...this.#layout.layers[l]!,
       ...w,
@@ -523,7 +533,7 @@ export class MLP {
   dispose(): void {
     if (this.#disposed) return;
     if (this.#training || this.#inFlight)
-      throw new Error('this MLP is busy training; wait for fit() to finish (or abort it) before dispose()');
+      throw new ModelBusyError('this MLP is busy training; wait for fit() to finish (or abort it) before dispose()');
     this.#model.dispose();
     this.#disposed = true;
   }
@@ -538,18 +548,18 @@ export class MLP {
   #inputs(x: MatrixInput): Matrix {
     const xs = toMatrix('x', x, this.#spec.inputs);
     if (this.#standardize && !this.#scaler) {
-      throw new Error('this MLP standardizes its inputs but has no fitted scaler yet: call fit() first, or assign net.scaler');
+      throw new NotFittedError('this MLP standardizes its inputs but has no fitted scaler yet: call fit() first, or assign net.scaler');
     }
     return this.#scaler ? { ...xs, data: this.#scaler.transformFlat(xs.data) } : xs;
   }
 
   #check(): void {
-    if (this.#disposed) throw new Error('this MLP has been disposed');
-    if (this.#inFlight) throw new Error('this MLP is busy: its backend is running a training step; wait for fit() to yield');
+    if (this.#disposed) throw new ModelDisposedError('this MLP has been disposed');
+    if (this.#inFlight) throw new ModelBusyError('this MLP is busy: its backend is running a training step; wait for fit() to yield');
   }
 
   #checkIdle(): void {
     this.#check();
-    if (this.#training) throw new Error('this MLP is busy: fit() is running; await it (or abort it) first');
+    if (this.#training) throw new ModelBusyError('this MLP is busy: fit() is running; await it (or abort it) first');
   }
 }

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { MLP, TrainingDivergedError, type MLPOptions } from '../src/node.js';
+import {
+  MLP,
+  MLPClassifier,
+  ModelBusyError,
+  ModelDisposedError,
+  NotFittedError,
+  TrainingDivergedError,
+  type MLPOptions,
+} from '../src/node.js';
 import { fillRandomU32, u32ToUnit } from '../src/rng.js';
 import { BACKENDS } from './helpers/backends.js';
 
@@ -305,5 +313,33 @@ describe.each(BACKENDS)('a diverged step is undone as a whole on %s', (backend) 
     expect(net.save({ training: true })).toEqual(saved); // weights, moments, counters: all as before
     for (let i = 0; i < 3; i++) expect(Number.isFinite(net.trainBatch(good, targets))).toBe(true);
     expect(net.getWeights().every((l) => l.weights.every(Number.isFinite))).toBe(true);
+  });
+});
+
+describe.each(BACKENDS)('named errors for the states of a model on %s', (backend) => {
+  it('busy, disposed and not fitted are their own classes, with stable codes', async () => {
+    const net = new MLP({ inputs: 2, layers: [{ units: 3 }, { units: 1 }], standardize: true, seed: 1, backend });
+    const notFitted = (() => {
+      try {
+        net.predict([[1, 2]]);
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(notFitted).toBeInstanceOf(NotFittedError);
+    expect((notFitted as NotFittedError).code).toBe('MLPKIT_NOT_FITTED');
+    const x = Array.from({ length: 400 }, (_, i) => [Math.sin(i), Math.cos(i)]);
+    const running = net.fit(
+      x,
+      x.map(([a]) => a!),
+      { epochs: 50, batchSize: 1 },
+    );
+    expect(() => net.trainBatch([[1, 2]], [1])).toThrow(ModelBusyError);
+    expect(() => net.dispose()).toThrow(expect.objectContaining({ code: 'MLPKIT_BUSY' }));
+    await running;
+    net.dispose();
+    expect(() => net.predict([[1, 2]])).toThrow(ModelDisposedError);
+    expect(() => net.getWeights()).toThrow(expect.objectContaining({ code: 'MLPKIT_DISPOSED', name: 'ModelDisposedError' }));
+    expect(() => new MLPClassifier({ backend }).predict([[1, 2]])).toThrow(NotFittedError);
   });
 });
