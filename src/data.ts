@@ -110,6 +110,7 @@ export function toFlatMatrix(name: string, value: unknown, cols: number): { data
   if (isNested(value)) {
     data = flattenRows(name, value, cols);
   } else if (value instanceof Float32Array || value instanceof Float64Array || value instanceof Uint8Array) {
+    if (!ArrayBuffer.isView(value)) throw typeError(name, 'a typed array itself (a Proxy of one cannot be read)', value);
     if (value.length % cols !== 0) {
       throw rangeError(name, `a flat array whose length is a multiple of ${cols} (rows × ${cols} columns)`, value);
     }

@@ -92,6 +92,7 @@ type TypedArrayConstructor = Float32ArrayConstructor | Float64ArrayConstructor |
 /** A typed array of the given kind with at least `length` elements, on a live buffer. */
 export function checkTypedArray<C extends TypedArrayConstructor>(name: string, value: unknown, kind: C, length: number): InstanceType<C> {
   if (!(value instanceof kind)) throw typeError(name, `a ${kind.name}`, value);
+  if (!ArrayBuffer.isView(value)) throw typeError(name, `a ${kind.name} itself (a Proxy of one cannot be read)`, value);
   if ((value as InstanceType<C>).length < length) throw rangeError(name, `a ${kind.name} of length at least ${length}`, value);
   return value as InstanceType<C>;
 }

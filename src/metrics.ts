@@ -1,7 +1,28 @@
-/** Scores of predictions against true values. */
+/** Scores of predictions against true values. Every argument is checked. */
+import { checkInteger, rangeError, typeError } from './errors.js';
+
+/** An array (or typed array) of `length` finite numbers — of integers in [0, limit) when a limit is given. */
+function checkValues(name: string, value: unknown, length?: number, limit?: number): ArrayLike<number> {
+  if (!Array.isArray(value) && !(ArrayBuffer.isView(value) && !(value instanceof DataView)))
+    throw typeError(name, 'an array of numbers', value);
+  const values = value as ArrayLike<unknown>;
+  if (values.length === 0) throw rangeError(name, 'a non-empty array of numbers', value);
+  if (length !== undefined && values.length !== length)
+    throw rangeError(name, `an array of ${length} numbers (as many as the other)`, value);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== 'number') throw typeError(`${name}[${i}]`, 'a number', v);
+    if (limit !== undefined) checkInteger(`${name}[${i}]`, v, 0, limit - 1);
+    else if (!Number.isFinite(v)) throw rangeError(`${name}[${i}]`, 'a finite number', v);
+  }
+  return values as ArrayLike<number>;
+}
 
 /** Counts: entry [t][p] is the number of rows of true class t predicted as class p. */
 export function confusionMatrix(truth: ArrayLike<number>, predicted: ArrayLike<number>, classes: number): number[][] {
+  checkInteger('classes', classes, 1, 1 << 20);
+  checkValues('truth', truth, undefined, classes);
+  checkValues('predicted', predicted, truth.length, classes);
   const matrix = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   for (let i = 0; i < truth.length; i++) matrix[truth[i]!]![predicted[i]!]!++;
   return matrix;
@@ -19,6 +40,11 @@ export interface ClassScores {
 
 /** Precision, recall, F1 and support of every class, from a confusion matrix. */
 export function classScores(matrix: readonly (readonly number[])[]): ClassScores[] {
+  if (!Array.isArray(matrix as unknown) || matrix.length === 0) throw typeError('matrix', 'a square confusion matrix (number[][])', matrix);
+  matrix.forEach((row, k) => {
+    checkValues(`matrix[${k}]`, row, matrix.length);
+    row.forEach((count, j) => checkInteger(`matrix[${k}][${j}]`, count, 0));
+  });
   return matrix.map((row, k) => {
     const truePositives = row[k]!;
     const support = row.reduce((a, b) => a + b, 0);
@@ -31,6 +57,10 @@ export function classScores(matrix: readonly (readonly number[])[]): ClassScores
 
 /** R² = 1 − SS_res / SS_tot per target column, averaged (1 when a column is constant and matched exactly). */
 export function r2Score(want: ArrayLike<number>, got: ArrayLike<number>, columns = 1): number {
+  checkValues('want', want);
+  checkValues('got', got, want.length);
+  checkInteger('columns', columns, 1, want.length);
+  if (want.length % columns !== 0) throw rangeError('columns', `a divisor of the ${want.length} values`, columns);
   const rows = want.length / columns;
   let total = 0;
   for (let c = 0; c < columns; c++) {
@@ -50,6 +80,8 @@ export function r2Score(want: ArrayLike<number>, got: ArrayLike<number>, columns
 
 /** Mean absolute error and root mean squared error over all values. */
 export function regressionErrors(want: ArrayLike<number>, got: ArrayLike<number>): { mae: number; rmse: number } {
+  checkValues('want', want);
+  checkValues('got', got, want.length);
   let absolute = 0;
   let squared = 0;
   for (let i = 0; i < want.length; i++) {

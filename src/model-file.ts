@@ -243,6 +243,7 @@ export function decodeModel(value: unknown): ModelRecord {
   }
   if (typeof m.standardize !== 'boolean') throw corrupt(`standardize is ${describe(m.standardize)}`);
   if (m.scaler !== undefined) {
+    if (m.scaler === null || typeof m.scaler !== 'object') throw corrupt(`its scaler is ${describe(m.scaler)}, expected { mean, scale }`);
     const { mean, scale } = m.scaler;
     if (!Array.isArray(mean) || mean.length !== spec.inputs || !Array.isArray(scale) || scale.length !== spec.inputs) {
       throw corrupt(`its scaler does not have ${spec.inputs} features`);

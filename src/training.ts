@@ -192,7 +192,14 @@ export function normalizeFitOptions(value: unknown): NormalizedFitOptions {
   }
   if (options.signal !== undefined) {
     const signal = options.signal as unknown;
-    if (typeof signal !== 'object' || signal === null || typeof (signal as AbortSignal).aborted !== 'boolean') {
+    const like = signal as Partial<AbortSignal> | null;
+    if (
+      typeof signal !== 'object' ||
+      like === null ||
+      typeof like.aborted !== 'boolean' ||
+      typeof like.addEventListener !== 'function' ||
+      typeof like.removeEventListener !== 'function'
+    ) {
       throw typeError('signal', 'an AbortSignal', signal);
     }
     result.signal = options.signal;

@@ -5,10 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   BackendUnavailableError,
+  classScores,
+  confusionMatrix,
   crossValidate,
   MLP,
   MLPClassifier,
   MLPRegressor,
+  r2Score,
+  regressionErrors,
   StandardScaler,
   trainTestSplit,
   type MLPOptions,
@@ -321,6 +325,18 @@ describe.each(BACKENDS)('data and call arguments on %s', (backend) => {
       /signal must be an AbortSignal, got an object/,
     ],
     [
+      'a signal-like object without listeners',
+      (m) => m.fitSync(x, y, { signal: { aborted: false } as never }),
+      TypeError,
+      /signal must be an AbortSignal, got an object/,
+    ],
+    [
+      'a Proxy of a typed array',
+      (m) => m.predict(new Proxy(new Float32Array(4), {}) as Float32Array),
+      TypeError,
+      /x must be a typed array itself \(a Proxy of one cannot be read\)/,
+    ],
+    [
       'weights for the wrong number of layers',
       (m) => m.setWeights([]),
       RangeError,
@@ -411,6 +427,20 @@ describe.each(BACKENDS)('data and call arguments on %s', (backend) => {
     expect(() => new MLPClassifier().predict(x)).toThrow(/not fitted yet/);
     expect(() => new StandardScaler().transform(x)).toThrow(/not fitted yet/);
     expect(() => trainTestSplit(x, y, { testSize: 2 })).toThrow(/testSize must be a finite number > 0 and < 1, got 2/);
+    expect(() => r2Score([1, 2, 3], [1, 2])).toThrow(
+      /got must be an array of 3 numbers \(as many as the other\), got an array of length 2/,
+    );
+    expect(() => r2Score([1, 2, 3], ['a', 2, 3] as never)).toThrow(/got\[0\] must be a number, got "a"/);
+    expect(() => r2Score([1, 2, 3, 4], [1, 2, 3, 4], 3)).toThrow(/columns must be a divisor of the 4 values, got 3/);
+    expect(() => regressionErrors([1, NaN], [1, 2])).toThrow(/want\[1\] must be a finite number, got NaN/);
+    expect(() => confusionMatrix([0, 3], [0, 1], 3)).toThrow(/truth\[1\] must be an integer between 0 and 2, got 3/);
+    expect(() => classScores([[1, 2], [3]])).toThrow(/matrix\[1\] must be an array of 2 numbers/);
+    expect(() =>
+      classScores([
+        [1, -2],
+        [3, 4],
+      ]),
+    ).toThrow(/matrix\[0\]\[1\] must be an integer .*got -2/);
     await expect(crossValidate({ build: () => new MLPClassifier({ backend }), X: x, y, folds: 9 })).rejects.toThrow(
       /folds must be an integer between 2 and the number of rows \(4\), got 9/,
     );

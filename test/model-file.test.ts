@@ -136,6 +136,17 @@ describe.each(BACKENDS)('model files on %s', (backend) => {
     expect(() => MLP.load(resealed(copy))).toThrow(/corrupt: its model description is invalid \(layers\[0\]\.units must be an integer/);
   });
 
+  it('rejects a manifest whose scaler is null', () => {
+    const bytes = trained(backend).save();
+    const length = new DataView(bytes.buffer).getUint32(8, true);
+    const manifest = new TextDecoder().decode(bytes.subarray(12, 12 + length));
+    const scaler = /"scaler":\{[^}]*\}/.exec(manifest)![0];
+    const edited = manifest.replace(scaler, '"scaler":null'.padEnd(scaler.length, ' '));
+    const copy = bytes.slice();
+    copy.set(new TextEncoder().encode(edited), 12);
+    expect(() => MLP.load(resealed(copy))).toThrow(/corrupt: its scaler is null, expected \{ mean, scale \}/);
+  });
+
   it('a scaler round-trips through JSON', () => {
     const scaler = new StandardScaler().fit(X);
     const again = StandardScaler.fromJSON(JSON.parse(JSON.stringify(scaler)));
