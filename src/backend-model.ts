@@ -55,6 +55,26 @@ export function finiteSnapshot(snapshot: StateSnapshot): boolean {
   return true;
 }
 
+/** Bytes as GiB with one decimal. */
+const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
+
+/**
+ * Runs an allocation, turning running out of memory into a named RangeError. Each backend says
+ * it in its own words: the engine cannot make the typed array, the WebAssembly memory cannot
+ * grow past 4 GiB, the addon's allocator throws.
+ */
+function allocating<T>(allocate: () => T, tooLarge: () => RangeError): T {
+  try {
+    return allocate();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (/out of memory|allocation failed|invalid (typed )?array length|bad_alloc|Array buffer allocation/i.test(message)) {
+      throw Object.assign(tooLarge(), { cause: error });
+    }
+    throw error;
+  }
+}
+
 /** One network on one backend. */
 export class BackendModel {
   /** Number of parameters (the length of the flat vector). */
@@ -77,7 +97,14 @@ export class BackendModel {
   ) {
     this.tables = modelTables(spec, paramLayout(spec.inputs, spec.layers));
     this.size = this.tables.parameters;
-    this.#raw = backend.createModel(this.tables, threads === undefined ? {} : { threads });
+    this.#raw = allocating(
+      () => backend.createModel(this.tables, threads === undefined ? {} : { threads }),
+      () =>
+        new RangeError(
+          `layers describe ${this.size} parameters, whose weights, gradients and optimizer state ` +
+            `(${gib(4 * STATE_VECTORS.length * this.size)} GiB) do not fit in the memory of the ${backend.name} backend`,
+        ),
+    );
     this.#raw.writeCounters(initialCounters());
     this.reserve(capacity);
   }
@@ -144,7 +171,13 @@ export class BackendModel {
   reserve(rows: number): void {
     const raw = this.#idle('reserve');
     checkInteger('rows', rows, 1, MAX_I32);
-    if (rows > raw.capacity) this.#call('reserve', () => raw.reserve(rows), true);
+    if (rows > raw.capacity) {
+      const tooMany = () =>
+        new RangeError(
+          `a batch of ${rows} rows does not fit in the memory of the ${this.backend.name} backend; use a smaller batchSize or predict in parts`,
+        );
+      this.#call('reserve', () => allocating(() => raw.reserve(rows), tooMany), true);
+    }
   }
 
   /** Copies the flat parameter vector into `out` (length `size`). */

@@ -446,3 +446,28 @@ describe.each(BACKENDS)('data and call arguments on %s', (backend) => {
     );
   });
 });
+
+describe.each(BACKENDS)('sizes beyond memory on %s', (backend) => {
+  it('a model whose state cannot be allocated is refused by name, at once', () => {
+    const huge = () => new MLP({ backend, inputs: 40000, layers: [{ units: 40000, activation: 'relu' }], seed: 1 });
+    expect(huge).toThrow(RangeError);
+    expect(huge).toThrow(
+      `layers describe 1600040000 parameters, whose weights, gradients and optimizer state (23.8 GiB) do not fit in the memory of the ${backend} backend`,
+    );
+  });
+});
+
+describe('sizes beyond the WebAssembly memory', () => {
+  it('a batch beyond the 4 GiB of WebAssembly memory is refused and the model still trains', async () => {
+    const model = new MLP({ backend: 'wasm', inputs: 1, layers: [{ units: 100000, activation: 'relu' }, { units: 1 }], seed: 1 });
+    const x = new Float32Array(20000).map((_, i) => i / 20000);
+    const y = x.map((v) => 2 * v);
+    const before = model.save();
+    await expect(model.fit(x, y, { batchSize: 20000, epochs: 1 })).rejects.toThrow(
+      /a batch of 20000 rows does not fit in the memory of the wasm backend; use a smaller batchSize/,
+    );
+    expect(Buffer.from(model.save()).equals(Buffer.from(before)), 'the model is unchanged').toBe(true);
+    const history = await model.fit(x.subarray(0, 64), y.subarray(0, 64), { batchSize: 32, epochs: 1 });
+    expect(Number.isFinite(history.loss[0])).toBe(true);
+  });
+});

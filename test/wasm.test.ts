@@ -231,13 +231,21 @@ describe('wasm boundary: aborts and traps inside the module', () => {
     useWasmModule(modules[defaultBuild]);
   });
 
-  it('an abort inside the module becomes an Error naming its message, file and line; memory that cannot grow leaves the model usable', () => {
+  it('an abort inside the module becomes an Error naming its message, file and line (here the cause of the RangeError for memory that cannot grow, which leaves the model usable)', () => {
     const wide = new BackendModel(
       loadWasmBackend(),
       normalizeModelSpec({ inputs: 3, layers: [{ units: 4096 }, { units: 2 }], seed: 1 }),
       4,
     );
-    expect(() => wide.reserve(2 ** 31 - 1)).toThrow(
+    let failure: unknown;
+    try {
+      wide.reserve(2 ** 31 - 1);
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure).toBeInstanceOf(RangeError);
+    expect((failure as Error).message).toMatch(/^a batch of 2147483647 rows does not fit in the memory of the wasm backend/);
+    expect(((failure as Error).cause as Error).message).toMatch(
       /^mlpkit wasm abort: out of memory: more than 4 GiB of WebAssembly memory asked for at assembly\/arena\.ts:\d+$/,
     );
     expect(wide.capacity).toBe(4);

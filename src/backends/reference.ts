@@ -41,8 +41,10 @@ export interface Scratch {
 }
 
 export function createNetwork(spec: ModelSpec, layout: ParamLayout, Float: FloatArrayConstructor = Float32Array): Network {
-  const vector = () => new Float(layout.size);
-  return { spec, layout, params: vector(), grads: vector(), moment1: vector(), moment2: vector(), counters: initialCounters() };
+  // One allocation for the four vectors, so a model too large for memory fails at once.
+  const state = new Float(4 * layout.size);
+  const vector = (k: number) => state.subarray(k * layout.size, (k + 1) * layout.size);
+  return { spec, layout, params: vector(0), grads: vector(1), moment1: vector(2), moment2: vector(3), counters: initialCounters() };
 }
 
 export function createScratch(spec: ModelSpec, rows: number, Float: FloatArrayConstructor = Float32Array): Scratch {
