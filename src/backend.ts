@@ -98,6 +98,23 @@ export interface Blocking {
   readonly mc: number;
 }
 
+/** The operands of C = alpha·op(A)·op(B) + beta·C, row-major with leading dimensions, in BLAS order. */
+export type GemmOperands = [
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array,
+  lda: number,
+  b: Float32Array,
+  ldb: number,
+  beta: number,
+  c: Float32Array,
+  ldc: number,
+];
+
 /** A backend's kernels, as its raw form: the arguments arrive checked (see kernels.ts). */
 export interface RawKernels {
   /**
@@ -110,44 +127,12 @@ export interface RawKernels {
   /** Threads a product may use. */
   readonly maxThreads: number;
   /** C = alpha·op(A)·op(B) + beta·C, row-major with leading dimensions; beta = 0 never reads C. */
-  sgemm(
-    transA: boolean,
-    transB: boolean,
-    m: number,
-    n: number,
-    k: number,
-    alpha: number,
-    a: Float32Array,
-    lda: number,
-    b: Float32Array,
-    ldb: number,
-    beta: number,
-    c: Float32Array,
-    ldc: number,
-    variant: string,
-    threads: number,
-  ): void;
+  sgemm(...args: [...GemmOperands, variant: string, threads: number]): void;
   /** Philox4x32-10 of key (k0, k1) and counter (c0..c3). */
   philox(k0: number, k1: number, c0: number, c1: number, c2: number, c3: number): Uint32Array;
 }
 
 /** The checked kernels every backend exposes (one signature per kernel). */
 export interface Kernels extends RawKernels {
-  sgemm(
-    transA: boolean,
-    transB: boolean,
-    m: number,
-    n: number,
-    k: number,
-    alpha: number,
-    a: Float32Array,
-    lda: number,
-    b: Float32Array,
-    ldb: number,
-    beta: number,
-    c: Float32Array,
-    ldc: number,
-    variant?: string,
-    threads?: number,
-  ): void;
+  sgemm(...args: [...GemmOperands, variant?: string, threads?: number]): void;
 }

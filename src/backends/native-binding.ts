@@ -1,3 +1,5 @@
+import type { GemmOperands } from '../backend.js';
+
 /** The shape of the native addon (native/addon.cc), declared once. */
 export interface GemmConfigInfo {
   /** Micro-kernel instruction set: 'avx512', 'avx2+fma' or 'scalar'. */
@@ -45,23 +47,7 @@ export interface NativeBinding {
   info(): NativeInfo;
   philox(key0: number, key1: number, c0: number, c1: number, c2: number, c3: number): Uint32Array;
   /** C = alpha·op(A)·op(B) + beta·C, row-major; for parity tests and benchmarks. */
-  sgemm(
-    transA: boolean,
-    transB: boolean,
-    m: number,
-    n: number,
-    k: number,
-    alpha: number,
-    a: Float32Array,
-    lda: number,
-    b: Float32Array,
-    ldb: number,
-    beta: number,
-    c: Float32Array,
-    ldc: number,
-    threads: number,
-    isa: string,
-  ): void;
+  sgemm(...args: [...GemmOperands, threads: number, isa: string]): void;
   /**
    * GFLOP/s of one core running only the vector FMAs of an ISA's kernels ('auto': the ones in
    * use) for about `seconds`: the yardstick of the benchmarks. 0 for scalar.
