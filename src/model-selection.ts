@@ -1,26 +1,42 @@
 /**
  * Model selection from the lecture notes: hold-out splits, k-fold cross-validation (stratified
  * for classifiers), grid search, random search and random restarts. Every split and every
- * trial is seeded, so a search run twice gives the same table.
+ * trial is seeded, so a search run twice gives the same table, wherever its trials ran: in
+ * this thread, on worker threads or on queue workers (see selection/executor.ts).
  */
 import { isNested, type MatrixInput } from './data.js';
-import { checkInteger, checkKnownKeys, checkNumber, checkOptions, typeError, rangeError } from './errors.js';
+import { checkInteger, checkKnownKeys, checkNumber, checkOneOf, checkOptions, typeError, rangeError } from './errors.js';
 import { fillRandomU32, Stream, u32ToUnit } from './rng.js';
-import { holdOut, kFold, selectRows, complement } from './split.js';
+import {
+  checkExecutor,
+  runTrials,
+  threadsAvailable,
+  TrialFailedError,
+  type ExecutorOptions,
+  type TrialProgress,
+} from './selection/executor.js';
+import {
+  checkSource,
+  encodeData,
+  encodeTargets,
+  loadModel,
+  strata,
+  type Build,
+  type Estimator,
+  type EstimatorSpec,
+  type ModuleBuild,
+  type TrialOutcome,
+  type TrialSource,
+  type TrialTask,
+} from './selection/trial.js';
+import { holdOut, selectRows } from './split.js';
 import { checkSeed } from './spec.js';
 
-/** Anything that can be trained and scored (higher is better), such as `MLPClassifier` and `MLPRegressor`. */
-export interface Estimator {
-  fit(X: never, y: never): unknown;
-  score(X: never, y: never): number;
-  dispose?(): void;
-}
+export type { Build, Estimator, EstimatorSpec, ModuleBuild, EstimatorKind } from './selection/trial.js';
+export { TrialFailedError, type ExecutorOptions, type TrialProgress } from './selection/executor.js';
 
 /** Rows of X and y: number[][] or a flat Float32Array for X; labels, numbers or rows for y. */
 export type Targets = ArrayLike<unknown> | readonly (readonly number[])[];
-
-/** Builds an estimator from a parameter set; `randomState` is the trial's seed unless the parameters set one. */
-export type Build<P> = (params: P & { randomState: number }, context: { seed: number; fold: number }) => Estimator;
 
 interface Dataset {
   X: MatrixInput;
@@ -52,20 +68,6 @@ function take(data: Dataset, rows: Int32Array): { X: MatrixInput; y: Targets } {
   return { X, y: y as Targets };
 }
 
-/** Class of each row, for stratification: rows with the same label share a stratum. */
-function strata(y: Targets): Int32Array {
-  const ids = new Map<unknown, number>();
-  return Int32Array.from(Array.from(y as ArrayLike<unknown>), (label) => {
-    const key = Array.isArray(label) ? label.indexOf(Math.max(...label)) : label;
-    if (!ids.has(key)) ids.set(key, ids.size);
-    return ids.get(key)!;
-  });
-}
-
-function isClassifier(estimator: Estimator): boolean {
-  return 'classes' in estimator || 'predictProba' in estimator;
-}
-
 /**
  * Splits X and y into a training and a test part (seeded; stratified by label when asked).
  * @example
@@ -84,14 +86,80 @@ export function trainTestSplit<Y extends Targets>(
   const testSize =
     o.testSize === undefined ? 0.25 : checkNumber('testSize', o.testSize, { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true });
   const seed = o.seed === undefined ? 0 : checkSeed('seed', o.seed);
-  const split = holdOut(data.rows, testSize, seed, o.stratify ? strata(data.y) : undefined, 'testSize');
+  const split = holdOut(
+    data.rows,
+    testSize,
+    seed,
+    o.stratify ? strata(encodeTargets(data.y as ArrayLike<unknown>)) : undefined,
+    'testSize',
+  );
   const train = take(data, split.train);
   const test = take(data, split.test);
   return { xTrain: train.X, xTest: test.X, yTrain: train.y as Y, yTest: test.y as Y };
 }
 
-export interface CrossValidateOptions<P> {
-  build: Build<P>;
+/** Where a search's estimators come from, and where its trials run. */
+export interface TrialOptions<P> {
+  /** The estimator as data: `{ kind: 'MLPClassifier' | 'MLPRegressor' | 'MLP', options }`. Runs anywhere. */
+  estimator?: EstimatorSpec;
+  /**
+   * Builds the estimator of a trial: a function (runs in this thread only), or
+   * `{ module, export }`, a module a worker can import that exports such a function.
+   */
+  build?: Build<P> | ModuleBuild;
+  /**
+   * Trials run at once on worker threads (Node). Default: one per core for an `estimator` or a
+   * module `build`, with the native threads divided between them; 1 (this thread) for a
+   * function `build`.
+   */
+  workers?: number;
+  /** Where the trials run, instead of `workers`: see `ExecutorOptions` (e.g. a BullMQ queue on Redis). */
+  executor?: ExecutorOptions;
+  /** Called as each trial finishes. */
+  onProgress?: (progress: TrialProgress) => void;
+}
+
+const TRIAL_KEYS = ['estimator', 'build', 'workers', 'executor', 'onProgress'];
+
+/** The checked source and executor of a search. */
+function checkTrials<P>(o: Partial<TrialOptions<P>>): { source: TrialSource; executor: ExecutorOptions } {
+  const { source, portable } = checkSource(o.estimator, o.build);
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw typeError('onProgress', 'a function', o.onProgress);
+  if (o.executor !== undefined) {
+    if (o.workers !== undefined) throw new TypeError('options must give either workers or executor, not both');
+    const executor = checkExecutor(o.executor);
+    if (executor.type !== 'inline' && !portable) {
+      throw typeError(
+        'build',
+        `{ module, export } or estimator: { kind, options } for the ${executor.type} executor (a function cannot leave this thread)`,
+        o.build,
+      );
+    }
+    return { source, executor };
+  }
+  if (o.workers !== undefined) {
+    const workers = checkInteger('workers', o.workers, 1, 1024);
+    if (workers === 1) return { source, executor: { type: 'inline' } };
+    if (!portable)
+      throw typeError(
+        'build',
+        '{ module, export } or estimator: { kind, options } to run on worker threads (a function cannot be sent to them)',
+        o.build,
+      );
+    return { source, executor: { type: 'threads', workers } };
+  }
+  return { source, executor: portable && threadsAvailable() ? { type: 'threads' } : { type: 'inline' } };
+}
+
+function foldsOf(value: unknown): number {
+  return value === undefined ? 5 : checkInteger('folds', value, 2);
+}
+
+function seedOf(value: unknown): number {
+  return value === undefined ? 0 : checkSeed('seed', value);
+}
+
+export interface CrossValidateOptions<P> extends TrialOptions<P> {
   X: MatrixInput;
   y: Targets;
   /** Number of folds k. Default 5. */
@@ -100,7 +168,7 @@ export interface CrossValidateOptions<P> {
   stratified?: boolean;
   /** Seed of the folds and of the estimators. Default 0. */
   seed?: number;
-  /** Parameters given to `build`. */
+  /** Parameters given to `build` (or laid over the estimator's options). */
   params?: P;
 }
 
@@ -111,100 +179,115 @@ export interface CrossValidation {
   std: number;
 }
 
+/** The score table of one parameter set: its folds' scores, or the first error. */
+function summarize(outcomes: TrialOutcome[]): CrossValidation & { error?: string } {
+  const failed = outcomes.findIndex((o) => 'error' in o);
+  const scores = outcomes.flatMap((o) => ('score' in o ? [o.score] : []));
+  if (failed >= 0) return { scores, mean: NaN, std: NaN, error: `fold ${failed}: ${(outcomes[failed] as { error: string }).error}` };
+  const mean = scores.reduce((a, b) => a + b, 0) / scores.length;
+  const std = Math.sqrt(scores.reduce((a, s) => a + (s - mean) ** 2, 0) / scores.length);
+  return { scores, mean, std };
+}
+
+function foldTasks(params: Record<string, unknown>, folds: number, seed: number, stratified: boolean | undefined): TrialTask[] {
+  return Array.from({ length: folds }, (_, fold) => ({
+    type: 'fold' as const,
+    params,
+    fold,
+    folds,
+    seed,
+    ...(stratified === undefined ? {} : { stratified }),
+  }));
+}
+
 /**
  * k-fold cross-validation: trains k estimators, each on k−1 folds, and scores each on the
- * fold it did not see.
+ * fold it did not see. The folds train at once on worker threads when the estimator is data.
  * @example
  * ```ts
- * const cv = await crossValidate({ build: (p) => new MLPClassifier({ ...p, hiddenLayerSizes: [16] }), X, y, folds: 5 });
+ * const cv = await crossValidate({ estimator: { kind: 'MLPClassifier', options: { hiddenLayerSizes: [16] } }, X, y, folds: 5 });
  * console.log(cv.mean, cv.std);
  * ```
  */
 export async function crossValidate<P extends object = object>(options: CrossValidateOptions<P>): Promise<CrossValidation> {
   const o = checkOptions<CrossValidateOptions<P>>('options', options);
-  checkKnownKeys('options', o, ['build', 'X', 'y', 'folds', 'stratified', 'seed', 'params']);
-  if (typeof o.build !== 'function') throw typeError('build', 'a function (params) => estimator', o.build);
-  const data = dataset(o.X, o.y);
-  const k = o.folds === undefined ? 5 : checkInteger('folds', o.folds, 2);
-  const seed = o.seed === undefined ? 0 : checkSeed('seed', o.seed);
-  return crossValidateData(o.build, data, (o.params ?? {}) as P, k, seed, o.stratified);
+  checkKnownKeys('options', o, [...TRIAL_KEYS, 'X', 'y', 'folds', 'stratified', 'seed', 'params']);
+  const { source, executor } = checkTrials(o);
+  const k = foldsOf(o.folds);
+  const seed = seedOf(o.seed);
+  const params = checkOptions<Record<string, unknown>>('params', o.params ?? {});
+  const data = encodeData(o.X, o.y, executor.type === 'threads');
+  const tasks = foldTasks(params, k, seed, o.stratified);
+  const outcomes = await runTrials(executor, source, data, tasks, {
+    stopOnError: true,
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+  });
+  const { error: _none, ...result } = summarize(outcomes);
+  return result;
 }
 
-async function crossValidateData<P>(
-  build: Build<P>,
-  data: Dataset,
-  params: P,
-  k: number,
-  seed: number,
-  stratified: boolean | undefined,
-): Promise<CrossValidation> {
-  const trialParams = { randomState: seed, ...params } as P & { randomState: number };
-  const scores: number[] = [];
-  let folds: Int32Array[] | undefined;
-  for (let fold = 0; fold < k; fold++) {
-    const estimator = build(trialParams, { seed, fold });
-    if (!estimator || typeof estimator.fit !== 'function' || typeof estimator.score !== 'function') {
-      throw typeError('build(params)', 'an estimator with fit and score', estimator);
-    }
-    folds ??= kFold(data.rows, k, seed, (stratified ?? isClassifier(estimator)) ? strata(data.y) : undefined);
-    const test = folds[fold]!;
-    const train = take(data, complement(data.rows, test));
-    const held = take(data, test);
-    try {
-      await estimator.fit(train.X as never, train.y as never);
-      scores.push(estimator.score(held.X as never, held.y as never));
-    } finally {
-      estimator.dispose?.();
-    }
-  }
-  const mean = scores.reduce((a, b) => a + b, 0) / k;
-  const std = Math.sqrt(scores.reduce((a, s) => a + (s - mean) ** 2, 0) / k);
-  return { scores, mean, std };
-}
-
-/** One row of a search's results. */
+/** One row of a search's results: the parameters and their cross-validation, or the error of a failed trial. */
 export interface SearchResult<P> extends CrossValidation {
   params: P;
+  /** Why this parameter set has no score (its mean and std are then NaN), e.g. `'fold 2: RangeError: …'`. */
+  error?: string;
 }
 
-/** What `gridSearch` and `randomSearch` return: every trial, and the best. */
+/** What `gridSearch` and `randomSearch` return: every trial, in the order tried, and the best. */
 export interface SearchResults<P> {
   bestParams: P;
   bestScore: number;
   results: SearchResult<P>[];
 }
 
-export interface GridSearchOptions<P> {
-  build: Build<P>;
-  /** Values to try per parameter; every combination is tried. */
-  grid: { [K in keyof P]: readonly P[K][] };
+export interface SearchOptions<P> extends TrialOptions<P> {
   X: MatrixInput;
   y: Targets;
   folds?: number;
   stratified?: boolean;
   seed?: number;
+  /**
+   * What a failed trial does: `'continue'` records its error in its row and goes on;
+   * `'stop'` ends the search with a `TrialFailedError`. Default 'continue'.
+   */
+  onTrialError?: 'continue' | 'stop';
 }
 
-async function search<P>(trials: P[], o: Omit<GridSearchOptions<P>, 'grid'>): Promise<SearchResults<P>> {
-  if (typeof o.build !== 'function') throw typeError('build', 'a function (params) => estimator', o.build);
-  const data = dataset(o.X, o.y);
-  const k = o.folds === undefined ? 5 : checkInteger('folds', o.folds, 2);
-  const seed = o.seed === undefined ? 0 : checkSeed('seed', o.seed);
-  const results: SearchResult<P>[] = [];
-  for (const params of trials) {
-    results.push({ params, ...(await crossValidateData(o.build, data, params, k, seed, o.stratified)) });
-  }
-  const best = results.reduce((a, b) => (b.mean > a.mean ? b : a));
+export interface GridSearchOptions<P> extends SearchOptions<P> {
+  /** Values to try per parameter; every combination is tried. */
+  grid: { [K in keyof P]: readonly P[K][] };
+}
+
+const SEARCH_KEYS = [...TRIAL_KEYS, 'X', 'y', 'folds', 'stratified', 'seed', 'onTrialError'];
+
+async function search<P>(trials: P[], o: Partial<SearchOptions<P>>): Promise<SearchResults<P>> {
+  const { source, executor } = checkTrials(o);
+  const k = foldsOf(o.folds);
+  const seed = seedOf(o.seed);
+  const stop = o.onTrialError === undefined ? false : checkOneOf('onTrialError', o.onTrialError, ['continue', 'stop'] as const) === 'stop';
+  const data = encodeData(o.X, o.y, executor.type === 'threads');
+  const tasks = trials.flatMap((params) => foldTasks(params as Record<string, unknown>, k, seed, o.stratified));
+  const outcomes = await runTrials(executor, source, data, tasks, {
+    stopOnError: stop,
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+  });
+  const results: SearchResult<P>[] = trials.map((params, t) => ({ params, ...summarize(outcomes.slice(t * k, (t + 1) * k)) }));
+  const scored = results.filter((r) => r.error === undefined);
+  if (scored.length === 0) throw new TrialFailedError(0, `every trial failed; the first: ${results[0]!.error}`);
+  const best = scored.reduce((a, b) => (b.mean > a.mean ? b : a));
   return { bestParams: best.params, bestScore: best.mean, results };
 }
 
 /**
  * Exhaustive search over a grid of parameters, each combination scored by k-fold
- * cross-validation with the same folds and seed.
+ * cross-validation with the same folds and seed. Every (parameter set, fold) is a trial; with
+ * an `estimator` (or a module `build`) they run at once on worker threads, or on queue
+ * workers with `executor: { type: 'bullmq', connection }`, and the table is the same as in
+ * this thread, row for row.
  * @example
  * ```ts
  * const { bestParams, bestScore, results } = await gridSearch({
- *   build: (p) => new MLPClassifier(p),
+ *   estimator: { kind: 'MLPClassifier', options: { maxIter: 50 } },
  *   grid: { alpha: [1e-4, 1e-3], hiddenLayerSizes: [[16], [32]] },
  *   X, y, folds: 5,
  * });
@@ -212,20 +295,20 @@ async function search<P>(trials: P[], o: Omit<GridSearchOptions<P>, 'grid'>): Pr
  */
 export async function gridSearch<P extends object>(options: GridSearchOptions<P>): Promise<SearchResults<P>> {
   const o = checkOptions<GridSearchOptions<P>>('options', options);
-  checkKnownKeys('options', o, ['build', 'grid', 'X', 'y', 'folds', 'stratified', 'seed']);
+  checkKnownKeys('options', o, [...SEARCH_KEYS, 'grid']);
   const grid = checkOptions<Record<string, unknown[]>>('grid', o.grid);
   let trials: Record<string, unknown>[] = [{}];
   for (const [key, values] of Object.entries(grid)) {
     if (!Array.isArray(values) || values.length === 0) throw typeError(`grid.${key}`, 'a non-empty array of values', values);
     trials = trials.flatMap((t) => values.map((v) => ({ ...t, [key]: v })));
   }
-  return search(trials as P[], o as GridSearchOptions<P>);
+  return search(trials as P[], o);
 }
 
 /** A parameter's distribution in a random search. */
 export type Distribution = readonly unknown[] | { min: number; max: number; log?: boolean; integer?: boolean };
 
-export interface RandomSearchOptions<P> extends Omit<GridSearchOptions<P>, 'grid'> {
+export interface RandomSearchOptions<P> extends SearchOptions<P> {
   /** Per parameter: a list to pick from uniformly, or a range (uniform, or log-uniform with `log`). */
   space: { [K in keyof P]: Distribution };
   /** Number of parameter sets to try. Default 10. */
@@ -234,11 +317,11 @@ export interface RandomSearchOptions<P> extends Omit<GridSearchOptions<P>, 'grid
 
 /**
  * Random search: `trials` parameter sets drawn (seeded) from `space`, each scored by k-fold
- * cross-validation.
+ * cross-validation; trials run where `gridSearch`'s do.
  * @example
  * ```ts
  * const found = await randomSearch({
- *   build: (p) => new MLPClassifier(p),
+ *   estimator: { kind: 'MLPClassifier' },
  *   space: { alpha: { min: 1e-5, max: 1e-1, log: true }, hiddenLayerSizes: [[16], [32], [64]] },
  *   trials: 20, seed: 1, X, y,
  * });
@@ -246,10 +329,10 @@ export interface RandomSearchOptions<P> extends Omit<GridSearchOptions<P>, 'grid
  */
 export async function randomSearch<P extends object>(options: RandomSearchOptions<P>): Promise<SearchResults<P>> {
   const o = checkOptions<RandomSearchOptions<P>>('options', options);
-  checkKnownKeys('options', o, ['build', 'space', 'trials', 'X', 'y', 'folds', 'stratified', 'seed']);
+  checkKnownKeys('options', o, [...SEARCH_KEYS, 'space', 'trials']);
   const space = checkOptions<Record<string, Distribution>>('space', o.space);
   const count = o.trials === undefined ? 10 : checkInteger('trials', o.trials, 1);
-  const seed = o.seed === undefined ? 0 : checkSeed('seed', o.seed);
+  const seed = seedOf(o.seed);
   const keys = Object.keys(space);
   const draws = new Uint32Array(count * keys.length);
   fillRandomU32(draws, seed, Stream.SEARCH, 0, 0);
@@ -271,12 +354,15 @@ export async function randomSearch<P extends object>(options: RandomSearchOption
       }),
     ),
   );
-  return search(trials as P[], o as Omit<GridSearchOptions<P>, 'grid'>);
+  return search(trials as P[], o);
 }
 
-export interface RandomRestartsOptions<E extends Estimator> {
-  /** Builds the estimator for one restart; use `randomState` (or `seed`) as its seed. */
-  build: (params: { randomState: number }, context: { seed: number; restart: number }) => E;
+export interface RandomRestartsOptions<E extends Estimator> extends Omit<TrialOptions<never>, 'build'> {
+  /**
+   * Builds the estimator for one restart; use `randomState` (or `seed`) as its seed. A
+   * function runs in this thread; `{ module, export }` anywhere.
+   */
+  build?: ((params: { randomState: number }, context: { seed: number; restart: number }) => E) | ModuleBuild;
   X: MatrixInput;
   y: Targets;
   /** Number of differently seeded trainings. Default 5. */
@@ -289,7 +375,9 @@ export interface RandomRestartsOptions<E extends Estimator> {
 
 /**
  * Random restarts: trains the same model from `restarts` different seeds and keeps the one
- * that scores best on held-out rows (a remedy for local minima in the notes).
+ * that scores best on held-out rows (a remedy for local minima in the notes). Restarts run
+ * where a search's trials do; the best comes back as its model file (an `estimator` kind) or
+ * is trained again here (a module `build`), to the same weights.
  * @returns the best estimator (the others are disposed) and every restart's seed and score.
  * @example
  * ```ts
@@ -300,34 +388,65 @@ export async function randomRestarts<E extends Estimator>(
   options: RandomRestartsOptions<E>,
 ): Promise<{ best: E; bestSeed: number; scores: { seed: number; score: number }[] }> {
   const o = checkOptions<RandomRestartsOptions<E>>('options', options);
-  checkKnownKeys('options', o, ['build', 'X', 'y', 'restarts', 'validationSplit', 'seed']);
-  if (typeof o.build !== 'function') throw typeError('build', 'a function (params) => estimator', o.build);
-  const data = dataset(o.X, o.y);
+  checkKnownKeys('options', o, [...TRIAL_KEYS, 'X', 'y', 'restarts', 'validationSplit', 'seed']);
+  const { source, executor } = checkTrials(o as Partial<TrialOptions<unknown>>);
   const restarts = o.restarts === undefined ? 5 : checkInteger('restarts', o.restarts, 1);
-  const fraction =
+  const validationSplit =
     o.validationSplit === undefined
       ? 0.2
       : checkNumber('validationSplit', o.validationSplit, { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true });
-  const seed = o.seed === undefined ? 0 : checkSeed('seed', o.seed);
+  const seed = seedOf(o.seed);
+  const data = encodeData(o.X, o.y, executor.type === 'threads');
   const seeds = new Uint32Array(restarts);
   fillRandomU32(seeds, seed, Stream.SEARCH, 1, 0);
-  let split: { train: Int32Array; test: Int32Array } | undefined;
-  let best: { estimator: E; seed: number; score: number } | undefined;
-  const scores: { seed: number; score: number }[] = [];
-  for (let restart = 0; restart < restarts; restart++) {
-    const estimator = o.build({ randomState: seeds[restart]! }, { seed: seeds[restart]!, restart });
-    split ??= holdOut(data.rows, fraction, seed, isClassifier(estimator) ? strata(data.y) : undefined);
-    const train = take(data, split.train);
-    const held = take(data, split.test);
-    await estimator.fit(train.X as never, train.y as never);
-    const score = estimator.score(held.X as never, held.y as never);
-    scores.push({ seed: seeds[restart]!, score });
-    if (!best || score > best.score) {
-      best?.estimator.dispose?.();
-      best = { estimator, seed: seeds[restart]!, score };
-    } else {
-      estimator.dispose?.();
-    }
+  const inline = executor.type === 'inline';
+  const keepModel = 'estimator' in source;
+  const tasks: TrialTask[] = Array.from(seeds, (restartSeed, restart) => ({
+    type: 'restart',
+    restart,
+    restartSeed,
+    seed,
+    validationSplit,
+    keepModel,
+  }));
+  // Only the best so far is kept: in this thread its estimator, elsewhere its model file.
+  let best: { index: number; score: number; estimator?: Estimator; model?: Uint8Array } | undefined;
+  const outcomes = await runTrials(executor, source, data, tasks, {
+    stopOnError: true,
+    keepEstimators: inline,
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    onOutcome: (index, outcome) => {
+      if (!('score' in outcome)) return;
+      if (!best || outcome.score > best.score || (outcome.score === best.score && index < best.index)) {
+        best?.estimator?.dispose?.();
+        best = {
+          index,
+          score: outcome.score,
+          ...(outcome.estimator ? { estimator: outcome.estimator } : {}),
+          ...(outcome.model ? { model: outcome.model } : {}),
+        };
+      } else {
+        outcome.estimator?.dispose?.();
+      }
+    },
+  }).catch((error: unknown) => {
+    best?.estimator?.dispose?.();
+    throw error;
+  });
+  const winner = best!;
+  let estimator = winner.estimator;
+  if (!estimator && winner.model && 'estimator' in source) {
+    const backend = source.estimator.options?.backend;
+    estimator = loadModel(
+      source.estimator.kind,
+      winner.model,
+      backend === 'native' || backend === 'wasm' || backend === 'js' ? backend : undefined,
+    );
   }
-  return { best: best!.estimator, bestSeed: best!.seed, scores };
+  if (!estimator) {
+    const again = await runTrials({ type: 'inline' }, source, data, [tasks[winner.index]!], { keepEstimators: true });
+    estimator = (again[0] as { estimator: Estimator }).estimator;
+  }
+  const scores = outcomes.map((outcome, i) => ({ seed: seeds[i]!, score: (outcome as { score: number }).score }));
+  return { best: estimator as E, bestSeed: seeds[winner.index]!, scores };
 }

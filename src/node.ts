@@ -5,10 +5,15 @@
 import { loadNativeBackend } from './backends/native.js';
 import { loadWasmBackendNode } from './backends/wasm/node.js';
 import { setBackendLoader } from './registry.js';
+import { setExecutorLoader } from './selection/executor.js';
 
 setBackendLoader('native', loadNativeBackend);
 setBackendLoader('wasm', loadWasmBackendNode);
+// Loaded on first use: a search that stays in this thread never starts piscina or BullMQ.
+setExecutorLoader('threads', async () => (await import('./selection/pool.js')).createThreadRunner);
+setExecutorLoader('bullmq', async () => (await import('./selection/queue.js')).createQueueRunner);
 
 export * from './index.js';
 export { initWasm } from './backends/wasm/node.js';
 export { compareBackends, type CompareOptions, type BackendComparison, type Comparison } from './compare.js';
+export { startTrialWorker, QueueUnavailableError, type TrialWorkerOptions } from './selection/queue.js';

@@ -165,3 +165,12 @@ export function targetNumbers(table: Table): number[] | undefined {
   const values = table.target.map((v) => (typeof v === 'number' ? v : Number(v)));
   return values.every(Number.isFinite) ? values : undefined;
 }
+
+/** The task of a target: as asked, or classification for class names and few distinct integers. */
+export function decideTask(table: Table, asked: 'auto' | 'classification' | 'regression'): 'classification' | 'regression' {
+  if (asked !== 'auto') return asked;
+  const numbers = targetNumbers(table);
+  if (!numbers) return 'classification'; // class names
+  const distinct = new Set(numbers).size;
+  return numbers.every(Number.isInteger) && distinct <= Math.max(2, Math.min(50, table.rows / 10)) ? 'classification' : 'regression';
+}

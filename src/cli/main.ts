@@ -3,8 +3,8 @@
  * The mlpkit command line: train, evaluate and predict on CSV and IDX files, and report the
  * backends. `mlpkit <command> --help` describes each command with examples.
  */
-import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   classScores,
@@ -23,7 +23,9 @@ import {
   type OptimizerType,
 } from '../node.js';
 import { ACTIVATION_TRAITS, ACTIVATIONS, LOSSES, OPTIMIZERS } from '../spec.js';
-import { readTable, targetNumbers, type Table } from './data.js';
+import { decideTask, readTable, targetNumbers, type Table } from './data.js';
+import { table, writeAtomic } from './output.js';
+import { jsonObject, searchCommand, workerCommand } from './search.js';
 import { lineChart } from './plot.js';
 import { ProgressReporter } from './progress.js';
 
@@ -43,22 +45,6 @@ interface CliMetadata {
 class UsageError extends Error {}
 
 // ---------------------------------------------------------------------------- helpers
-
-/** Writes a file atomically: to a temporary file beside it, then renamed over the target. */
-export function writeAtomic(path: string, data: string | Uint8Array): void {
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  try {
-    writeFileSync(temporary, data);
-    renameSync(temporary, path);
-  } catch (error) {
-    try {
-      unlinkSync(temporary);
-    } catch {
-      /* it may not exist */
-    }
-    throw new Error(`${path}: cannot be written (${(error as Error).message})`, { cause: error });
-  }
-}
 
 function loadModel(path: string): { net: MLP; meta: CliMetadata } {
   let bytes: Buffer;
@@ -136,12 +122,6 @@ const globalOptions: { backend: 'auto' | 'native' | 'wasm' | 'js'; threads?: num
   verbose: false,
 };
 
-function table(rows: (string | number)[][]): string {
-  const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? (Number.isInteger(c) ? String(c) : c.toFixed(4)) : c)));
-  const widths = cells[0]!.map((_, j) => Math.max(...cells.map((r) => r[j]!.length)));
-  return cells.map((r) => r.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ')).join('\n');
-}
-
 // ---------------------------------------------------------------------------- train
 
 interface TrainOptions {
@@ -166,14 +146,6 @@ interface TrainOptions {
   checkpoint?: string;
   checkpointEvery: number;
   resume?: string;
-}
-
-function decideTask(table: Table, asked: TrainOptions['task']): 'classification' | 'regression' {
-  if (asked !== 'auto') return asked;
-  const numbers = targetNumbers(table);
-  if (!numbers) return 'classification'; // class names
-  const distinct = new Set(numbers).size;
-  return numbers.every(Number.isInteger) && distinct <= Math.max(2, Math.min(50, table.rows / 10)) ? 'classification' : 'regression';
 }
 
 /** The model, its metadata and the targets of a fresh run, from the options. */
@@ -639,6 +611,64 @@ Examples:
     .option('--tfjs <directory>', 'write model.json and weights.bin here, for tf.loadLayersModel')
     .addHelpText('after', '\nExample:\n  mlpkit export iris.mlpkit --tfjs iris-tfjs')
     .action(exportModel);
+
+  cli
+    .command('search')
+    .description('grid or random search with k-fold cross-validation, on every core or through Redis')
+    .argument('<file>', 'CSV with a header row, or IDX images')
+    .option('-t, --target <column>', 'target column of a CSV file (name or 0-based index)')
+    .option('--labels <file>', 'labels file for IDX images')
+    .option('--features <columns>', 'feature columns of a CSV file, comma-separated (default: all but the target)', nameList)
+    .addOption(
+      new Option('--task <task>', 'classification (MLPClassifier) or regression (MLPRegressor); default: from the target values')
+        .choices(['auto', 'classification', 'regression'])
+        .default('auto'),
+    )
+    .option('--grid <json>', 'values per estimator option, every combination tried, e.g. \'{"alpha":[1e-4,1e-3]}\'', jsonObject('--grid'))
+    .option('--random <n>', 'try n parameter sets drawn from --space instead of a grid', positiveInt('--random'))
+    .option('--space <json>', 'per option a list or a {"min","max","log","integer"} range, for --random', jsonObject('--space'))
+    .option('--options <json>', 'estimator options every trial shares, e.g. \'{"maxIter":50}\'', jsonObject('--options'))
+    .option('--folds <k>', 'cross-validation folds', positiveInt('--folds'), 5)
+    .option('--seed <n>', 'seed of the folds, the draws and the estimators', number('--seed', 0, Number.MAX_SAFE_INTEGER), 0)
+    .option('--workers <n>', 'trials at once on worker threads (default: one per core)', positiveInt('--workers'))
+    .option('--redis <url>', 'run the trials on `mlpkit worker` processes through this Redis server')
+    .option('--queue <name>', 'queue name in Redis (default mlpkit-trials)')
+    .option('-o, --out <file>', 'write the ranked results here: .csv or .json')
+    .option('--save-best <file>', 'train the best parameters on every row and save the model here')
+    .addHelpText(
+      'after',
+      `
+Options are those of MLPClassifier and MLPRegressor (hiddenLayerSizes, alpha, learningRateInit,
+maxIter, activation, solver, …). The table is the same with any --workers and through Redis.
+
+Examples:
+  mlpkit search data/digits.csv.gz --target digit --grid '{"alpha":[1e-4,1e-3],"hiddenLayerSizes":[[32],[64]]}' --options '{"maxIter":50}'
+  mlpkit search data/iris.csv --target species --random 20 --space '{"alpha":{"min":1e-5,"max":1e-1,"log":true}}' --out results.csv
+  mlpkit search data/digits.csv.gz --target digit --grid '{"alpha":[1e-4,1e-3]}' --redis redis://127.0.0.1:6379 --save-best best.mlpkit`,
+    )
+    .action((file, options) => searchCommand(file, options, globalOptions, (message) => new UsageError(message)));
+
+  cli
+    .command('worker')
+    .description('run the trials of searches queued in Redis (mlpkit search --redis, or executor bullmq)')
+    .requiredOption('--redis <url>', 'the Redis server of the queue, e.g. redis://127.0.0.1:6379')
+    .option('--concurrency <n>', 'trials at once', positiveInt('--concurrency'), 1)
+    .option('--queue <name>', 'queue name (default mlpkit-trials)')
+    .option(
+      '--lock-duration <ms>',
+      "how long a trial stays locked without renewal: a dead worker's trial moves on after it",
+      positiveInt('--lock-duration'),
+    )
+    .addHelpText(
+      'after',
+      `
+Stops on SIGINT or SIGTERM after the trials in hand. A worker that dies mid-trial loses
+nothing: after the lock duration (default 30 s) another worker runs the trial again.
+
+Example:
+  mlpkit worker --redis redis://10.0.0.5:6379 --concurrency 2`,
+    )
+    .action((options) => workerCommand(options, globalOptions));
 
   cli
     .command('info')

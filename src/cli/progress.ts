@@ -1,10 +1,10 @@
 /**
- * Training progress on the terminal: a bar over the epochs with loss, validation loss,
- * samples/s and ETA when standard output is a terminal; one plain line per epoch otherwise
- * (logs, pipes, CI).
+ * Progress on the terminal: a bar when standard output is a terminal (training: over the
+ * epochs, with loss, validation loss, samples/s and ETA; a search: over its trials, with
+ * samples/s and ETA), plain lines otherwise (logs, pipes, CI).
  */
 import { SingleBar } from 'cli-progress';
-import type { EpochLogs } from '../node.js';
+import type { EpochLogs, TrialProgress } from '../node.js';
 
 const fixed = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(4));
 const rate = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en') : '∞');
@@ -49,6 +49,44 @@ export class ProgressReporter {
     this.stream.write(
       `epoch ${epoch + 1}/${this.epochs} loss ${payload.loss} val ${payload.valLoss} ${payload.rate} samples/s eta ${duration(eta)}\n`,
     );
+  }
+
+  stop(): void {
+    this.#bar?.stop();
+  }
+}
+
+/** Progress of a model selection over its trials: a bar on a terminal, a line per tenth otherwise. */
+export class TrialReporter {
+  readonly #bar: SingleBar | undefined;
+  #printed = 0;
+
+  constructor(
+    readonly total: number,
+    readonly stream: NodeJS.WriteStream,
+  ) {
+    if (stream.isTTY) {
+      this.#bar = new SingleBar({
+        format: 'trials {value}/{total} {bar} {rate} samples/s  eta {eta}',
+        stream,
+        hideCursor: true,
+        barsize: 24,
+      });
+      this.#bar.start(total, 0, { rate: '–', eta: '?' });
+    }
+  }
+
+  update(p: TrialProgress): void {
+    const seconds = p.elapsed / 1000;
+    const payload = { rate: rate(p.samples / seconds), eta: duration((seconds / p.done) * (p.total - p.done)) };
+    if (this.#bar) {
+      this.#bar.update(p.done, payload);
+      return;
+    }
+    if (p.done === p.total || p.done >= this.#printed + Math.max(1, Math.ceil(this.total / 10))) {
+      this.#printed = p.done;
+      this.stream.write(`trials ${p.done}/${p.total} ${payload.rate} samples/s eta ${payload.eta}\n`);
+    }
   }
 
   stop(): void {
