@@ -22,7 +22,7 @@ import { scheduledLearningRate } from './schedules.js';
 import type { BackendName, LayerSpec, Loss, MLPOptions, ModelSpec } from './spec.js';
 import { normalizeModelSpec, specToOptions } from './spec.js';
 import { foldScaler, type DenseLayer } from './interop/dense.js';
-import { denseFromOnnx, denseToOnnx, onnxCodec, ONNX_OPSETS, type OnnxModel } from './interop/onnx.js';
+import { onnxSupport, ONNX_OPSETS } from './interop/onnx-support.js';
 import { denseFromTfjs, denseToTfjs, type TfjsModelJson } from './interop/tfjs.js';
 import type { Label } from './model-file.js';
 import { VERSION } from './version.js';
@@ -516,8 +516,8 @@ export class MLP {
     checkKnownKeys('options', opts, ['opset']);
     const opset =
       opts.opset === undefined ? ONNX_OPSETS.default : checkInteger('options.opset', opts.opset, ONNX_OPSETS.min, ONNX_OPSETS.max);
-    const encode = onnxCodec().encode;
-    const model: OnnxModel = denseToOnnx({
+    const { write } = onnxSupport();
+    return write({
       layers: this.#dense(),
       scaler: this.#scaler && { mean: this.#scaler.mean!, scale: this.#scaler.scale! },
       classes: head.classes,
@@ -526,7 +526,6 @@ export class MLP {
       producerVersion: VERSION,
       opset,
     });
-    return encode(model);
   }
 
   /**
@@ -555,14 +554,7 @@ export class MLP {
     if (bytes instanceof Uint8Array) data = bytes;
     else if (bytes instanceof ArrayBuffer) data = new Uint8Array(bytes);
     else throw typeError('bytes', 'the bytes of an .onnx file (Uint8Array or ArrayBuffer)', bytes);
-    const decode = onnxCodec().decode;
-    let decoded: OnnxModel;
-    try {
-      decoded = decode(data);
-    } catch (error) {
-      throw new RangeError(`bytes must be an ONNX model (a serialized onnx.ModelProto): ${(error as Error).message}`, { cause: error });
-    }
-    const model = denseFromOnnx(decoded);
+    const model = onnxSupport().read(data);
     const net = new MLP({ inputs: model.inputs, layers: model.layers, seed: 0, ...opts });
     try {
       net.setWeights(model.weights);

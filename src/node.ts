@@ -5,13 +5,13 @@
  */
 import { loadNativeBackend } from './backends/native.js';
 import { loadWasmBackendNode } from './backends/wasm/node.js';
-import { setOnnxCodec } from './interop/onnx.js';
-import { onnxProtoCodec } from './interop/onnx-proto.js';
+import { ONNX_SUPPORT } from './interop/onnx-proto.js';
+import { setOnnxSupport } from './interop/onnx-support.js';
 import { setBackendLoader } from './registry.js';
 
 setBackendLoader('native', loadNativeBackend);
 setBackendLoader('wasm', loadWasmBackendNode);
-setOnnxCodec(onnxProtoCodec);
+setOnnxSupport(ONNX_SUPPORT);
 
 export * from './index.js';
 export { initWasm } from './backends/wasm/node.js';

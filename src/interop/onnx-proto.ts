@@ -7,11 +7,12 @@
  * the onnx.proto that ships with the onnx Python package. Names are protobufjs's camelCase forms
  * of the proto field names. Fields not listed here are skipped when reading.
  *
- * This module is not imported by the universal entry (protobufjs would add about 13 KB gzipped
- * to the edge bundle): the Node entry and `mlpkit/onnx` register it with `setOnnxCodec`.
+ * With onnx.ts it makes `ONNX_SUPPORT`, which the Node entry and `mlpkit/onnx` register (see
+ * onnx-support.ts).
  */
 import protobuf from 'protobufjs/minimal.js';
-import type { OnnxCodec } from './onnx.js';
+import { denseFromOnnx, denseToOnnx, type OnnxModel } from './onnx.js';
+import type { OnnxSupport } from './onnx-support.js';
 
 /** A scalar of the wire format; `packed` marks the repeated fields onnx.proto declares `[packed = true]`. */
 type Scalar = 'int64' | 'int32' | 'uint64' | 'float' | 'double' | 'string' | 'bytes';
@@ -234,17 +235,25 @@ function readMessage(reader: protobuf.Reader, type: MessageName, end: number): M
   return message;
 }
 
-/** Encodes and decodes `onnx.ModelProto` messages. */
-export const onnxProtoCodec: OnnxCodec = {
-  encode(model) {
-    const writer = protobuf.Writer.create();
-    writeMessage(writer, 'ModelProto', model as unknown as Message);
-    const bytes = writer.finish();
-    // A plain Uint8Array (in Node the writer returns a Buffer, possibly a view of a shared pool).
-    return new Uint8Array(bytes);
-  },
-  decode(bytes) {
-    const reader = protobuf.Reader.create(bytes);
-    return readMessage(reader, 'ModelProto', bytes.length) as never;
-  },
+/** Encodes an `onnx.ModelProto`. */
+export function encodeOnnx(model: OnnxModel): Uint8Array {
+  const writer = protobuf.Writer.create();
+  writeMessage(writer, 'ModelProto', model as unknown as Message);
+  // A plain Uint8Array (in Node the writer returns a Buffer, possibly a view of a shared pool).
+  return new Uint8Array(writer.finish());
+}
+
+/** Decodes an `onnx.ModelProto`; bytes that are not one throw a RangeError naming `bytes`. */
+export function decodeOnnx(bytes: Uint8Array): OnnxModel {
+  try {
+    return readMessage(protobuf.Reader.create(bytes), 'ModelProto', bytes.length) as OnnxModel;
+  } catch (error) {
+    throw new RangeError(`bytes must be an ONNX model (a serialized onnx.ModelProto): ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** ONNX writing and reading, to register with `setOnnxSupport`. */
+export const ONNX_SUPPORT: OnnxSupport = {
+  write: (spec) => encodeOnnx(denseToOnnx(spec)),
+  read: (bytes) => denseFromOnnx(decodeOnnx(bytes)),
 };

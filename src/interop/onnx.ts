@@ -1,8 +1,7 @@
 /**
  * ONNX models of dense networks: an MLP written as an `onnx.ModelProto` graph, and such a graph
- * read back. The wire encoding lives in onnx-proto.ts (protobufjs), registered through
- * `setOnnxCodec` so that the universal entry stays small; this module builds and reads the
- * messages.
+ * read back. This module builds and reads the messages; onnx-proto.ts encodes them. Neither is
+ * part of the universal entry (see onnx-support.ts).
  *
  * Written (opset 13 by default, IR version to match; a symbolic batch dimension "batch"):
  *
@@ -95,28 +94,6 @@ export interface OnnxModel {
   metadataProps?: OnnxStringEntry[];
 }
 
-/** The wire encoding of `OnnxModel` (onnx-proto.ts). */
-export interface OnnxCodec {
-  encode(model: OnnxModel): Uint8Array;
-  decode(bytes: Uint8Array): OnnxModel;
-}
-
-let codec: OnnxCodec | undefined;
-
-/** Registers the protobuf encoding (the Node entry and `mlpkit/onnx` do). */
-export function setOnnxCodec(value: OnnxCodec): void {
-  codec = value;
-}
-
-export function onnxCodec(): OnnxCodec {
-  if (!codec) {
-    throw new Error(
-      "ONNX needs the protobuf encoder, which mlpkit's universal entry leaves out to keep edge bundles small: import 'mlpkit/onnx' once (the Node entry includes it)",
-    );
-  }
-  return codec;
-}
-
 // TensorProto.DataType and AttributeProto.AttributeType values used here.
 const FLOAT = 1;
 const INT64 = 7;
@@ -125,9 +102,6 @@ const ATTR_FLOAT = 1;
 const ATTR_INT = 2;
 
 // ------------------------------------------------------------------ writing
-
-/** The opsets `toONNX` writes: 13 introduced today's Softmax; every op used is unchanged through 21. */
-export const ONNX_OPSETS = { min: 13, max: 21, default: 13 } as const;
 
 /** The IR version that goes with an opset (onnx's versioning table). */
 const irVersionOf = (opset: number): number => (opset <= 13 ? 7 : opset <= 17 ? 8 : opset <= 20 ? 9 : 10);
