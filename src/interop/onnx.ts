@@ -624,9 +624,9 @@ function activationOf(
     case 'Tanh':
       return { activation: 'tanh' };
     case 'LeakyRelu':
-      return { activation: 'leaky-relu', alpha: attribute('alpha')?.f ?? 0.01 };
+      return { activation: 'leaky-relu', alpha: shortestFloat32(attribute('alpha')?.f ?? 0.01) };
     case 'Elu':
-      return { activation: 'elu', alpha: attribute('alpha')?.f ?? 1 };
+      return { activation: 'elu', alpha: shortestFloat32(attribute('alpha')?.f ?? 1) };
     case 'Softmax': {
       // Before opset 13 Softmax flattens from `axis` (default 1), which for rows is the same.
       const axis = attribute('axis')?.i ?? (opset >= 13 ? -1 : 1);
@@ -647,6 +647,15 @@ function activationOf(
   const foreign = findNode(e, (n) => !ACTIVATION_OPS.includes(n.opType ?? ''));
   if (foreign) throw unsupported(foreign, 'not supported');
   throw new RangeError(`${nameOf(node)}: this subgraph after a layer is not one of mlpkit's activations; ${SUPPORTED}`);
+}
+
+/** The shortest decimal with the same float32 (float attributes hold 0.2 as 0.20000000298…). */
+function shortestFloat32(value: number): number {
+  for (let digits = 1; digits < 9; digits++) {
+    const candidate = Number(value.toPrecision(digits));
+    if (Math.fround(candidate) === Math.fround(value)) return candidate;
+  }
+  return value;
 }
 
 function findNode(e: Expr, test: (node: OnnxNode) => boolean): OnnxNode | undefined {
