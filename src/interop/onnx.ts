@@ -214,6 +214,11 @@ export function denseToOnnx(spec: OnnxExport): OnnxModel {
         x = emit('Mul', [scalar('gelu.half', 0.5), gate], out);
         break;
       }
+      default: {
+        // A new activation must say here how ONNX computes it (and in activationOf how to read it back).
+        const unwritten: never = layer.activation;
+        throw new Error(`no ONNX form for activation '${String(unwritten)}'`);
+      }
     }
   });
 
