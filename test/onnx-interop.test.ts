@@ -407,6 +407,32 @@ describe('fromONNX refuses what it cannot represent, by node, op type and what i
       /ONNX node 'layer0\/gemm' \(Gemm\) and ONNX node 'output' \(Gemm\) both read the same stretch of the graph: mlpkit reads a chain of layers, not branches/,
     ],
     [
+      'a cycle',
+      (_: OnnxModel, nodes: OnnxNode[]) => {
+        Object.assign(nodes[1]!, { opType: 'Add', input: ['layer0/gemm', 'loop'] });
+        nodes.push({ input: ['layer0/output', 'layer0/output'], output: ['loop'], name: 'loop', opType: 'Mul' });
+      },
+      /ONNX node 'layer0\/output' \(Add\): its output 'layer0\/output' feeds back into its own inputs \(a cycle\)/,
+    ],
+    [
+      'forty squarings in a row (read once each, not 2^40 times)',
+      (_: OnnxModel, nodes: OnnxNode[]) => {
+        const squares = Array.from({ length: 40 }, (_, i) => ({
+          input: [i === 0 ? 'layer0/gemm' : `square${i - 1}`, i === 0 ? 'layer0/gemm' : `square${i - 1}`],
+          output: [i === 39 ? 'layer0/output' : `square${i}`],
+          name: `square${i}`,
+          opType: 'Mul',
+        }));
+        nodes.splice(1, 1, ...squares);
+      },
+      /ONNX node 'square39' \(Mul\): this subgraph after a layer is not one of mlpkit's activations/,
+    ],
+    [
+      'negative dims',
+      (model: OnnxModel) => Object.assign(model.graph!.initializer![0]!, { dims: [-4, -3] }),
+      /tensor 'layer0.weight' has dims \[-4, -3\]; dims must be integers >= 0/,
+    ],
+    [
       'an op of another domain',
       (_: OnnxModel, nodes: OnnxNode[]) => Object.assign(nodes[1]!, { domain: 'com.microsoft', opType: 'FastGelu' }),
       /ONNX node 'layer0\/output' \(FastGelu\): domain 'com.microsoft' is not the default operator set/,

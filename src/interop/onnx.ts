@@ -299,22 +299,22 @@ function tensorValues(t: OnnxTensor, what: string): Float64Array {
   }
   const width = t.dataType === FLOAT ? 4 : t.dataType === DOUBLE ? 8 : 0;
   if (width === 0) throw new RangeError(`${what} has data type ${t.dataType ?? 'undefined'}; supported: float (1) and double (11)`);
-  const values = new Float64Array(count);
+  if (!dims.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new RangeError(`${what} has dims [${dims.join(', ')}]; dims must be integers >= 0`);
+  }
   if (t.rawData && t.rawData.length > 0) {
     if (t.rawData.length !== count * width) {
       throw new RangeError(`${what} has ${t.rawData.length} bytes of raw_data for dims [${dims.join(', ')}], expected ${count * width}`);
     }
+    const values = new Float64Array(count);
     // A DataView reads little-endian at any alignment, without touching the caller's bytes.
     const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
     for (let i = 0; i < count; i++) values[i] = width === 4 ? view.getFloat32(i * 4, true) : view.getFloat64(i * 8, true);
-  } else {
-    const data = (width === 4 ? t.floatData : t.doubleData) ?? [];
-    if (data.length !== count) {
-      throw new RangeError(`${what} has ${data.length} values for dims [${dims.join(', ')}], expected ${count}`);
-    }
-    values.set(data);
+    return values;
   }
-  return values;
+  const data = (width === 4 ? t.floatData : t.doubleData) ?? [];
+  if (data.length !== count) throw new RangeError(`${what} has ${data.length} values for dims [${dims.join(', ')}], expected ${count}`);
+  return Float64Array.from(data);
 }
 
 /** Reads the dense network computed by an ONNX model (see the header for what is supported). */
@@ -337,7 +337,12 @@ export function denseFromOnnx(model: OnnxModel): OnnxNetwork {
   const consumers = new Map<string, number[]>();
   nodes.forEach((node, index) => {
     for (const out of node.output ?? []) if (out) producer.set(out, index);
-    for (const input of node.input ?? []) if (input) consumers.set(input, [...(consumers.get(input) ?? []), index]);
+    for (const input of node.input ?? []) {
+      if (!input) continue;
+      const list = consumers.get(input);
+      if (list) list.push(index);
+      else consumers.set(input, [index]);
+    }
   });
 
   const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name ?? ''));
@@ -380,14 +385,14 @@ export function denseFromOnnx(model: OnnxModel): OnnxNetwork {
   }
   const used = new Set<number>();
 
-  const constant = (name: string): OnnxTensor | undefined => {
+  const constant = (name: string, depth = 0): OnnxTensor | undefined => {
     const init = initializers.get(name);
     if (init) return init;
     const index = producer.get(name);
-    if (index === undefined) return undefined;
+    if (index === undefined || depth > nodes.length) return undefined; // (a cycle of Identity nodes)
     const node = nodes[index]!;
     if (node.opType === 'Identity') {
-      const inner = constant(node.input?.[0] ?? '');
+      const inner = constant(node.input?.[0] ?? '', depth + 1);
       if (inner) used.add(index);
       return inner;
     }
@@ -442,7 +447,17 @@ export function denseFromOnnx(model: OnnxModel): OnnxNetwork {
       if (!a || constant(a)) throw unsupported(next, 'its first input must be the layer input, not a constant');
       end = a;
     }
+    // Memoized: a stretch is a DAG, and its tensors may be read many times (x in gelu's form).
+    const built = new Map<string, Expr>();
+    const building = new Set<string>();
     const build = (name: string): Expr => {
+      const done = built.get(name);
+      if (done) return done;
+      const expr = buildOnce(name);
+      built.set(name, expr);
+      return expr;
+    };
+    const buildOnce = (name: string): Expr => {
       if (name === from) return { kind: 'x' };
       const t = constant(name);
       if (t) return { kind: 'const', name, tensor: t };
@@ -456,6 +471,8 @@ export function denseFromOnnx(model: OnnxModel): OnnxNetwork {
       used.add(index);
       const node = nodes[index]!;
       if (node.domain && node.domain !== 'ai.onnx') throw unsupported(node, `domain '${node.domain}' is not the default operator set`);
+      if (building.has(name)) throw unsupported(node, `its output '${name}' feeds back into its own inputs (a cycle)`);
+      building.add(name);
       if (node.opType === 'Identity') return build(node.input?.[0] ?? '');
       return { kind: 'op', node, args: (node.input ?? []).filter(Boolean).map(build) };
     };
@@ -663,10 +680,12 @@ function shortestFloat32(value: number): number {
   return value;
 }
 
-function findNode(e: Expr, test: (node: OnnxNode) => boolean): OnnxNode | undefined {
-  if (e.kind !== 'op') return undefined;
+/** The first node (inputs first) that passes `test`; each shared subexpression is visited once. */
+function findNode(e: Expr, test: (node: OnnxNode) => boolean, seen = new Set<Expr>()): OnnxNode | undefined {
+  if (e.kind !== 'op' || seen.has(e)) return undefined;
+  seen.add(e);
   for (const arg of e.args) {
-    const found = findNode(arg, test);
+    const found = findNode(arg, test, seen);
     if (found) return found;
   }
   return test(e.node) ? e.node : undefined;
