@@ -15,7 +15,7 @@ import {
   rangeError,
   typeError,
 } from './errors.js';
-import { MLP, type LoadOptions } from './mlp.js';
+import { MLP, type LoadOptions, type OnnxOptions } from './mlp.js';
 import { decodeModel, encodeModel, type Label } from './model-file.js';
 import {
   ACTIVATION_TRAITS,
@@ -419,6 +419,24 @@ export class MLPClassifier extends MLPEstimator {
     return predicted.filter((p, i) => p === labels[i]).length / labels.length;
   }
 
+  /**
+   * The classifier as ONNX (see `MLP.toONNX`): input `"input"` float32 [batch, features] of raw
+   * features (the scaler is part of the graph), outputs `"probabilities"` float32
+   * [batch, classes] (columns in `classes` order, as `predictProba`) and `"label"` int64 [batch],
+   * the index in `classes` of the predicted class. The labels themselves are in the model's
+   * `metadata_props` under "mlpkit.classes", as a JSON array.
+   * @example
+   * ```ts
+   * import * as ort from 'onnxruntime-node';
+   * const session = await ort.InferenceSession.create(clf.toONNX());
+   * const { label } = await session.run({ input: new ort.Tensor('float32', x, [rows, features]) });
+   * const predicted = Array.from(label.data as BigInt64Array, (i) => clf.classes[Number(i)]);
+   * ```
+   */
+  toONNX(options: OnnxOptions = {}): Uint8Array {
+    return this.model._toOnnx(options, { estimator: 'MLPClassifier', classes: this.classes });
+  }
+
   /** Serializes the classifier (network, scaler, classes, options). */
   save(): Uint8Array {
     return this.encode('MLPClassifier', this.classes);
@@ -491,6 +509,19 @@ export class MLPRegressor extends MLPEstimator {
     const got = k === 1 ? Float64Array.from(predicted as number[]) : Float64Array.from((predicted as number[][]).flat());
     const want = toTargets('y', y, got.length / k, k, 'half-mse').data;
     return r2Score(want, got, k);
+  }
+
+  /**
+   * The regressor as ONNX (see `MLP.toONNX`): input `"input"` float32 [batch, features] of raw
+   * features (the scaler is part of the graph), output `"output"` float32 [batch, targets].
+   * @example
+   * ```ts
+   * import { writeFileSync } from 'node:fs';
+   * writeFileSync('regressor.onnx', reg.toONNX());
+   * ```
+   */
+  toONNX(options: OnnxOptions = {}): Uint8Array {
+    return this.model._toOnnx(options, { estimator: 'MLPRegressor' });
   }
 
   /** Serializes the regressor (network, scaler, options). */

@@ -7,7 +7,7 @@ import { setBackendLoader } from './registry.js';
 
 setBackendLoader('wasm', loadWasmBackend); // reports "call await initWasm() first" until it has run
 
-export { MLP, type LayerWeights, type Evaluation, type LoadOptions } from './mlp.js';
+export { MLP, type LayerWeights, type Evaluation, type LoadOptions, type OnnxOptions } from './mlp.js';
 export { StandardScaler } from './scaler.js';
 export { MLPClassifier, MLPRegressor, type EstimatorOptions } from './estimators.js';
 export { confusionMatrix, classScores, r2Score, regressionErrors, type ClassScores } from './metrics.js';

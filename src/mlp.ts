@@ -21,7 +21,10 @@ import { StandardScaler } from './scaler.js';
 import { scheduledLearningRate } from './schedules.js';
 import type { BackendName, LayerSpec, Loss, MLPOptions, ModelSpec } from './spec.js';
 import { normalizeModelSpec, specToOptions } from './spec.js';
-import { denseFromTfjs, denseToTfjs, foldScaler, type DenseLayer, type TfjsModelJson } from './interop/tfjs.js';
+import { foldScaler, type DenseLayer } from './interop/dense.js';
+import { onnxSupport, ONNX_OPSETS } from './interop/onnx-support.js';
+import { denseFromTfjs, denseToTfjs, type TfjsModelJson } from './interop/tfjs.js';
+import type { Label } from './model-file.js';
 import { VERSION } from './version.js';
 import {
   normalizeFitOptions,
@@ -50,6 +53,12 @@ export interface Evaluation {
 export interface LoadOptions {
   backend?: 'auto' | BackendName;
   threads?: number;
+}
+
+/** Options of `toONNX`. */
+export interface OnnxOptions {
+  /** The ONNX operator set to declare, 13 to 21. Default 13 (every op written is the same from 13 on). */
+  opset?: number;
 }
 
 /** Rows of scratch memory a new model starts with; predictions and evaluations are chunked to it. */
@@ -463,17 +472,99 @@ export class MLP {
    * ```
    */
   toTfjs(): { modelJson: TfjsModelJson; weights: Uint8Array } {
+    const dense = this.#dense();
+    if (this.#scaler) dense[0] = foldScaler(dense[0]!, this.#scaler.mean!, this.#scaler.scale!);
+    return denseToTfjs(dense, `mlpkit ${VERSION}`);
+  }
+
+  /** Every layer with its weights, for the interchange formats; refuses a model whose scaler is not fitted. */
+  #dense(): DenseLayer[] {
     this.#check();
     if (this.#standardize && !this.#scaler)
       throw new NotFittedError('this MLP standardizes its inputs but has no fitted scaler yet: call fit() first');
-    const dense: DenseLayer[] = this.getWeights().map((w, l) => ({
+    return this.getWeights().map((w, l) => ({
       ...this.#layout.layers[l]!,
       ...w,
       activation: this.layers[l]!.activation,
       alpha: this.layers[l]!.alpha,
     }));
-    if (this.#scaler) dense[0] = foldScaler(dense[0]!, this.#scaler.mean!, this.#scaler.scale!);
-    return denseToTfjs(dense, `mlpkit ${VERSION}`);
+  }
+
+  /**
+   * The model as ONNX (an `onnx.ModelProto`, opset 13 by default) for onnxruntime and other
+   * runtimes: input `"input"` float32 [batch, inputs] → output `"output"` float32
+   * [batch, outputs]. Each layer is a `Gemm` and its activation's nodes; a stored scaler is
+   * written as `Sub`/`Div` nodes in front, computing the same float32 inputs as mlpkit; the
+   * weights are stored bit for bit. The model's metadata is kept in `metadata_props`
+   * ("mlpkit.metadata", JSON). An `MLPClassifier` writes `"probabilities"` and `"label"` instead.
+   * @param options `opset`: the operator set to declare (13–21).
+   * @throws NotFittedError when the model standardizes its inputs but has no fitted scaler yet.
+   * @example
+   * ```ts
+   * import { writeFileSync } from 'node:fs';
+   * writeFileSync('model.onnx', net.toONNX());
+   * // Python: onnxruntime.InferenceSession('model.onnx').run(['output'], {'input': x})
+   * ```
+   */
+  toONNX(options: OnnxOptions = {}): Uint8Array {
+    return this._toOnnx(options);
+  }
+
+  /** @internal `toONNX` with a classifier's or regressor's head and labels. */
+  _toOnnx(options: OnnxOptions, head: { estimator?: 'MLPClassifier' | 'MLPRegressor'; classes?: readonly Label[] } = {}): Uint8Array {
+    const opts = checkOptions<OnnxOptions>('options', options);
+    checkKnownKeys('options', opts, ['opset']);
+    const opset =
+      opts.opset === undefined ? ONNX_OPSETS.default : checkInteger('options.opset', opts.opset, ONNX_OPSETS.min, ONNX_OPSETS.max);
+    const { write } = onnxSupport();
+    return write({
+      layers: this.#dense(),
+      scaler: this.#scaler && { mean: this.#scaler.mean!, scale: this.#scaler.scale! },
+      classes: head.classes,
+      estimator: head.estimator,
+      metadata: this.#metadata,
+      producerVersion: VERSION,
+      opset,
+    });
+  }
+
+  /**
+   * A network from an ONNX model of dense layers: `Gemm` (or `MatMul` + `Add`) nodes with
+   * their activations (`Relu`, `Sigmoid`, `Tanh`, `LeakyRelu`, `Elu`, `Softmax` last, silu as
+   * `Sigmoid` + `Mul`, gelu's tanh approximation), a leading `Flatten`, and input scaling by
+   * `Sub`/`Div` (or `Mul`/`Add`) with constants, which becomes the model's scaler (folded into
+   * the first layer instead when a factor is negative). Any other node on the way from the
+   * input to the output is refused with its name, op type and what is supported. Files
+   * written by `toONNX` load with their scaler and metadata.
+   * @param bytes the `.onnx` file's bytes.
+   * @param options `backend`, `threads` as in `MLP.load`.
+   * @throws TypeError when bytes is not a Uint8Array or ArrayBuffer.
+   * @throws RangeError for bytes that are no ONNX model, or a graph mlpkit cannot represent.
+   * @example
+   * ```ts
+   * import { readFileSync } from 'node:fs';
+   * const net = MLP.fromONNX(readFileSync('torch-model.onnx'), { backend: 'wasm' });
+   * net.predict([[0.1, 0.2, 0.3]]);
+   * ```
+   */
+  static fromONNX(bytes: Uint8Array | ArrayBuffer, options: LoadOptions = {}): MLP {
+    const opts = checkOptions<LoadOptions>('options', options);
+    checkKnownKeys('options', opts, ['backend', 'threads']);
+    let data: Uint8Array;
+    if (bytes instanceof Uint8Array) data = bytes;
+    else if (bytes instanceof ArrayBuffer) data = new Uint8Array(bytes);
+    else throw typeError('bytes', 'the bytes of an .onnx file (Uint8Array or ArrayBuffer)', bytes);
+    const model = onnxSupport().read(data);
+    const net = new MLP({ inputs: model.inputs, layers: model.layers, seed: 0, ...opts });
+    try {
+      net.setWeights(model.weights);
+      if (model.scaler) net.scaler = StandardScaler.fromJSON(model.scaler);
+      if (model.metadata) net.metadata = model.metadata;
+    } catch (error) {
+      net.dispose();
+      throw error;
+    }
+    return net;
   }
 
   /**

@@ -1,14 +1,18 @@
 /**
- * The Node.js entry of mlpkit: everything of the universal entry, plus the native backend.
- * Bundles for browsers, workers and edge runtimes get `index.ts`, which imports nothing from Node.
+ * The Node.js entry of mlpkit: everything of the universal entry, plus the native backend and
+ * ONNX's protobuf encoding. Bundles for browsers, workers and edge runtimes get `index.ts`,
+ * which imports nothing from Node (and adds ONNX with `import 'mlpkit/onnx'`).
  */
 import { loadNativeBackend } from './backends/native.js';
 import { loadWasmBackendNode } from './backends/wasm/node.js';
+import { ONNX_SUPPORT } from './interop/onnx-proto.js';
+import { setOnnxSupport } from './interop/onnx-support.js';
 import { setBackendLoader } from './registry.js';
 import { setExecutorLoader } from './selection/executor.js';
 
 setBackendLoader('native', loadNativeBackend);
 setBackendLoader('wasm', loadWasmBackendNode);
+setOnnxSupport(ONNX_SUPPORT);
 // Loaded on first use: a search that stays in this thread never starts piscina or BullMQ.
 setExecutorLoader('threads', async () => (await import('./selection/pool.js')).createThreadRunner);
 setExecutorLoader('bullmq', async () => (await import('./selection/queue.js')).createQueueRunner);

@@ -289,7 +289,32 @@ describe('mlpkit command line', () => {
     const want = (net.predict(rows) as number[][]).flat();
     const got = Array.from((loaded.predict(tf.tensor2d(rows)) as { dataSync(): Float32Array }).dataSync());
     for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-5);
-    expect(mlpkit('export', model).stderr).toMatch(/name what to write: --tfjs <directory>/);
+    expect(mlpkit('export', model).stderr).toMatch(/name what to write: --onnx <file> or --tfjs <directory>/);
+  });
+
+  it('export --onnx writes a model that onnxruntime runs with the same probabilities, and the class index', async () => {
+    const dir = scratch();
+    const model = join(dir, 'iris.mlpkit');
+    const onnx = join(dir, 'iris.onnx');
+    expect(mlpkit('train', iris, '--target', 'species', '--layers', '6', '--epochs', '20', '--out', model).status).toBe(0);
+    const run = mlpkit('export', model, '--onnx', onnx);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(
+      /ONNX model written to .*iris\.onnx: input "input" \[batch, 4\], outputs "probabilities" \[batch, 3\] and "label"/,
+    );
+    const ort = await import('onnxruntime-node');
+    const session = await ort.InferenceSession.create(readFileSync(onnx));
+    const rows = [
+      [5.1, 3.5, 1.4, 0.2],
+      [6.7, 3.1, 4.4, 1.4],
+      [6.3, 3.3, 6.0, 2.5],
+    ];
+    const out = await session.run({ input: new ort.Tensor('float32', Float32Array.from(rows.flat()), [3, 4]) });
+    const net = MLP.load(readFileSync(model));
+    const want = net.predict(rows) as number[][];
+    const got = Array.from(out.probabilities!.data as Float32Array);
+    for (let i = 0; i < 9; i++) expect(Math.abs(got[i]! - want.flat()[i]!)).toBeLessThan(1e-6);
+    expect(Array.from(out.label!.data as BigInt64Array, Number)).toEqual(Array.from(net.predictClasses(rows)));
   });
 
   it('--resume continues a --checkpoint to the weights of a run that never stopped', () => {

@@ -442,14 +442,27 @@ async function bench(
 }
 
 /** Writes a model in another library's format. */
-function exportModel(modelPath: string, options: { tfjs?: string }): void {
-  if (!options.tfjs) throw new UsageError('name what to write: --tfjs <directory>');
-  const { net } = loadModel(modelPath);
-  const { modelJson, weights } = net.toTfjs();
-  mkdirSync(options.tfjs, { recursive: true });
-  writeAtomic(join(options.tfjs, 'weights.bin'), weights);
-  writeAtomic(join(options.tfjs, 'model.json'), `${JSON.stringify(modelJson, null, 1)}\n`);
-  console.log(`TensorFlow.js layers model written to ${join(options.tfjs, 'model.json')} and weights.bin`);
+function exportModel(modelPath: string, options: { tfjs?: string; onnx?: string }): void {
+  if (!options.tfjs && !options.onnx) throw new UsageError('name what to write: --onnx <file> or --tfjs <directory>');
+  const { net, meta } = loadModel(modelPath);
+  if (options.onnx) {
+    // A classifier gets the "probabilities" and "label" outputs, its class names in the metadata.
+    const classes = meta.task === 'classification' && meta.classes ? meta.classes : undefined;
+    writeAtomic(options.onnx, net._toOnnx({}, classes ? { classes } : {}));
+    console.log(
+      `ONNX model written to ${options.onnx}: input "input" [batch, ${net.inputs}], ` +
+        (classes
+          ? `outputs "probabilities" [batch, ${classes.length}] and "label" (class index)`
+          : `output "output" [batch, ${net.outputs}]`),
+    );
+  }
+  if (options.tfjs) {
+    const { modelJson, weights } = net.toTfjs();
+    mkdirSync(options.tfjs, { recursive: true });
+    writeAtomic(join(options.tfjs, 'weights.bin'), weights);
+    writeAtomic(join(options.tfjs, 'model.json'), `${JSON.stringify(modelJson, null, 1)}\n`);
+    console.log(`TensorFlow.js layers model written to ${join(options.tfjs, 'model.json')} and weights.bin`);
+  }
 }
 
 function info(): void {
@@ -606,10 +619,11 @@ Examples:
 
   cli
     .command('export')
-    .description('write a model for another library: a TensorFlow.js layers model (model.json + weights.bin)')
+    .description('write a model for another library: ONNX (a .onnx file) or a TensorFlow.js layers model (model.json + weights.bin)')
     .argument('<model>', 'a model written by mlpkit train')
+    .option('--onnx <file>', 'write an ONNX model (opset 13) here, for onnxruntime and other ONNX runtimes')
     .option('--tfjs <directory>', 'write model.json and weights.bin here, for tf.loadLayersModel')
-    .addHelpText('after', '\nExample:\n  mlpkit export iris.mlpkit --tfjs iris-tfjs')
+    .addHelpText('after', '\nExamples:\n  mlpkit export iris.mlpkit --onnx iris.onnx\n  mlpkit export iris.mlpkit --tfjs iris-tfjs')
     .action(exportModel);
 
   cli

@@ -18,6 +18,7 @@
 import { rangeError, typeError } from '../errors.js';
 import type { LayerWeights } from '../layout.js';
 import type { Activation, LayerOptions } from '../spec.js';
+import type { DenseLayer } from './dense.js';
 
 /** The `model.json` of a layers model (what `tf.loadLayersModel` reads). */
 export interface TfjsModelJson {
@@ -44,36 +45,10 @@ export interface TfjsWeightSpec {
   dtype: 'float32';
 }
 
-/** One dense layer as both sides see it: W (units × inputs, row-major), b or null, and φ. */
-export interface DenseLayer {
-  readonly inputs: number;
-  readonly units: number;
-  readonly weights: Float32Array;
-  readonly bias: Float32Array | null;
-  readonly activation: Activation;
-  readonly alpha: number;
-}
-
 const SAME_NAME: readonly Activation[] = ['sigmoid', 'tanh', 'relu', 'softmax'];
 const TO_TFJS: Partial<Record<Activation, string>> = { identity: 'linear', silu: 'swish', gelu: 'gelu_new' };
 const FROM_TFJS: Record<string, Activation> = { linear: 'identity', swish: 'silu', gelu_new: 'gelu', elu: 'elu' };
 for (const name of SAME_NAME) FROM_TFJS[name] = name;
-
-/** Folds a standard scaler into the first layer: x ↦ (x − mean) / scale, then W·x + b. */
-export function foldScaler(layer: DenseLayer, mean: readonly number[], scale: readonly number[]): DenseLayer {
-  const weights = new Float32Array(layer.weights.length);
-  const bias = new Float32Array(layer.units);
-  for (let j = 0; j < layer.units; j++) {
-    let shift = layer.bias ? layer.bias[j]! : 0;
-    for (let i = 0; i < layer.inputs; i++) {
-      const w = layer.weights[j * layer.inputs + i]! / scale[i]!;
-      weights[j * layer.inputs + i] = w;
-      shift -= w * mean[i]!;
-    }
-    bias[j] = shift;
-  }
-  return { ...layer, weights, bias };
-}
 
 /** The layers-model JSON and weight bytes of a sequence of dense layers. */
 export function denseToTfjs(layers: readonly DenseLayer[], generatedBy: string): { modelJson: TfjsModelJson; weights: Uint8Array } {

@@ -2,10 +2,11 @@
  * What every runtime runs, bundled by esbuild with mlpkit's universal entry (which must not
  * need anything from Node): before `initWasm` the wasm backend is reported as not initialized
  * and refused by name, and 'auto' picks js; after it, XOR and a small softmax network train
- * on wasm and match the JavaScript reference. The driver (runtimes.test.ts) asserts on the
- * report.
+ * on wasm and match the JavaScript reference; with `mlpkit/onnx` imported, the XOR network goes
+ * through toONNX and MLP.fromONNX unchanged. The driver (runtimes.test.ts) asserts on the report.
  */
 import { initWasm, listBackends, MLP, type BackendStatus, type MLPOptions, type WasmSource } from '../../src/index.js';
+import '../../src/onnx.js';
 
 export interface Comparison {
   /** The backend that trained the network under test. */
@@ -28,6 +29,8 @@ export interface RuntimeReport {
   wasmAfter: BackendStatus;
   xor: Comparison & { predictions: number[]; classes: number[] };
   softmax: Comparison & { accuracy: number };
+  /** The XOR network written by toONNX and read by MLP.fromONNX on wasm. */
+  onnx: { bytes: number; sameWeights: boolean; samePredictions: boolean };
 }
 
 const SIMD_PROBE = Uint8Array.of(
@@ -169,6 +172,14 @@ export async function run(runtime: string, source?: WasmSource): Promise<Runtime
   );
   const accuracy = softmax.wasm.evaluate(points, labels).accuracy ?? 0;
 
+  const onnxBytes = xor.wasm.toONNX();
+  const fromOnnx = MLP.fromONNX(onnxBytes, { backend: 'wasm' });
+  const onnx = {
+    bytes: onnxBytes.length,
+    sameWeights: JSON.stringify(flat(fromOnnx)) === JSON.stringify(flat(xor.wasm)),
+    samePredictions: JSON.stringify(fromOnnx.predict(xorX)) === JSON.stringify(xor.wasm.predict(xorX)),
+  };
+
   return {
     runtime,
     simd: WebAssembly.validate(SIMD_PROBE),
@@ -179,5 +190,6 @@ export async function run(runtime: string, source?: WasmSource): Promise<Runtime
     wasmAfter,
     xor: { ...xor.comparison, predictions, classes: Array.from(xor.wasm.predictClasses(xorX) as number[]) },
     softmax: { ...softmax.comparison, accuracy },
+    onnx,
   };
 }

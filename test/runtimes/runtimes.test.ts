@@ -4,7 +4,8 @@
  * workerd (miniflare, the module imported as CompiledWasm), Deno and Bun. Each one runs
  * program.ts, bundled with the universal entry by esbuild: wasm is reported uninitialized
  * until initWasm, then XOR and a softmax network train on it and match the JavaScript
- * reference. A runtime that is missing skips its test locally and fails it in CI.
+ * reference, and `mlpkit/onnx` writes and reads the XOR network's ONNX model (protobufjs
+ * without eval). A runtime that is missing skips its test locally and fails it in CI.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -111,6 +112,12 @@ function checkReport(report: RuntimeReport): void {
   }
   expect(report.xor.classes, `${name}: XOR classes`).toEqual([0, 1, 1, 0]);
   expect(report.softmax.accuracy, `${name}: softmax accuracy`).toBeGreaterThanOrEqual(0.8);
+  expect(report.onnx, `${name}: XOR through toONNX and MLP.fromONNX`).toEqual({
+    bytes: expect.any(Number),
+    sameWeights: true,
+    samePredictions: true,
+  });
+  expect(report.onnx.bytes, `${name}: ONNX bytes`).toBeGreaterThan(200);
 }
 
 /** A missing runtime skips locally and fails in CI, where every runtime must be present. */
