@@ -6,7 +6,8 @@
  *   2. W1/W2/W3 training and W2 inference on every mlpkit backend and every peer library,
  *      each checked before timing, with ratios to mlpkit native and to the fastest peer;
  *   3. event-loop delay during asynchronous training;
- *   4. scaling with batch size and width, and memory across 50 epochs (in fresh processes).
+ *   4. scaling with batch size and width, and memory across 50 epochs (in fresh processes);
+ *   5. model selection: a grid search in one thread, on every core and through Redis.
  *
  * Writes bench/results/<date>.json, <date>.md, <date>.svg (log-scale bars) and
  * <date>-scaling.svg.
@@ -21,6 +22,7 @@ import { listBackends } from '../dist/node.js';
 import { barChart, xyChart } from '../dist/cli/plot.js';
 import { banner, markdown, measure, ratioMarkdown, ratios, type Case } from './common.js';
 import { GEMM_SHAPES, gemmCases } from './gemm.js';
+import { searchBench } from './search.js';
 import { PEERS, peerCases, type PeerData, type Workload } from './peers.js';
 import { batchScaling, widthScaling, type MemoryCheck } from './scaling.js';
 import { pytorchResults } from './pytorch.js';
@@ -137,7 +139,15 @@ if (!quick) {
   }
 }
 
-// 5. Outputs
+// 5. Model selection on every core and through Redis
+let search: Awaited<ReturnType<typeof searchBench>> | undefined;
+if (!quick) {
+  console.log('\nModel selection: a 16 × 5-fold grid search of MLPClassifier on digits');
+  search = await searchBench();
+  for (const [what, value] of Object.entries(search.speedups)) console.log(`  ${what}: ${value.toFixed(2)}×`);
+}
+
+// 6. Outputs
 const directory = new URL('./results/', import.meta.url);
 mkdirSync(directory, { recursive: true });
 const report = {
@@ -150,6 +160,7 @@ const report = {
   eventLoopDelayMs: delays,
   scaling: { batch, width },
   memory,
+  search,
 };
 writeFileSync(new URL(`${date}.json`, directory), JSON.stringify(report, null, 2) + '\n');
 const scalingTable = (points: typeof batch, what: string) =>
@@ -203,6 +214,16 @@ const md = [
           (m) =>
             `| ${m.contender} | ${(m.heapEpoch1 / 2 ** 20).toFixed(2)} → ${(m.heapEpoch50 / 2 ** 20).toFixed(2)} MiB | ${(m.rssEpoch1 / 2 ** 20).toFixed(1)} → ${(m.rssEpoch50 / 2 ** 20).toFixed(1)} MiB | ${(m.growth * 100).toFixed(2)} % |`,
         ),
+        '',
+      ]
+    : []),
+  ...(search
+    ? [
+        '## Model selection (a 16-parameter-set × 5-fold grid search of MLPClassifier on digits)',
+        '',
+        markdown(search.results),
+        '',
+        ...Object.entries(search.speedups).map(([what, value]) => `- ${what}: ${value.toFixed(2)}×`),
         '',
       ]
     : []),

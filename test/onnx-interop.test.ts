@@ -213,7 +213,7 @@ describe('what toONNX writes', () => {
     }
   });
 
-  it.skipIf(!python)('onnx.checker.check_model (full_check) accepts every kind of model toONNX writes', async () => {
+  it.skipIf(!python && !process.env.CI)('onnx.checker.check_model (full_check) accepts every kind of model toONNX writes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mlpkit-onnx-'));
     const files = HIDDEN.map(([activation, alpha], i) => {
       const file = join(dir, `net${i}.onnx`);
@@ -241,7 +241,7 @@ describe('what toONNX writes', () => {
     expect(check.stdout.trim()).toBe(String(files.length));
   });
 
-  it.skipIf(!python)("every field mlpkit writes or reads has onnx.proto's number and type, and onnx.proto decodes its files", () => {
+  it.skipIf(!python && !process.env.CI)("every field mlpkit writes or reads has onnx.proto's number and type, and onnx.proto decodes its files", () => {
     const root = protobuf.parse(readFileSync(onnxProto!, 'utf8')).root.resolveAll();
     let checked = 0;
     for (const [message, fields] of Object.entries(ONNX_SCHEMA)) {
