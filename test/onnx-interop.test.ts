@@ -241,35 +241,38 @@ describe('what toONNX writes', () => {
     expect(check.stdout.trim()).toBe(String(files.length));
   });
 
-  it.skipIf(!python && !process.env.CI)("every field mlpkit writes or reads has onnx.proto's number and type, and onnx.proto decodes its files", () => {
-    const root = protobuf.parse(readFileSync(onnxProto!, 'utf8')).root.resolveAll();
-    let checked = 0;
-    for (const [message, fields] of Object.entries(ONNX_SCHEMA)) {
-      const type = root.lookupType(`onnx.${message}`);
-      for (const field of fields) {
-        const real = type.fields[field.name];
-        expect(real, `onnx.${message}.${field.name}`).toBeDefined();
-        expect([real!.id, real!.repeated, real!.repeated && real!.packed], `onnx.${message}.${field.name}`).toEqual([
-          field.id,
-          field.repeated === true,
-          field.packed === true,
-        ]);
-        const resolved = real!.resolvedType;
-        // Enums travel as int32 varints; subgraphs and sparse tensors are skipped over as bytes
-        // (a message and bytes share the length-delimited wire type).
-        const realType = resolved instanceof protobuf.Enum ? 'int32' : resolved ? resolved.fullName.replace(/^\.onnx\./, '') : real!.type;
-        const skipped = { g: 'GraphProto', sparseInitializer: 'SparseTensorProto' }[field.name];
-        expect(realType, `onnx.${message}.${field.name}`).toBe(skipped ?? field.type);
-        if (skipped) expect(field.type).toBe('bytes');
-        checked++;
+  it.skipIf(!python && !process.env.CI)(
+    "every field mlpkit writes or reads has onnx.proto's number and type, and onnx.proto decodes its files",
+    () => {
+      const root = protobuf.parse(readFileSync(onnxProto!, 'utf8')).root.resolveAll();
+      let checked = 0;
+      for (const [message, fields] of Object.entries(ONNX_SCHEMA)) {
+        const type = root.lookupType(`onnx.${message}`);
+        for (const field of fields) {
+          const real = type.fields[field.name];
+          expect(real, `onnx.${message}.${field.name}`).toBeDefined();
+          expect([real!.id, real!.repeated, real!.repeated && real!.packed], `onnx.${message}.${field.name}`).toEqual([
+            field.id,
+            field.repeated === true,
+            field.packed === true,
+          ]);
+          const resolved = real!.resolvedType;
+          // Enums travel as int32 varints; subgraphs and sparse tensors are skipped over as bytes
+          // (a message and bytes share the length-delimited wire type).
+          const realType = resolved instanceof protobuf.Enum ? 'int32' : resolved ? resolved.fullName.replace(/^\.onnx\./, '') : real!.type;
+          const skipped = { g: 'GraphProto', sparseInitializer: 'SparseTensorProto' }[field.name];
+          expect(realType, `onnx.${message}.${field.name}`).toBe(skipped ?? field.type);
+          if (skipped) expect(field.type).toBe('bytes');
+          checked++;
+        }
       }
-    }
-    expect(checked).toBeGreaterThan(50);
-    const decoded = root.lookupType('onnx.ModelProto').decode(net.toONNX()).toJSON();
-    expect(decoded.graph.input[0].type.tensorType.shape.dim).toEqual([{ dimParam: 'batch' }, { dimValue: '3' }]);
-    expect(decoded.graph.node.map((n: { opType: string }) => n.opType)).toEqual(model.graph!.node!.map((n) => n.opType));
-    expect(decoded.metadataProps).toEqual(model.metadataProps);
-  });
+      expect(checked).toBeGreaterThan(50);
+      const decoded = root.lookupType('onnx.ModelProto').decode(net.toONNX()).toJSON();
+      expect(decoded.graph.input[0].type.tensorType.shape.dim).toEqual([{ dimParam: 'batch' }, { dimValue: '3' }]);
+      expect(decoded.graph.node.map((n: { opType: string }) => n.opType)).toEqual(model.graph!.node!.map((n) => n.opType));
+      expect(decoded.metadataProps).toEqual(model.metadataProps);
+    },
+  );
 });
 
 interface Fixture {

@@ -478,6 +478,20 @@ function info(): void {
 
 // ---------------------------------------------------------------------------- program
 
+/** The data arguments of train and search: the file, its target and features, and the task. */
+function withData(command: Command, task: string): Command {
+  return command
+    .argument('<file>', 'CSV with a header row, or IDX images (gzipped or not)')
+    .option('-t, --target <column>', 'target column of a CSV file (name or 0-based index)')
+    .option('--labels <file>', 'labels file for IDX images')
+    .option('--features <columns>', 'feature columns of a CSV file, comma-separated (default: all but the target)', nameList)
+    .addOption(
+      new Option('--task <task>', `${task} (default: from the target values)`)
+        .choices(['auto', 'classification', 'regression'])
+        .default('auto'),
+    );
+}
+
 export function program(): Command {
   const cli = new Command('mlpkit')
     .description('Train, evaluate and run multi-layer perceptrons on CSV and IDX files.')
@@ -502,18 +516,7 @@ Examples:
   mlpkit info`,
     );
 
-  cli
-    .command('train')
-    .description('train a network on a CSV or IDX file')
-    .argument('<file>', 'CSV with a header row, or IDX images (gzipped or not)')
-    .option('-t, --target <column>', 'target column of a CSV file (name or 0-based index)')
-    .option('--labels <file>', 'labels file for IDX images')
-    .option('--features <columns>', 'feature columns of a CSV file, comma-separated (default: all but the target)', nameList)
-    .addOption(
-      new Option('--task <task>', 'classification or regression (default: from the target values)')
-        .choices(['auto', 'classification', 'regression'])
-        .default('auto'),
-    )
+  withData(cli.command('train').description('train a network on a CSV or IDX file'), 'classification or regression')
     .option('--layers <sizes>', 'hidden layer sizes, comma-separated', layerList, [64])
     .addOption(
       new Option('--activation <name>', 'hidden activation')
@@ -626,18 +629,10 @@ Examples:
     .addHelpText('after', '\nExamples:\n  mlpkit export iris.mlpkit --onnx iris.onnx\n  mlpkit export iris.mlpkit --tfjs iris-tfjs')
     .action(exportModel);
 
-  cli
-    .command('search')
-    .description('grid or random search with k-fold cross-validation, on every core or through Redis')
-    .argument('<file>', 'CSV with a header row, or IDX images')
-    .option('-t, --target <column>', 'target column of a CSV file (name or 0-based index)')
-    .option('--labels <file>', 'labels file for IDX images')
-    .option('--features <columns>', 'feature columns of a CSV file, comma-separated (default: all but the target)', nameList)
-    .addOption(
-      new Option('--task <task>', 'classification (MLPClassifier) or regression (MLPRegressor); default: from the target values')
-        .choices(['auto', 'classification', 'regression'])
-        .default('auto'),
-    )
+  withData(
+    cli.command('search').description('grid or random search with k-fold cross-validation, on every core or through Redis'),
+    'classification (MLPClassifier) or regression (MLPRegressor)',
+  )
     .option('--grid <json>', 'values per estimator option, every combination tried, e.g. \'{"alpha":[1e-4,1e-3]}\'', jsonObject('--grid'))
     .option('--random <n>', 'try n parameter sets drawn from --space instead of a grid', positiveInt('--random'))
     .option('--space <json>', 'per option a list or a {"min","max","log","integer"} range, for --random', jsonObject('--space'))

@@ -18,6 +18,14 @@ function duration(seconds: number): string {
     : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
+/** A started progress bar when `stream` is a terminal; nothing otherwise. */
+function terminalBar(stream: NodeJS.WriteStream, format: string, total: number, payload: object): SingleBar | undefined {
+  if (!stream.isTTY) return undefined;
+  const bar = new SingleBar({ format, stream, hideCursor: true, barsize: 24, etaBuffer: 5 });
+  bar.start(total, 0, payload);
+  return bar;
+}
+
 export class ProgressReporter {
   readonly #bar: SingleBar | undefined;
   readonly #started = performance.now();
@@ -26,16 +34,16 @@ export class ProgressReporter {
     readonly epochs: number,
     readonly stream: NodeJS.WriteStream,
   ) {
-    if (stream.isTTY) {
-      this.#bar = new SingleBar({
-        format: 'epoch {value}/{total} {bar} loss {loss}  val {valLoss}  {rate} samples/s  eta {eta_formatted}',
-        stream,
-        hideCursor: true,
-        barsize: 24,
-        etaBuffer: 5,
-      });
-      this.#bar.start(epochs, 0, { loss: '–', valLoss: '–', rate: '–' });
-    }
+    this.#bar = terminalBar(
+      stream,
+      'epoch {value}/{total} {bar} loss {loss}  val {valLoss}  {rate} samples/s  eta {eta_formatted}',
+      epochs,
+      {
+        loss: '–',
+        valLoss: '–',
+        rate: '–',
+      },
+    );
   }
 
   epoch(epoch: number, logs: EpochLogs): void {
@@ -65,15 +73,7 @@ export class TrialReporter {
     readonly total: number,
     readonly stream: NodeJS.WriteStream,
   ) {
-    if (stream.isTTY) {
-      this.#bar = new SingleBar({
-        format: 'trials {value}/{total} {bar} {rate} samples/s  eta {eta}',
-        stream,
-        hideCursor: true,
-        barsize: 24,
-      });
-      this.#bar.start(total, 0, { rate: '–', eta: '?' });
-    }
+    this.#bar = terminalBar(stream, 'trials {value}/{total} {bar} {rate} samples/s  eta {eta}', total, { rate: '–', eta: '?' });
   }
 
   update(p: TrialProgress): void {
