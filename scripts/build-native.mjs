@@ -1,7 +1,14 @@
 #!/usr/bin/env node
-// Builds the native addon during `npm install` / `npm ci`. A failed build never fails the
-// install: mlpkit then runs on its other backends and says so when a model is created. In CI
-// (CI=true) a failed build is an error, because every backend must be present there.
+// The install script of `npm install` / `npm ci`: makes sure a native addon is there.
+//
+//   1. A prebuilt addon in prebuilds/<platform>-<arch>/ that loads here (N-API, so one build
+//      serves every Node from 20 on): nothing to build, no compiler needed.
+//   2. Otherwise, or when asked (`npm install --build-from-source`, MLPKIT_BUILD_FROM_SOURCE=1,
+//      or `npm run build:native`), it compiles with node-gyp into build/Release.
+//
+// A failed build never fails the install: mlpkit then runs on its other backends and says so
+// when a model is created. In CI (CI=true) a failed build is an error, because every backend
+// must be present there.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -11,15 +18,33 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const log = (line) => console.log(`mlpkit: ${line}`);
+const truthy = (value) => value !== undefined && value !== '' && value !== 'false' && value !== '0';
 
 if (process.env.MLPKIT_SKIP_NATIVE_BUILD) {
   log('MLPKIT_SKIP_NATIVE_BUILD is set: not building the native addon');
   process.exit(0);
 }
-const prebuilt = join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'mlpkit.node');
-if (existsSync(prebuilt)) {
-  log(`using the prebuilt addon ${prebuilt}`);
-  process.exit(0);
+const fromSource =
+  process.argv.includes('--build-from-source') ||
+  truthy(process.env.npm_config_build_from_source) ||
+  truthy(process.env.MLPKIT_BUILD_FROM_SOURCE);
+if (!fromSource) {
+  // Loaded in a child process, so that a prebuild that crashes on load cannot take npm with it.
+  const probe = spawnSync(
+    process.execPath,
+    ['-e', 'const p = require("node-gyp-build").path(process.argv[1]); require(p).info(); console.log(p)', root],
+    { cwd: root, encoding: 'utf8', env: { ...process.env, PREBUILDS_ONLY: '1' } },
+  );
+  if (probe.status === 0) {
+    log(`using the prebuilt native addon ${probe.stdout.trim().slice(root.length + 1)}`);
+    process.exit(0);
+  }
+  const reason =
+    probe.stderr
+      .trim()
+      .split('\n')
+      .find((line) => /Error/.test(line)) ?? 'none matches';
+  log(`no prebuilt native addon loads on ${process.platform}-${process.arch} (${reason}); compiling it`);
 }
 
 let nodeGyp = process.env.npm_config_node_gyp; // the node-gyp npm ships, when run by npm

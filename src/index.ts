@@ -31,6 +31,7 @@ export {
   type SearchResults,
   type SearchResult,
   type Distribution,
+  type DrawnParams,
   type CrossValidateOptions,
   type GridSearchOptions,
   type RandomSearchOptions,

@@ -308,9 +308,15 @@ export async function gridSearch<P extends object>(options: GridSearchOptions<P>
 /** A parameter's distribution in a random search. */
 export type Distribution = readonly unknown[] | { min: number; max: number; log?: boolean; integer?: boolean };
 
-export interface RandomSearchOptions<P> extends SearchOptions<P> {
+/** What a distribution draws: an element of a list, or a number from a range. */
+export type Drawn<D> = D extends readonly (infer V)[] ? V : number;
+
+/** The parameter sets a random search draws from `space`. */
+export type DrawnParams<S> = { -readonly [K in keyof S]: Drawn<S[K]> };
+
+export interface RandomSearchOptions<S extends Record<string, Distribution>> extends SearchOptions<DrawnParams<S>> {
   /** Per parameter: a list to pick from uniformly, or a range (uniform, or log-uniform with `log`). */
-  space: { [K in keyof P]: Distribution };
+  space: S;
   /** Number of parameter sets to try. Default 10. */
   trials?: number;
 }
@@ -327,8 +333,11 @@ export interface RandomSearchOptions<P> extends SearchOptions<P> {
  * });
  * ```
  */
-export async function randomSearch<P extends object>(options: RandomSearchOptions<P>): Promise<SearchResults<P>> {
-  const o = checkOptions<RandomSearchOptions<P>>('options', options);
+export async function randomSearch<S extends Record<string, Distribution>>(
+  options: RandomSearchOptions<S>,
+): Promise<SearchResults<DrawnParams<S>>> {
+  type P = DrawnParams<S>;
+  const o = checkOptions<RandomSearchOptions<S>>('options', options);
   checkKnownKeys('options', o, [...SEARCH_KEYS, 'space', 'trials']);
   const space = checkOptions<Record<string, Distribution>>('space', o.space);
   const count = o.trials === undefined ? 10 : checkInteger('trials', o.trials, 1);

@@ -122,7 +122,7 @@ export async function searchCommand(
   try {
     results = o.grid
       ? await gridSearch<Record<string, unknown>>({ ...common, grid: o.grid })
-      : await randomSearch<Record<string, unknown>>({ ...common, space: o.space!, trials: o.random! });
+      : await randomSearch({ ...common, space: o.space!, trials: o.random! });
   } finally {
     progress.stop();
   }
