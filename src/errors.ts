@@ -22,6 +22,11 @@ export function describe(value: unknown): string {
   return name && name !== 'Object' ? `a ${name}` : 'an object';
 }
 
+/** An exception a caller's code threw, for a message: its name and message. */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : describe(error);
+}
+
 export function typeError(name: string, expected: string, received: unknown): TypeError {
   return new TypeError(`${name} must be ${expected}, got ${describe(received)}`);
 }
@@ -71,11 +76,23 @@ export function checkOneOf<T extends string>(name: string, value: unknown, optio
   return value as T;
 }
 
-/** A plain object (options bag); `undefined` becomes `{}`. */
+/**
+ * A plain object (options bag), read once into a copy of its own enumerable properties, so a
+ * getter that throws is reported by name here and one that changes its answer cannot make a
+ * checked value differ from the one used; `undefined` becomes `{}`.
+ */
 export function checkOptions<T extends object>(name: string, value: unknown): Partial<T> {
   if (value === undefined) return {};
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw typeError(name, 'an options object', value);
-  return value as Partial<T>;
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    try {
+      copy[key] = (value as Record<string, unknown>)[key];
+    } catch (error) {
+      throw new TypeError(`${name}.${key} could not be read: its getter threw ${describeError(error)}`, { cause: error });
+    }
+  }
+  return copy as Partial<T>;
 }
 
 /** Rejects option keys that are not known, so a typo never passes silently. */

@@ -15,7 +15,7 @@
  * A checkpoint's scalars (the update counters, epochs trained, the plateau-reduced rate) are
  * in the manifest's `training`. Version 1 files (no checkpoints) still load.
  */
-import { checkKnownKeys, checkOptions, describe, typeError } from './errors.js';
+import { checkKnownKeys, checkOptions, describe, describeError, typeError } from './errors.js';
 import { paramLayout } from './layout.js';
 import { normalizeModelSpec, specToOptions, type MLPOptions, type ModelSpec } from './spec.js';
 import { COUNTER_FIELDS } from './tables.js';
@@ -140,7 +140,13 @@ export function metadataProblem(value: unknown): string | undefined {
     if (item === null || typeof item !== 'object' || seen.has(item)) continue;
     seen.add(item);
     if (depth > METADATA_DEPTH) return `it nests deeper than ${METADATA_DEPTH} levels`;
-    for (const child of Object.values(item)) pending.push([child, depth + 1]);
+    let children: unknown[];
+    try {
+      children = Object.values(item);
+    } catch (error) {
+      return `reading it threw ${describeError(error)}`; // a getter or a Proxy trap of the caller's
+    }
+    for (const child of children) pending.push([child, depth + 1]);
   }
   return undefined;
 }
