@@ -18,14 +18,17 @@ const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Loads the addon, or throws an error that says what was tried, why it failed and how to fix it. */
 export function loadNativeBinding(): NativeBinding {
   const require = createRequire(import.meta.url);
+  // MLPKIT_NATIVE_ADDON names another build of the addon (a sanitizer or debug build).
+  const override = process.env.MLPKIT_NATIVE_ADDON;
   try {
+    if (override) return require(override) as NativeBinding;
     const load = require('node-gyp-build') as (dir: string) => unknown;
     return load(packageRoot) as NativeBinding;
   } catch (error) {
     const reason = (error as Error).message.split('\n')[0];
     throw new Error(
       `the native addon could not be loaded (${process.platform}-${process.arch}, node ${process.versions.node}): ${reason}\n` +
-        `  tried: ${join(packageRoot, 'build', 'Release', 'mlpkit.node')}, ${join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`)}\n` +
+        `  tried: ${override ? `${override} (MLPKIT_NATIVE_ADDON)` : `${join(packageRoot, 'build', 'Release', 'mlpkit.node')}, ${join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`)}`}\n` +
         '  to build it: npm rebuild mlpkit --foreground-scripts  (needs python3, make and a C++17 compiler)',
       { cause: error },
     );
