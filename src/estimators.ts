@@ -777,6 +777,9 @@ function sortedClasses(labels: readonly Label[]): Label[] {
 /** Labels as text for messages: [0, 1, 2]. */
 const labelsText = (labels: readonly Label[]) => `[${labels.map((l) => describe(l)).join(', ')}]`;
 
+/** A RangeError in the words of `rangeError`, for a received value already written as text. */
+const mismatch = (name: string, expected: string, received: string) => new RangeError(`${name} must be ${expected}, got ${received}`);
+
 /** A multilabel indicator matrix: rows of 0/1 (or booleans), all of the same length ≥ 2. */
 function indicatorMatrix(y: readonly unknown[]): { targets: Float32Array; labels: number } {
   const labels = Array.isArray(y[0]) ? (y[0] as unknown[]).length : 0;
@@ -843,7 +846,7 @@ export class MLPClassifier extends MLPEstimator {
       const { targets, labels } = indicatorMatrix(y as readonly unknown[]);
       const { features } = shapeOf(X, y.length);
       if (classes && classes.length !== labels) {
-        throw rangeError('classes', `the ${labels} label indices of y's indicator matrix`, labelsText(classes));
+        throw mismatch('classes', `the ${labels} label indices of y's indicator matrix`, labelsText(classes));
       }
       const indices = Array.from({ length: labels }, (_, i) => i);
       return {
@@ -855,12 +858,10 @@ export class MLPClassifier extends MLPEstimator {
     const labels = checkLabels(y);
     const { rows, features } = shapeOf(X, labels.length);
     const known = classes ? [...classes] : sortedClasses(labels);
-    if (known.length < 2)
-      throw rangeError(
-        classes ? 'classes' : 'y',
-        'labels of at least two classes',
-        classes ? labelsText(known) : `only ${describe(known[0])}`,
-      );
+    if (known.length < 2) {
+      if (classes) throw mismatch('classes', 'labels of at least two classes', labelsText(known));
+      throw rangeError('y', 'labels of at least two classes', `only ${describe(known[0])}`);
+    }
     const index = new Map(known.map((c, i) => [c, i]));
     const strata = Int32Array.from(labels, (l, i) => {
       const k = index.get(l);
@@ -922,7 +923,7 @@ export class MLPClassifier extends MLPEstimator {
     const { task, classes, multilabel } = this.#task(X, y);
     const continuing = this.options.warmStart && this.fitted;
     if (continuing && (multilabel !== this.#multilabel || labelsText(classes) !== labelsText(this.#classes!))) {
-      throw rangeError(
+      throw mismatch(
         'y',
         `the same classes as in the previous call to fit (warmStart): previously got ${this.#multilabel ? `${this.#classes!.length} labels (multilabel)` : labelsText(this.#classes!)}`,
         multilabel ? `${classes.length} labels (multilabel)` : labelsText(classes),
@@ -956,16 +957,12 @@ export class MLPClassifier extends MLPEstimator {
     if (given !== undefined) {
       const labels = checkLabels(given, undefined, 'classes');
       classes = sortedClasses(labels);
-      if (classes.length !== labels.length) throw rangeError('classes', 'distinct labels', labelsText(labels));
+      if (classes.length !== labels.length) throw mismatch('classes', 'distinct labels', labelsText(labels));
     }
     const first = !this.fitted || !this.#classes;
     if (first && !classes) throw rangeError('options.classes', 'every class, on the first call to partialFit', given);
     if (!first && classes && labelsText(classes) !== labelsText(this.#classes!)) {
-      throw rangeError(
-        'options.classes',
-        `the classes of the first call to partialFit, ${labelsText(this.#classes!)}`,
-        labelsText(classes),
-      );
+      throw mismatch('options.classes', `the classes of the first call to partialFit, ${labelsText(this.#classes!)}`, labelsText(classes));
     }
     const known = classes ?? this.#classes!;
     const { task, multilabel } = this.#task(X, y, known);
@@ -1017,7 +1014,7 @@ export class MLPClassifier extends MLPEstimator {
       if (!isNested(y)) throw typeError('y', 'an indicator matrix (rows of 0/1), as in fit', y);
       const { targets, labels } = indicatorMatrix(y as readonly unknown[]);
       if (y.length !== predicted.length || labels !== this.classes.length) {
-        throw rangeError('y', `${predicted.length} rows of ${this.classes.length} labels`, `${y.length} rows of ${labels}`);
+        throw mismatch('y', `${predicted.length} rows of ${this.classes.length} labels`, `${y.length} rows of ${labels}`);
       }
       return (predicted as number[][]).filter((row, r) => row.every((v, j) => v === targets[r * labels + j])).length / y.length;
     }
