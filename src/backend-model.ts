@@ -20,6 +20,8 @@ import { COUNTER_FIELD, COUNTER_FIELDS, initialCounters, modelTables, STATE_VECT
 const MAX_I32 = 0x7fffffff;
 /** Target length of one slice of asynchronous training on a backend without threads, in ms. */
 export const SLICE_MS = 8;
+/** Rows `lossAndGradient` runs as one batch; larger sets run in chunks of this many. */
+export const FULL_BATCH_ROWS = 8192;
 
 const now = (): number => performance.now();
 
@@ -367,13 +369,32 @@ export class BackendModel {
 
   /**
    * Mean loss (+ L2 penalty) of all n rows without dropout, and its gradient, readable with
-   * `getGrads`; no update. The whole batch runs at once, so the scratch memory grows to n rows.
+   * `getGrads`; no update. Full-batch, for deterministic optimizers such as L-BFGS. Up to
+   * FULL_BATCH_ROWS rows run as one batch; a larger set runs in chunks of that many, whose
+   * losses and gradients are averaged weighted by their rows (each includes the penalty and
+   * the weights sum to 1, so the penalty counts once), so memory stays bounded for any n.
    */
   lossAndGradient(x: Float32Array, y: Float32Array, n: number): number {
-    this.#idle('lossAndGradient');
+    const raw = this.#idle('lossAndGradient');
     this.#checkRows(n, x, y);
-    this.reserve(n);
-    return this.#call('lossAndGradient', () => this.#raw.lossAndGradient(x, y, n));
+    const rows = Math.min(n, FULL_BATCH_ROWS);
+    this.reserve(rows);
+    if (n === rows) return this.#call('lossAndGradient', () => raw.lossAndGradient(x, y, n));
+    const { inputs, outputs } = this.tables;
+    const grads = STATE_VECTORS.indexOf('grads');
+    const sum = new Float64Array(this.size);
+    const part = new Float32Array(this.size);
+    let loss = 0;
+    for (let start = 0; start < n; start += rows) {
+      const count = Math.min(rows, n - start);
+      const xs = x.subarray(start * inputs, (start + count) * inputs);
+      const ys = y.subarray(start * outputs, (start + count) * outputs);
+      loss += (count / n) * this.#call('lossAndGradient', () => raw.lossAndGradient(xs, ys, count));
+      raw.readState(grads, part);
+      for (let i = 0; i < part.length; i++) sum[i]! += (count / n) * part[i]!;
+    }
+    raw.writeState(grads, Float32Array.from(sum));
+    return loss;
   }
 
   /**

@@ -9,7 +9,7 @@ setBackendLoader('wasm', loadWasmBackend); // reports "call await initWasm() fir
 
 export { MLP, type LayerWeights, type Evaluation, type LoadOptions, type OnnxOptions } from './mlp.js';
 export { StandardScaler } from './scaler.js';
-export { MLPClassifier, MLPRegressor, type EstimatorOptions } from './estimators.js';
+export { MLPClassifier, MLPRegressor, type EstimatorOptions, type PartialFitOptions, type RegressionTargets } from './estimators.js';
 export { confusionMatrix, classScores, r2Score, regressionErrors, type ClassScores } from './metrics.js';
 export {
   trainTestSplit,

@@ -301,6 +301,54 @@ export class MLP {
   }
 
   /**
+   * @internal The full-batch objective of (x, y) for a deterministic optimizer (the
+   * estimators' L-BFGS): the data is checked, scaled (the scaler fitted first when the model
+   * standardizes and has none, as `fit` does) and kept; `evaluate` then sets the parameters
+   * and returns the mean loss + L2 penalty over all rows without dropout, its gradient in `grads`.
+   */
+  _objective(x: MatrixInput, y: TargetInput): { rows: number; evaluate(params: Float32Array, grads: Float32Array): number } {
+    this.#checkIdle();
+    const fitScaler = this.#standardize
+      ? (x: FlatMatrix, rows?: Int32Array) => new StandardScaler()._fitRows(x, this.inputs, rows)
+      : undefined;
+    const { train, scaler } = prepareFitData(this.#spec, x, y, normalizeFitOptions({}), this.#scaler, fitScaler);
+    this.#scaler = scaler;
+    return {
+      rows: train.rows,
+      evaluate: (params, grads) => {
+        this.#checkIdle();
+        this.#model.setParams(params);
+        const loss = this.#model.lossAndGradient(train.x, train.y, train.rows);
+        this.#model.getGrads(grads);
+        return loss;
+      },
+    };
+  }
+
+  /** @internal The parameters as one flat vector (the backend's layout). */
+  _params(): Float32Array {
+    this.#check();
+    return this.#params();
+  }
+
+  /** @internal Replaces the flat parameter vector. */
+  _setParams(params: Float32Array): void {
+    this.#checkIdle();
+    this.#model.setParams(params);
+  }
+
+  /**
+   * @internal The factor on the optimizer's learning rate from the next chunk of training on:
+   * the estimators set it between epochs for scikit-learn's 'invscaling' and 'adaptive' rates.
+   */
+  get _learningRateScale(): number {
+    return this.#state.learningRateScale;
+  }
+  set _learningRateScale(scale: number) {
+    this.#state.learningRateScale = scale;
+  }
+
+  /**
    * One forward + backward pass and optimizer update on a batch (online or custom loops).
    * @returns the batch's mean loss (with the L2 penalty) before the update.
    * @throws TrainingDivergedError when the loss or the updated weights are not finite (the weights are left as they were).

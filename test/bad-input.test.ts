@@ -420,9 +420,11 @@ describe.each(BACKENDS)('data and call arguments on %s', (backend) => {
       /y\[0\] must be a label \(a string, a finite number or a boolean\), got an object/,
     );
     await expect(new MLPClassifier({ backend }).fit(x, [0, 1])).rejects.toThrow(/X must have 2 rows to match y, got 4/);
-    expect(() => new MLPClassifier({ solver: 'lbfgs' as never })).toThrow(/solver must be one of 'adam', 'sgd', got "lbfgs"/);
+    expect(() => new MLPClassifier({ solver: 'newton' as never })).toThrow(/solver must be one of 'adam', 'sgd', 'lbfgs', got "newton"/);
     expect(() => new MLPClassifier({ hiddenLayerSizes: [0] })).toThrow(/hiddenLayerSizes\[0\] must be an integer >= 1, got 0/);
-    expect(() => new MLPRegressor({ learningRate: 'invscaling' as never })).toThrow(/'invscaling' is not supported/);
+    expect(() => new MLPRegressor({ learningRate: 'optimal' as never })).toThrow(
+      /learningRate must be one of 'constant', 'invscaling', 'adaptive', got "optimal"/,
+    );
     expect(() => new MLPRegressor({ maxiter: 5 } as never)).toThrow(/MLPRegressor options has an unknown option 'maxiter'/);
     expect(() => new MLPClassifier().predict(x)).toThrow(/not fitted yet/);
     expect(() => new StandardScaler().transform(x)).toThrow(/not fitted yet/);
