@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // What an edge bundle of mlpkit weighs: the universal entry (src/index.ts and everything it
 // imports) bundled and minified by esbuild, plus the WebAssembly module it loads, gzipped at
-// level 9 as a CDN or a Workers upload would compress them. Run `npm run build:wasm` first.
+// level 9 as a CDN or a Workers upload would compress them; and the inline entry
+// (src/inline.ts: the same code with both modules embedded as base64), which is all a page
+// needs. Run `npm run build:wasm` first.
 //
 //   node scripts/size.mjs            prints the table
 //   node scripts/size.mjs --json     prints the numbers as JSON
@@ -13,37 +15,46 @@ import { gzipSync } from 'node:zlib';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { build } = await import('esbuild');
 
-const result = await build({
-  entryPoints: [join(root, 'src', 'index.ts')],
-  bundle: true,
-  minify: true,
-  format: 'esm',
-  platform: 'neutral',
-  target: 'es2022',
-  write: false,
-  logLevel: 'silent',
-  metafile: true,
-});
-const js = result.outputFiles[0].contents;
-const nodeImports = Object.values(result.metafile.inputs)
-  .flatMap((input) => input.imports)
-  .filter((i) => i.path.startsWith('node:') || i.external);
-if (nodeImports.length > 0) {
-  console.error(`mlpkit: the universal entry imports ${nodeImports.map((i) => i.path).join(', ')}; it must import nothing from Node`);
-  process.exit(1);
-}
-
-const gzip = (bytes) => gzipSync(bytes, { level: 9 }).length;
-const rows = [{ file: 'universal entry (esbuild --bundle --minify)', bytes: js.length, gzipped: gzip(js) }];
-for (const build of ['simd', 'scalar']) {
-  const path = join(root, 'dist', 'wasm', `mlpkit-${build}.wasm`);
+for (const file of ['mlpkit-simd.wasm', 'mlpkit-scalar.wasm', 'modules-base64.js']) {
+  const path = join(root, 'dist', 'wasm', file);
   if (!existsSync(path)) {
     console.error(`mlpkit: ${path} is missing; run npm run build:wasm first`);
     process.exit(1);
   }
-  const bytes = readFileSync(path);
+}
+
+/** An entry bundled and minified for any runtime; it must import nothing from Node. */
+async function bundle(entry, name) {
+  const result = await build({
+    entryPoints: [join(root, 'src', entry)],
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
+    metafile: true,
+  });
+  const nodeImports = Object.values(result.metafile.inputs)
+    .flatMap((input) => input.imports)
+    .filter((i) => i.path.startsWith('node:') || i.external);
+  if (nodeImports.length > 0) {
+    console.error(`mlpkit: the ${name} imports ${nodeImports.map((i) => i.path).join(', ')}; it must import nothing from Node`);
+    process.exit(1);
+  }
+  return result.outputFiles[0].contents;
+}
+
+const gzip = (bytes) => gzipSync(bytes, { level: 9 }).length;
+const js = await bundle('index.ts', 'universal entry');
+const rows = [{ file: 'universal entry (esbuild --bundle --minify)', bytes: js.length, gzipped: gzip(js) }];
+for (const build of ['simd', 'scalar']) {
+  const bytes = readFileSync(join(root, 'dist', 'wasm', `mlpkit-${build}.wasm`));
   rows.push({ file: `mlpkit-${build}.wasm`, bytes: bytes.length, gzipped: gzip(bytes) });
 }
+const inline = await bundle('inline.ts', 'inline entry');
+rows.push({ file: 'inline entry (module bytes embedded)', bytes: inline.length, gzipped: gzip(inline) });
 const total = rows[0].gzipped + rows[1].gzipped;
 if (process.argv.includes('--json')) {
   console.log(JSON.stringify({ rows, edgeBundleGzipped: total }, null, 2));

@@ -233,7 +233,9 @@ async function importBuild(spec: ModuleBuild): Promise<Build<never>> {
   const key = `${spec.module}#${spec.export ?? 'default'}`;
   let found = imported.get(key);
   if (!found) {
-    found = import(/* @vite-ignore */ moduleUrl(spec.module)).then((module: Record<string, unknown>) => {
+    // The user's module, named at run time: bundlers must leave this import to the runtime
+    // (webpack would otherwise warn "Critical dependency" in every app that bundles mlpkit).
+    found = import(/* webpackIgnore: true */ /* @vite-ignore */ moduleUrl(spec.module)).then((module: Record<string, unknown>) => {
       const build = module[spec.export ?? 'default'];
       if (typeof build !== 'function') {
         throw typeError(`export ${spec.export ?? 'default'} of ${spec.module}`, 'a build function (params) => estimator', build);

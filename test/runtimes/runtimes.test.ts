@@ -8,12 +8,12 @@
  * without eval). A runtime that is missing skips its test locally and fails it in CI.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, extname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findChromium, launchChromium, pageOutcome, serveFiles } from '../helpers/browser.js';
 import type { RuntimeReport } from './program.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -21,16 +21,8 @@ const CI = process.env.CI === 'true';
 const TIMEOUT = 180_000;
 const wasmFiles = ['mlpkit-simd.wasm', 'mlpkit-scalar.wasm'];
 
-/** An executable on the PATH, by any of its usual names. */
-function onPath(...names: string[]): string {
-  for (const folder of (process.env.PATH ?? '').split(delimiter)) {
-    for (const name of names) if (folder && existsSync(join(folder, name))) return join(folder, name);
-  }
-  return '';
-}
-
 const runtimes = {
-  chromium: process.env.MLPKIT_CHROMIUM || onPath('chromium', 'chromium-browser', 'google-chrome-stable', 'google-chrome'),
+  chromium: findChromium(),
   deno: join(root, 'node_modules', '.bin', 'deno'),
   bun: join(root, 'node_modules', '.bin', 'bun'),
 };
@@ -190,54 +182,20 @@ describe('the wasm backend in real runtimes', () => {
     'headless Chromium: a page without eval or cross-origin isolation',
     async () => {
       requireRuntime('chromium (or MLPKIT_CHROMIUM)', runtimes.chromium !== '');
-      const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
-      const server: Server = createServer((request, response) => {
-        const path = join(dir, decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname));
-        if (!path.startsWith(dir) || !existsSync(path) || !types[extname(path)]) {
-          response.writeHead(404).end();
-          return;
-        }
-        response
-          .writeHead(200, {
-            'content-type': types[extname(path)]!,
-            // No eval or new Function (wasm compilation is allowed by its own keyword); no COOP/COEP.
-            'content-security-policy': "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'",
-          })
-          .end(readFileSync(path));
+      // No eval or new Function (wasm compilation is allowed by its own keyword); no COOP/COEP.
+      const server = await serveFiles(dir, {
+        'content-security-policy': "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'",
       });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      const { chromium } = await import('playwright-core');
-      const browser = await chromium.launch({
-        executablePath: runtimes.chromium,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      });
+      const browser = await launchChromium(runtimes.chromium);
       try {
-        const page = await browser.newPage();
-        const errors: string[] = [];
-        page.on('pageerror', (error) => errors.push(error.message));
-        const { port } = server.address() as { port: number };
-        await page.goto(`http://127.0.0.1:${port}/index.html`);
-        await page.waitForFunction(() => 'report' in window || 'failure' in window, null, { timeout: TIMEOUT });
-        const outcome = await page.evaluate(() => {
-          const w = window as unknown as { report?: unknown; failure?: string };
-          return { report: w.report, failure: w.failure };
-        });
-        if (outcome.failure || !outcome.report) throw new Error(`the page failed: ${outcome.failure ?? errors.join('\n')}`);
+        const outcome = await pageOutcome(browser, `${server.origin}/index.html`, TIMEOUT);
+        if (outcome.failure || !outcome.report) throw new Error(`the page failed: ${outcome.failure ?? outcome.errors.join('\n')}`);
         const report = outcome.report as RuntimeReport & { isolated: boolean };
         expect(report.isolated, 'chromium: the page must not need cross-origin isolation').toBe(false);
         checkReport(report);
       } finally {
         await browser.close();
-        await new Promise((resolve) => server.close(resolve));
+        await server.close();
       }
     },
     TIMEOUT,

@@ -87,7 +87,11 @@ export function wasmSimdSupported(): boolean {
 /** File names of the two builds, in dist/wasm/ of the package. */
 export const WASM_FILES = { simd: 'mlpkit-simd.wasm', scalar: 'mlpkit-scalar.wasm' } as const;
 
-/** URL of a build next to this module (literal paths, so that bundlers can see and copy them). */
+/**
+ * URL of a build next to this module. Each is a `new URL('<string literal>', import.meta.url)`,
+ * the one form Vite and webpack 5 recognise in library code: they copy the file into the build
+ * output and rewrite the URL. esbuild leaves it as it is (the `mlpkit/inline` entry is for it).
+ */
 export function defaultWasmUrl(simd = wasmSimdSupported()): URL {
   return simd
     ? new URL('../../../dist/wasm/mlpkit-simd.wasm', import.meta.url)
@@ -104,6 +108,14 @@ interface ActiveModule {
 }
 
 let active: ActiveModule | undefined;
+
+/** The builds' bytes, when the `mlpkit/inline` entry has embedded them: initWasm() then fetches nothing. */
+let embedded: ((simd: boolean) => Uint8Array<ArrayBuffer>) | undefined;
+
+/** Called by the inline entry (src/inline.ts): initWasm() without a source compiles these bytes. */
+export function setEmbeddedWasm(bytes: (simd: boolean) => Uint8Array<ArrayBuffer>): void {
+  embedded = bytes;
+}
 
 /**
  * Makes `module` the WebAssembly backend's module (synchronously: it is already compiled).
@@ -142,18 +154,61 @@ function isResponse(value: unknown): value is Response {
   return typeof Response !== 'undefined' && value instanceof Response;
 }
 
-async function compileResponse(response: Response): Promise<WebAssembly.Module> {
-  if (!response.ok) throw new Error(`fetching ${response.url || 'the WebAssembly module'} failed: HTTP ${response.status}`);
-  const streaming =
-    typeof WebAssembly.compileStreaming === 'function' && response.headers.get('content-type')?.startsWith('application/wasm');
-  return streaming ? WebAssembly.compileStreaming(response) : WebAssembly.compile(await response.arrayBuffer());
+/** The second line of every error about a module that could not be fetched: the ways around a fetch. */
+const FETCH_HINT =
+  "  to load it without this fetch: import { initWasm } from 'mlpkit/inline' (the module embedded in the code), " +
+  'or pass the module: initWasm(bytes | URL | WebAssembly.Module | Response)';
+
+/** An error's message with its cause's (Node's fetch says only "fetch failed" and puts the reason in the cause). */
+function reason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const cause = error instanceof Error ? (error.cause as { message?: unknown; code?: unknown } | undefined) : undefined;
+  const detail = cause?.message || cause?.code;
+  return detail ? `${message} (${String(detail)})` : message;
+}
+
+/** Where a URL source points, made absolute against the page when there is one (bundled code fetches relative to it). */
+function absolute(url: string | URL): string {
+  try {
+    return new URL(url, (globalThis as { location?: { href: string } }).location?.href).href;
+  } catch {
+    return String(url);
+  }
+}
+
+async function fetchModule(url: string | URL): Promise<Response> {
+  try {
+    return await fetch(url);
+  } catch (error) {
+    throw new Error(`the WebAssembly module could not be fetched from ${absolute(url)}: ${reason(error)}\n${FETCH_HINT}`, { cause: error });
+  }
+}
+
+async function compileResponse(response: Response, requested?: string | URL): Promise<WebAssembly.Module> {
+  const url = response.url || (requested === undefined ? 'the Response' : absolute(requested));
+  if (!response.ok) {
+    throw new Error(
+      `the WebAssembly module could not be fetched from ${url}: HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}\n${FETCH_HINT}`,
+    );
+  }
+  const type = response.headers.get('content-type');
+  const streaming = typeof WebAssembly.compileStreaming === 'function' && type?.startsWith('application/wasm');
+  try {
+    return streaming ? await WebAssembly.compileStreaming(response) : await WebAssembly.compile(await response.arrayBuffer());
+  } catch (error) {
+    // Typically a server that answers every unknown path with its index.html (content-type text/html).
+    throw new Error(
+      `the file fetched from ${url} (content-type ${type ?? 'none'}) is not a WebAssembly module: ${reason(error)}\n${FETCH_HINT}`,
+      { cause: error },
+    );
+  }
 }
 
 /** Compiles (or takes) the module a `WasmSource` describes. */
 export async function compileWasmSource(source: WasmSource): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
   if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return WebAssembly.compile(source);
-  if (typeof source === 'string' || source instanceof URL) return compileResponse(await fetch(source));
+  if (typeof source === 'string' || source instanceof URL) return compileResponse(await fetchModule(source), source);
   if (isResponse(source)) return compileResponse(source);
   if (source && typeof (source as PromiseLike<Response>).then === 'function') {
     const response = await source;
@@ -171,17 +226,26 @@ export async function compileWasmSource(source: WasmSource): Promise<WebAssembly
  *
  * @param source where the module comes from: a `WebAssembly.Module` (in Cloudflare Workers,
  *   which forbid compiling at run time, import the `.wasm` file and pass it here), its bytes,
- *   a URL, or a `Response`. Default: `mlpkit-simd.wasm` next to this package's code when the
- *   runtime has WebAssembly SIMD, `mlpkit-scalar.wasm` otherwise, fetched relative to this module.
+ *   a URL, or a `Response`. Default: `mlpkit-simd.wasm` when the runtime has WebAssembly SIMD,
+ *   `mlpkit-scalar.wasm` otherwise — embedded in the code when imported from `mlpkit/inline`,
+ *   else fetched from next to this package's code (Vite and webpack copy the files into the build).
  * @returns the instruction set of the build that was loaded.
- * @throws TypeError for a source of the wrong kind or a module that is not mlpkit's; the
- *   fetch or compile error when the module cannot be loaded.
+ * @throws TypeError for a source of the wrong kind or a module that is not mlpkit's; an Error
+ *   naming the URL and the HTTP status or network error when the module cannot be fetched, and
+ *   how to load it instead; the compile error when the bytes are not a module.
  * @example
  * ```ts
  * import { initWasm, MLP } from 'mlpkit';
  *
  * await initWasm(); // fetches the SIMD or the scalar build next to the package
  * const net = new MLP({ inputs: 2, layers: [{ units: 4, activation: 'tanh' }, { units: 1, activation: 'sigmoid' }], backend: 'wasm' });
+ * ```
+ * @example
+ * ```ts
+ * // esbuild (which does not copy the .wasm files), single-file builds: the module is in the code
+ * import { initWasm, MLP } from 'mlpkit/inline';
+ *
+ * await initWasm(); // fetches nothing
  * ```
  * @example
  * ```ts
@@ -195,7 +259,8 @@ export async function compileWasmSource(source: WasmSource): Promise<WebAssembly
 export async function initWasm(source?: WasmSource): Promise<WasmInfo> {
   if (source === undefined) {
     if (active) return { isa: active.isa };
-    source = defaultWasmUrl();
+    const simd = wasmSimdSupported();
+    source = embedded ? embedded(simd) : defaultWasmUrl(simd);
   }
   return useWasmModule(await compileWasmSource(source));
 }
