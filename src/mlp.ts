@@ -22,8 +22,8 @@ import { scheduledLearningRate } from './schedules.js';
 import type { BackendName, LayerSpec, Loss, MLPOptions, ModelSpec } from './spec.js';
 import { normalizeModelSpec, specToOptions } from './spec.js';
 import { foldScaler, type DenseLayer } from './interop/dense.js';
-import { onnxSupport, ONNX_OPSETS } from './interop/onnx-support.js';
-import { denseFromTfjs, denseToTfjs, type TfjsModelJson } from './interop/tfjs.js';
+import { formatSupport, ONNX_OPSETS } from './interop/formats.js';
+import type { TfjsModelJson } from './interop/tfjs.js';
 import type { Label } from './model-file.js';
 import { VERSION } from './version.js';
 import {
@@ -509,7 +509,8 @@ export class MLP {
   /**
    * The model as a TensorFlow.js layers model: the `model.json` object and the bytes of its
    * weights file (`weights.bin`, as the manifest names it), which `tf.loadLayersModel` reads
-   * with the same predictions. A stored scaler is folded into the first layer.
+   * with the same predictions. A stored scaler is folded into the first layer. In browsers and
+   * edge runtimes, `import 'mlpkit/tfjs'` once first (the Node entry includes it).
    * @example
    * ```ts
    * import * as tf from '@tensorflow/tfjs';
@@ -522,7 +523,7 @@ export class MLP {
   toTfjs(): { modelJson: TfjsModelJson; weights: Uint8Array } {
     const dense = this.#dense();
     if (this.#scaler) dense[0] = foldScaler(dense[0]!, this.#scaler.mean!, this.#scaler.scale!);
-    return denseToTfjs(dense, `mlpkit ${VERSION}`);
+    return formatSupport('tfjs').write(dense, `mlpkit ${VERSION}`);
   }
 
   /** Every layer with its weights, for the interchange formats; refuses a model whose scaler is not fitted. */
@@ -564,7 +565,7 @@ export class MLP {
     checkKnownKeys('options', opts, ['opset']);
     const opset =
       opts.opset === undefined ? ONNX_OPSETS.default : checkInteger('options.opset', opts.opset, ONNX_OPSETS.min, ONNX_OPSETS.max);
-    const { write } = onnxSupport();
+    const { write } = formatSupport('onnx');
     return write({
       layers: this.#dense(),
       scaler: this.#scaler && { mean: this.#scaler.mean!, scale: this.#scaler.scale! },
@@ -602,7 +603,7 @@ export class MLP {
     if (bytes instanceof Uint8Array) data = bytes;
     else if (bytes instanceof ArrayBuffer) data = new Uint8Array(bytes);
     else throw typeError('bytes', 'the bytes of an .onnx file (Uint8Array or ArrayBuffer)', bytes);
-    const model = onnxSupport().read(data);
+    const model = formatSupport('onnx').read(data);
     const net = new MLP({ inputs: model.inputs, layers: model.layers, seed: 0, ...opts });
     try {
       net.setWeights(model.weights);
@@ -629,7 +630,7 @@ export class MLP {
   static fromTfjs(modelJson: unknown, weights: Uint8Array | ArrayBuffer, options: LoadOptions = {}): MLP {
     const opts = checkOptions<LoadOptions>('options', options);
     checkKnownKeys('options', opts, ['backend', 'threads']);
-    const model = denseFromTfjs(modelJson, weights);
+    const model = formatSupport('tfjs').read(modelJson, weights);
     const net = new MLP({ inputs: model.inputs, layers: model.layers, seed: 0, ...opts });
     net.setWeights(model.weights);
     return net;

@@ -6,13 +6,15 @@
 import { loadNativeBackend } from './backends/native.js';
 import { loadWasmBackendNode } from './backends/wasm/node.js';
 import { ONNX_SUPPORT } from './interop/onnx-proto.js';
-import { setOnnxSupport } from './interop/onnx-support.js';
+import { setFormat } from './interop/formats.js';
+import { denseFromTfjs, denseToTfjs } from './interop/tfjs.js';
 import { setBackendLoader } from './registry.js';
 import { setExecutorLoader } from './selection/executor.js';
 
 setBackendLoader('native', loadNativeBackend);
 setBackendLoader('wasm', loadWasmBackendNode);
-setOnnxSupport(ONNX_SUPPORT);
+setFormat('onnx', ONNX_SUPPORT);
+setFormat('tfjs', { write: denseToTfjs, read: denseFromTfjs });
 // Loaded on first use: a search that stays in this thread never starts piscina or BullMQ.
 setExecutorLoader('threads', async () => (await import('./selection/pool.js')).createThreadRunner);
 setExecutorLoader('bullmq', async () => (await import('./selection/queue.js')).createQueueRunner);

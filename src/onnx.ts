@@ -4,6 +4,6 @@
  * its protobuf encoder (protobufjs) weigh about 20 KB gzipped. The Node entry includes them.
  */
 import { ONNX_SUPPORT } from './interop/onnx-proto.js';
-import { setOnnxSupport } from './interop/onnx-support.js';
+import { setFormat } from './interop/formats.js';
 
-setOnnxSupport(ONNX_SUPPORT);
+setFormat('onnx', ONNX_SUPPORT);

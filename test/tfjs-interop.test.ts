@@ -4,6 +4,7 @@
  * a stored scaler), and a Sequential model built and saved by tfjs loads with MLP.fromTfjs on
  * every backend with tfjs's predictions; layers mlpkit has no equivalent for are refused by name.
  */
+import { execFileSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { MLP, type Activation } from '../src/node.js';
@@ -106,5 +107,23 @@ describe.each(BACKENDS)('fromTfjs on %s', (backend) => {
     expect(() => MLP.fromTfjs(modelJson, weights, { backend })).toThrow(
       /layer 'norm' \(BatchNormalization\): this layer has no mlpkit equivalent; supported: Dense/,
     );
+  });
+});
+
+describe("the universal entry and 'mlpkit/tfjs'", () => {
+  it('leaves the converter out until mlpkit/tfjs is imported, and says so', () => {
+    const dist = new URL('../dist/', import.meta.url).href;
+    const program = `
+      const { MLP } = await import('${dist}index.js');
+      const net = new MLP({ inputs: 2, layers: [{ units: 1 }], seed: 1, backend: 'js' });
+      let before;
+      try { net.toTfjs(); } catch (error) { before = error.message; }
+      await import('${dist}tfjs.js');
+      const { modelJson } = net.toTfjs();
+      console.log(JSON.stringify({ before, layers: modelJson.modelTopology.config.layers.length }));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', program], { encoding: 'utf8' });
+    const result = JSON.parse(out.trim().split('\n').pop()!) as { before: string; layers: number };
+    expect(result.before).toMatch(/TensorFlow\.js support is not loaded: .* import 'mlpkit\/tfjs' once/);
+    expect(result.layers).toBe(1);
   });
 });

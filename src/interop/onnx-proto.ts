@@ -8,11 +8,11 @@
  * of the proto field names. Fields not listed here are skipped when reading.
  *
  * With onnx.ts it makes `ONNX_SUPPORT`, which the Node entry and `mlpkit/onnx` register (see
- * onnx-support.ts).
+ * formats.ts).
  */
 import protobuf from 'protobufjs/minimal.js';
 import { denseFromOnnx, denseToOnnx, type OnnxModel } from './onnx.js';
-import type { OnnxSupport } from './onnx-support.js';
+import type { OnnxSupport } from './formats.js';
 
 /** A scalar of the wire format; `packed` marks the repeated fields onnx.proto declares `[packed = true]`. */
 type Scalar = 'int64' | 'int32' | 'uint64' | 'float' | 'double' | 'string' | 'bytes';

@@ -1,7 +1,7 @@
 /**
  * ONNX models of dense networks: an MLP written as an `onnx.ModelProto` graph, and such a graph
  * read back. This module builds and reads the messages; onnx-proto.ts encodes them. Neither is
- * part of the universal entry (see onnx-support.ts).
+ * part of the universal entry (see formats.ts).
  *
  * Written (opset 13 by default, IR version to match; a symbolic batch dimension "batch"):
  *
