@@ -186,19 +186,28 @@ describe.each(BACKENDS)('training on %s', (backend) => {
   it('a model busy training refuses a second fit, trainBatch and dispose, but allows reads from callbacks', async () => {
     const net = regression();
     let evaluated = 0;
+    let firstEpoch: () => void;
+    const epochEnded = new Promise<void>((resolve) => (firstEpoch = resolve));
+    // Far more epochs than the test waits for: it stops the run itself, so a slow machine
+    // cannot finish training before the checks.
+    const controller = new AbortController();
     const running = net.fit(noise(4000, 5, 5), noise(4000, 1, 6), {
-      epochs: 2,
+      epochs: 1000,
       batchSize: 2,
+      signal: controller.signal,
       onEpochEnd: () => {
         evaluated = net.evaluate(xVal, yVal).loss;
+        firstEpoch();
       },
     });
     expect(() => net.fitSync(x, y)).toThrow(/busy/);
     expect(() => net.trainBatch(x, y)).toThrow(/busy/);
     expect(() => net.dispose()).toThrow(/busy/);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await epochEnded;
+    await new Promise((resolve) => setTimeout(resolve, 0)); // out of the callback: epoch 2 is running
     expect(() => net.predict(x)).toThrow(/busy/);
-    await running;
+    controller.abort();
+    expect((await running).stopReason).toBe('aborted');
     expect(evaluated).toBeGreaterThan(0);
     net.dispose();
     net.dispose();
