@@ -344,6 +344,7 @@ export class MLP {
   get _learningRateScale(): number {
     return this.#state.learningRateScale;
   }
+  /** @internal */
   set _learningRateScale(scale: number) {
     this.#state.learningRateScale = scale;
   }

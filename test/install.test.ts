@@ -122,6 +122,9 @@ declare global {
   const xBatch: number[][];
   const yBatch: number[];
   const labels: string[];
+  const indicators: number[][];
+  const clf: mlpkit.MLPClassifier;
+  const parts: { X: number[][]; y: string[] }[];
   const layers: mlpkit.LayerWeights[];
   const estimator: mlpkit.EstimatorSpec;
   const grid: { alpha: number[] };
@@ -165,7 +168,7 @@ export {};
       .flatMap((f) =>
         [
           ...readFileSync(join(root, 'src', f), 'utf8').matchAll(
-            /@internal[\s\S]*?\*\/\s*(?:static\s+|export\s+)?(?:function\s+|const\s+|class\s+)?(\w+)/g,
+            /@internal[\s\S]*?\*\/\s*(?:static\s+|export\s+)?(?:get\s+|set\s+)?(?:function\s+|const\s+|class\s+)?(\w+)/g,
           ),
         ].map((m) => m[1]!),
       );

@@ -336,7 +336,7 @@ describe('native boundary: every bad call throws and the process lives on', () =
 
 describe('MLPKIT_ISA', () => {
   const load = (isa: string) =>
-    spawnSync(process.execPath, ['-e', "const b = require('./build/Release/mlpkit.node'); console.log(JSON.stringify(b.info()))"], {
+    spawnSync(process.execPath, ['-e', "const b = require('node-gyp-build')('.'); console.log(JSON.stringify(b.info()))"], {
       cwd: new URL('..', import.meta.url),
       env: { ...process.env, MLPKIT_ISA: isa },
       encoding: 'utf8',
