@@ -228,18 +228,26 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return info.Env().Undefined();
   }
 
-  // [sync] setData(x: Float32Array(rows·inputs), y: Float32Array(rows·outputs), rows)
+  // [sync] setData(x: Float32Array | Uint8Array (rows·inputs), y: Float32Array(rows·outputs), rows,
+  //                scaling: Float64Array(2·inputs) | undefined): mean then scale, applied as rows are gathered
   Napi::Value SetData(const Napi::CallbackInfo& info) {
-    check_count(info, 3, "setData");
+    check_count(info, 4, "setData");
     const Napi::Env env = info.Env();
     check_usable(env);
     const int64_t rows = get_integer(info, 2, "rows", 1, kMaxInt);
     const ModelSpec& spec = mlp_->spec();
-    Napi::Float32Array x = get_f32(info, 0, "x", rows * spec.inputs);
+    const bool bytes = info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array;
+    Napi::TypedArray x = bytes ? static_cast<Napi::TypedArray>(get_u8(info, 0, "x", rows * spec.inputs))
+                               : static_cast<Napi::TypedArray>(get_f32(info, 0, "x", rows * spec.inputs));
     Napi::Float32Array y = get_f32(info, 1, "y", rows * spec.outputs());
-    x_ref_ = Napi::Persistent(x);
+    const bool scaled = !info[3].IsUndefined();
+    Napi::Float64Array scaling = scaled ? get_f64(info, 3, "scaling", 2 * static_cast<int64_t>(spec.inputs)) : Napi::Float64Array();
+    x_ref_ = Napi::Persistent(static_cast<Napi::Object>(x));
     y_ref_ = Napi::Persistent(y);
-    mlp_->bind_data(x.Data(), y.Data(), static_cast<int>(rows));
+    scaling_ref_ = scaled ? Napi::Persistent(scaling) : Napi::Reference<Napi::Float64Array>();
+    uint8_t* base = static_cast<uint8_t*>(x.ArrayBuffer().Data()) + x.ByteOffset();
+    mlp_->bind_data(bytes ? nullptr : reinterpret_cast<const float*>(base), bytes ? base : nullptr, scaled ? scaling.Data() : nullptr,
+                    y.Data(), static_cast<int>(rows));
     data_rows_ = rows;
     return env.Undefined();
   }
@@ -438,12 +446,15 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     scratch_ref_.Reset();
     x_ref_.Reset();
     y_ref_.Reset();
+    scaling_ref_.Reset();
     data_rows_ = 0;
     return info.Env().Undefined();
   }
 
   std::unique_ptr<Mlp> mlp_;
-  Napi::Reference<Napi::Float32Array> state_ref_, scratch_ref_, x_ref_, y_ref_;
+  Napi::Reference<Napi::Float32Array> state_ref_, scratch_ref_, y_ref_;
+  Napi::Reference<Napi::Object> x_ref_;  // a Float32Array or a Uint8Array
+  Napi::Reference<Napi::Float64Array> scaling_ref_;
   Napi::Reference<Napi::Float64Array> counters_ref_;
   int64_t data_rows_ = 0;
   bool busy_ = false;

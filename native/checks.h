@@ -104,6 +104,10 @@ inline Napi::Float64Array get_f64(const Napi::CallbackInfo& info, size_t i, cons
                                   bool at_least = false) {
   return get_array<Napi::Float64Array>(info, i, name, napi_float64_array, "Float64Array", length, at_least);
 }
+inline Napi::Uint8Array get_u8(const Napi::CallbackInfo& info, size_t i, const std::string& name, int64_t length,
+                               bool at_least = false) {
+  return get_array<Napi::Uint8Array>(info, i, name, napi_uint8_array, "Uint8Array", length, at_least);
+}
 inline Napi::Int32Array get_i32(const Napi::CallbackInfo& info, size_t i, const std::string& name, int64_t length,
                                 bool at_least = false) {
   return get_array<Napi::Int32Array>(info, i, name, napi_int32_array, "Int32Array", length, at_least);

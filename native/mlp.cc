@@ -119,8 +119,10 @@ void Mlp::bind(float* state, double* counters, float* scratch, int capacity) {
   reserve_workspace();
 }
 
-void Mlp::bind_data(const float* x, const float* y, int rows) {
+void Mlp::bind_data(const float* x, const uint8_t* x_bytes, const double* scaling, const float* y, int rows) {
   data_x_ = x;
+  data_x_bytes_ = x_bytes;
+  data_scaling_ = scaling;
   data_y_ = y;
   data_rows_ = rows;
 }
@@ -576,6 +578,29 @@ double Mlp::train_step(const float* x, const float* y, int n, double learning_ra
   return loss;
 }
 
+// One row of the training set into the batch: copied, or converted from bytes, and
+// standardized when the set is bound with its scaling.
+void Mlp::gather_row(float* out, int64_t row) const {
+  const int inputs = spec_.inputs;
+  const double* mean = data_scaling_;
+  const double* scale = data_scaling_ ? data_scaling_ + inputs : nullptr;
+  if (data_x_bytes_) {
+    const uint8_t* in = data_x_bytes_ + row * inputs;
+    if (mean) {
+      for (int c = 0; c < inputs; ++c) out[c] = static_cast<float>((static_cast<double>(in[c]) - mean[c]) / scale[c]);
+    } else {
+      for (int c = 0; c < inputs; ++c) out[c] = static_cast<float>(in[c]);
+    }
+    return;
+  }
+  const float* in = data_x_ + row * inputs;
+  if (mean) {
+    for (int c = 0; c < inputs; ++c) out[c] = static_cast<float>((static_cast<double>(in[c]) - mean[c]) / scale[c]);
+  } else {
+    std::memcpy(out, in, sizeof(float) * inputs);
+  }
+}
+
 int Mlp::train(const int32_t* order, const int32_t* bounds, int first, int count, const double* learning_rates,
                double* losses, const std::atomic<bool>& stop) {
   const int inputs = spec_.inputs, outputs = spec_.outputs();
@@ -587,7 +612,7 @@ int Mlp::train(const int32_t* order, const int32_t* bounds, int first, int count
       const int rows = bounds[b + 1] - bounds[b];
       for (int r = static_cast<int>(part_begin(rows, t, parts)); r < part_begin(rows, t + 1, parts); ++r) {
         const int64_t row = order[bounds[b] + r];
-        std::memcpy(batch_x_ + static_cast<int64_t>(r) * inputs, data_x_ + row * inputs, sizeof(float) * inputs);
+        gather_row(batch_x_ + static_cast<int64_t>(r) * inputs, row);
         std::memcpy(batch_y_ + static_cast<int64_t>(r) * outputs, data_y_ + row * outputs, sizeof(float) * outputs);
       }
       if (t == 0) penalty_ = penalty();

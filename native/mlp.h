@@ -91,7 +91,11 @@ class Mlp {
 
   // Points the model at JavaScript-owned memory, sized by state_floats and scratch_floats.
   void bind(float* state, double* counters, float* scratch, int capacity);
-  void bind_data(const float* x, const float* y, int rows);
+  // The training set the batches are gathered from, borrowed: x as float32 or as bytes (pixel
+  // data read in place), optionally standardized as it is gathered, x' = (x − mean) / scale in
+  // double rounded once to float (scaling: mean[inputs] then scale[inputs]), the same bits as
+  // a scaled copy made in JavaScript.
+  void bind_data(const float* x, const uint8_t* x_bytes, const double* scaling, const float* y, int rows);
   // A team of `threads` for this model alone (at most the CPUs available: see mlp.cc).
   void set_threads(int threads);
 
@@ -139,7 +143,10 @@ class Mlp {
   float* batch_x_ = nullptr;
   float* batch_y_ = nullptr;
   int capacity_ = 0;
+  void gather_row(float* out, int64_t row) const;
   const float* data_x_ = nullptr;
+  const uint8_t* data_x_bytes_ = nullptr;
+  const double* data_scaling_ = nullptr;
   const float* data_y_ = nullptr;
   int data_rows_ = 0;
   std::unique_ptr<Team> team_;

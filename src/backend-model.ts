@@ -252,17 +252,28 @@ export class BackendModel {
     raw.readState(STATE_VECTORS.indexOf(vector), checkTypedArray('out', out, Float32Array, this.size).subarray(0, this.size));
   }
 
+  /** Whether `setData` takes bytes and a scaling (the backend standardizes rows as it gathers them). */
+  get scalesOnGather(): boolean {
+    return this.backend.scalesOnGather === true;
+  }
+
   /**
-   * Hands a training set to the backend (x: n×inputs, y: n×outputs, already scaled and
-   * one-hot). It is copied, unless `owned` says that x is a fresh array nobody else holds: a
-   * backend that can keep it then keeps it as it is.
+   * Hands a training set to the backend (x: n×inputs, y: n×outputs, one-hot; x scaled, or
+   * given with its `scaling` to a backend that `scalesOnGather`). It is copied, unless `owned`
+   * says that x is a fresh array nobody else holds: a backend that can keep it then keeps it.
    */
-  setData(x: Float32Array, y: Float32Array, n: number, owned = false): void {
+  setData(x: Float32Array | Uint8Array, y: Float32Array, n: number, owned = false, scaling?: Float64Array): void {
     const raw = this.#idle('setData');
     checkInteger('n', n, 1, MAX_I32);
-    checkTypedArray('x', x, Float32Array, n * this.tables.inputs);
+    const inputs = this.tables.inputs;
+    if ((x instanceof Uint8Array || scaling) && !this.scalesOnGather) {
+      throw new TypeError(`the ${this.backend.name} backend takes its training set as scaled float32 rows`);
+    }
+    checkTypedArray('x', x, x instanceof Uint8Array ? Uint8Array : Float32Array, n * inputs);
     checkTypedArray('y', y, Float32Array, n * this.tables.outputs);
-    this.#call('setData', () => raw.setData(x.subarray(0, n * this.tables.inputs), y.subarray(0, n * this.tables.outputs), n, owned), true);
+    if (scaling) checkTypedArray('scaling', scaling, Float64Array, 2 * inputs);
+    const rows = x.subarray(0, n * inputs);
+    this.#call('setData', () => raw.setData(rows, y.subarray(0, n * this.tables.outputs), n, owned, scaling?.slice(0, 2 * inputs)), true);
     this.#dataRows = n;
   }
 

@@ -31,6 +31,11 @@ export interface Backend {
   readonly threads: number;
   /** The backend's kernels, for parity tests and benchmarks; training never goes through them. */
   readonly kernels: Kernels;
+  /**
+   * Whether `setData` takes x as bytes and standardizes rows as it gathers them (`scaling`):
+   * a large data set then reaches the backend unscaled and uncopied by JavaScript.
+   */
+  readonly scalesOnGather?: boolean;
   /** A model of the given tables whose parameters are all 0 and whose capacity is 0. */
   createModel(tables: ModelTables, options: { threads?: number }): RawModel;
 }
@@ -53,9 +58,11 @@ export interface RawModel {
   /**
    * Copies in a training set: x (rows × inputs), y (rows × outputs). When `owned`, x is a fresh
    * array nobody else holds, which a backend that reads the set from JavaScript memory keeps
-   * as it is instead of copying.
+   * as it is instead of copying. Only a backend with `scalesOnGather` is given x as bytes or a
+   * `scaling` (mean[inputs] then scale[inputs]): each gathered row is then
+   * fround((x − mean) / scale), computed in double.
    */
-  setData(x: Float32Array, y: Float32Array, rows: number, owned: boolean): void;
+  setData(x: Float32Array | Uint8Array, y: Float32Array, rows: number, owned: boolean, scaling?: Float64Array): void;
   /**
    * Trains batches first … first+count−1: batch b is the rows order[bounds[b] … bounds[b+1])
    * of the data set, updated with learningRates[b], its mean loss written to losses[b]. Stops

@@ -104,7 +104,7 @@ export function checkKnownKeys(name: string, value: object, known: readonly stri
   }
 }
 
-type TypedArrayConstructor = Float32ArrayConstructor | Float64ArrayConstructor | Int32ArrayConstructor;
+type TypedArrayConstructor = Float32ArrayConstructor | Float64ArrayConstructor | Int32ArrayConstructor | Uint8ArrayConstructor;
 
 /** A typed array of the given kind with at least `length` elements, on a live buffer. */
 export function checkTypedArray<C extends TypedArrayConstructor>(name: string, value: unknown, kind: C, length: number): InstanceType<C> {

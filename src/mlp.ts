@@ -29,6 +29,7 @@ import { VERSION } from './version.js';
 import {
   normalizeFitOptions,
   prepareFitData,
+  prepareGatheredData,
   runAsync,
   runSync,
   TrainingDivergedError,
@@ -284,17 +285,21 @@ export class MLP {
     const fitScaler = this.#standardize
       ? (x: FlatMatrix, rows?: Int32Array) => new StandardScaler()._fitRows(x, this.inputs, rows)
       : undefined;
-    const { train, validation, scaler, owned } = prepareFitData(this.#spec, x, y, opts, this.#scaler, fitScaler);
-    this.#scaler = scaler;
-    this.#model.reserve(Math.min(opts.batchSize, train.rows));
-    this.#model.setData(train.x, train.y, train.rows, owned);
+    const prepare = this.#model.scalesOnGather ? prepareGatheredData : prepareFitData;
+    const { train, validation, scaler, owned } = prepare(this.#spec, x, y, opts, this.#scaler, fitScaler);
+    const index = 'index' in train ? train.index : undefined;
+    const rows = index ? index.length : train.rows;
+    this.#model.reserve(Math.min(opts.batchSize, rows));
+    this.#model.setData(train.x, train.y, train.rows, owned, 'scaling' in train ? train.scaling : undefined);
+    this.#scaler = scaler; // only once the backend has taken the data: a refused fit changes nothing
     this.#training = true;
     return {
       model: this.#model,
       optimizer: this.#spec.optimizer,
       seed: this.#spec.seed,
       state: this.#state,
-      rows: train.rows,
+      rows,
+      ...(index ? { index } : {}),
       ...(validation ? { validation } : {}),
       options: opts,
     };

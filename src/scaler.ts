@@ -118,6 +118,15 @@ export class StandardScaler {
     return out;
   }
 
+  /** @internal mean[cols] then scale[cols], for a backend that standardizes rows itself. */
+  _parameters(): Float64Array {
+    const mean = this.#fitted();
+    const out = new Float64Array(2 * mean.length);
+    out.set(mean);
+    out.set(this.#scale!, mean.length);
+    return out;
+  }
+
   /** The fitted parameters, for storage. */
   toJSON(): { mean: number[]; scale: number[] } {
     this.#fitted();

@@ -241,9 +241,51 @@ export function prepareFitData(
   scaler: StandardScaler | undefined,
   fitScaler: ((x: FlatMatrix, rows?: Int32Array) => StandardScaler) | undefined,
 ): { train: Rows; validation?: Rows; scaler: StandardScaler | undefined; owned: boolean } {
+  const { train, validation, scaler: fitted, owned } = prepareData(spec, x, y, options, scaler, fitScaler, false);
+  return { train: train as Rows, ...(validation ? { validation } : {}), scaler: fitted, owned };
+}
+
+/**
+ * The training set as a backend that standardizes rows as it gathers them takes it: the
+ * caller's rows as they are (float32, or bytes read in place), all of them, with the scaling
+ * and the indices of the training rows (`index`, when a validation split holds some out). No
+ * scaled copy of a large set is made in JavaScript: on a machine where fresh memory costs a
+ * page fault per 4 KB, that copy is most of the time before the first epoch.
+ */
+export interface GatheredRows {
+  readonly x: Float32Array | Uint8Array;
+  readonly y: Float32Array;
+  /** Rows of x and y. */
+  readonly rows: number;
+  /** The training rows among them (ascending), when not all. */
+  readonly index?: Int32Array;
+  readonly scaling?: Float64Array;
+}
+
+/** `prepareFitData`, for a backend that `scalesOnGather`: the training set is not copied or scaled here. */
+export function prepareGatheredData(
+  spec: ModelSpec,
+  x: MatrixInput,
+  y: TargetInput,
+  options: NormalizedFitOptions,
+  scaler: StandardScaler | undefined,
+  fitScaler: ((x: FlatMatrix, rows?: Int32Array) => StandardScaler) | undefined,
+): { train: GatheredRows | Rows; validation?: Rows; scaler: StandardScaler | undefined; owned: boolean } {
+  return prepareData(spec, x, y, options, scaler, fitScaler, true);
+}
+
+function prepareData(
+  spec: ModelSpec,
+  x: MatrixInput,
+  y: TargetInput,
+  options: NormalizedFitOptions,
+  scaler: StandardScaler | undefined,
+  fitScaler: ((x: FlatMatrix, rows?: Int32Array) => StandardScaler) | undefined,
+  gathered: boolean,
+): { train: GatheredRows | Rows; validation?: Rows; scaler: StandardScaler | undefined; owned: boolean } {
   const { inputs, loss } = spec;
   const outputs = spec.layers[spec.layers.length - 1]!.units;
-  const xs = toFlatMatrix('x', x, inputs); // not copied: the one copy is made below
+  const xs = toFlatMatrix('x', x, inputs); // not copied: the one copy (if any) is made below
   const ys = toTargets('y', y, xs.rows, outputs, loss);
   let trainRows: Int32Array | undefined;
   let validation: Rows | undefined;
@@ -265,16 +307,26 @@ export function prepareFitData(
     if (!rows) return data instanceof Float32Array ? data : Float32Array.from(data);
     return selectRows(data, inputs, rows);
   };
-  const train: Rows = {
-    x: rowsOf(xs.data, trainRows),
-    y: trainRows ? selectRows(ys.data, outputs, trainRows) : ys.data,
-    rows: trainRows ? trainRows.length : xs.rows,
-  };
   if (validationRows) {
     validation = { x: rowsOf(xs.data, validationRows), y: selectRows(ys.data, outputs, validationRows), rows: validationRows.length };
   } else if (validation && scaler) {
     validation = { ...validation, x: scaler._transformRows(validation.x) };
   }
+  if (gathered && !(xs.data instanceof Float64Array)) {
+    const train: GatheredRows = {
+      x: xs.data,
+      y: ys.data,
+      rows: xs.rows,
+      ...(trainRows ? { index: trainRows } : {}),
+      ...(scaler ? { scaling: scaler._parameters() } : {}),
+    };
+    return { train, ...(validation ? { validation } : {}), scaler, owned: false };
+  }
+  const train: Rows = {
+    x: rowsOf(xs.data, trainRows),
+    y: trainRows ? selectRows(ys.data, outputs, trainRows) : ys.data,
+    rows: trainRows ? trainRows.length : xs.rows,
+  };
   return { train, ...(validation ? { validation } : {}), scaler, owned: train.x !== x };
 }
 
@@ -310,7 +362,10 @@ export interface TrainingJob {
   readonly optimizer: OptimizerSpec;
   readonly seed: number;
   readonly state: TrainingState;
+  /** Training rows per epoch. */
   readonly rows: number;
+  /** Where the training rows are in the backend's data set, when it holds more (see GatheredRows). */
+  readonly index?: Int32Array;
   readonly validation?: Rows;
   readonly options: NormalizedFitOptions;
   /** Told when an asynchronous chunk starts (true) and ends (false). */
@@ -369,6 +424,8 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
       if (options.shuffle) shuffleInto(order, e * rows, rows, job.seed, Stream.SHUFFLE, state.epochsTrained + e, draws);
       else for (let i = 0; i < rows; i++) order[e * rows + i] = i;
     }
+    // The same rows in the same order as a compacted training set would give.
+    if (job.index) for (let i = 0; i < epochs * rows; i++) order[i] = job.index[order[i]!]!;
 
     // Train the chunk: losses[b] is the loss of its b-th batch (batches restart at each epoch).
     let done = 0;

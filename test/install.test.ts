@@ -9,7 +9,7 @@
  *     name is published.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -50,8 +50,14 @@ function run(dir: string, args: string[], env: NodeJS.ProcessEnv = process.env) 
 
 describe('installed from the packed tarball', () => {
   beforeAll(() => {
-    // CI makes every prebuild before the tests; elsewhere this machine's one is made here.
-    if (!existsSync(join(root, 'prebuilds', host)))
+    // CI makes every prebuild before the tests; elsewhere this machine's one is made here, also
+    // when the native sources changed after it was made.
+    const prebuild = join(root, 'prebuilds', host, 'mlpkit.glibc.node');
+    const built = existsSync(prebuild) ? statSync(prebuild).mtimeMs : 0;
+    const sources = readdirSync(join(root, 'native'), { recursive: true, encoding: 'utf8' }).filter(
+      (f) => /\.(cc|h)$/.test(f) && !f.includes('build'),
+    );
+    if (sources.some((f) => statSync(join(root, 'native', f)).mtimeMs > built))
       execFileSync(process.execPath, [join(root, 'scripts', 'prebuilds.mjs'), '--host'], { cwd: root, stdio: 'inherit' });
     const packs = mkdtempSync(join(tmpdir(), 'mlpkit-pack-'));
     // --ignore-scripts: dist/ is already built, and `prepare` would build it again.

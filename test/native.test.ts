@@ -107,11 +107,26 @@ describe('native boundary: every bad call throws and the process lives on', () =
   const bounds = (...b: number[]) => Int32Array.from(b);
   const withData = () => {
     const m = bound();
-    m.setData(new Float32Array(6), new Float32Array(4), 2);
+    m.setData(new Float32Array(6), new Float32Array(4), 2, undefined);
     return m;
   };
 
   const cases: [string, () => unknown, RegExp][] = [
+    [
+      'bytes of the wrong length',
+      () => bound().setData(new Uint8Array(5), new Float32Array(4), 2, undefined),
+      /x must be a Uint8Array of length 6, got/,
+    ],
+    [
+      'a scaling of the wrong length',
+      () => bound().setData(new Uint8Array(6), new Float32Array(4), 2, new Float64Array(5)),
+      /scaling must be a Float64Array of length 6, got a Float64Array of length 5/,
+    ],
+    [
+      'a scaling as float32',
+      () => bound().setData(new Float32Array(6), new Float32Array(4), 2, new Float32Array(6) as never),
+      /scaling must be a Float64Array/,
+    ],
     [
       'too few arguments',
       () => new (addon.Model as unknown as new (...a: unknown[]) => unknown)(parameters, layers),
@@ -304,6 +319,7 @@ describe('native boundary: every bad call throws and the process lives on', () =
       randomMatrix(3 * 2000, 1),
       new Float32Array(2 * 2000).map((_, i) => (i % 2 ? 1 : 0)),
       2000,
+      undefined,
     );
     const order = Int32Array.from({ length: 2000 }, (_, i) => i);
     const everyRow = Int32Array.from({ length: 2001 }, (_, i) => i);

@@ -239,6 +239,37 @@ describe.each(BACKENDS)('pixel data as a Uint8Array on %s', (backend) => {
     expect(fromBytes.predict(bytes)).toEqual(fromFloats.predict(Float32Array.from(bytes)));
     expect(bytes[17]).toBe((17 * 37) % 256); // the caller's array is not touched
   });
+
+  it('standardizing rows as they are gathered trains to the bits of a copy scaled beforehand', () => {
+    // A backend that scalesOnGather takes the caller's rows and the scaling; the same model given
+    // rows scaled in JavaScript (and no scaler of its own) must see exactly the same batches.
+    const bytes = Uint8Array.from({ length: 90 * 12 }, (_, i) => (i * 53 + (i >> 3)) % 256);
+    const labels = Int32Array.from({ length: 90 }, (_, r) => (r * 7) % 3);
+    const build = (standardize: boolean) =>
+      new MLP({
+        inputs: 12,
+        layers: [
+          { units: 9, activation: 'relu' },
+          { units: 3, activation: 'softmax' },
+        ],
+        optimizer: { type: 'adam', learningRate: 0.01 },
+        dropout: 0.1,
+        standardize,
+        seed: 11,
+        backend,
+      });
+    const gathered = build(true);
+    const options = { epochs: 4, batchSize: 7, validationSplit: 0.25 };
+    const a = gathered.fitSync(bytes, labels, options);
+    // The rows the split keeps for training, scaled by the scaler the fit made, in place of the bytes.
+    const scaled = gathered.scaler!.transform(Float32Array.from(bytes)) as Float32Array;
+    const prescaled = build(false);
+    const b = prescaled.fitSync(scaled, labels, options);
+    expect(a.loss).toEqual(b.loss);
+    expect(a.valLoss).toEqual(b.valLoss);
+    expect(gathered.getWeights()).toEqual(prescaled.getWeights());
+    expect(a.loss[3]!).toBeLessThan(a.loss[0]!);
+  });
 });
 
 describe.each(BACKENDS)('asynchronous training lets the event loop run on %s', (backend) => {

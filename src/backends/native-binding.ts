@@ -24,7 +24,7 @@ export interface NativeModelHandle {
   scratchFloats(capacity: number): number;
   bind(state: Float32Array, counters: Float64Array, scratch: Float32Array, capacity: number): void;
   setThreads(threads: number): void;
-  setData(x: Float32Array, y: Float32Array, rows: number): void;
+  setData(x: Float32Array | Uint8Array, y: Float32Array, rows: number, scaling: Float64Array | undefined): void;
   train(order: Int32Array, bounds: Int32Array, first: number, count: number, learningRates: Float64Array, losses: Float64Array): number;
   trainAsync(
     order: Int32Array,
