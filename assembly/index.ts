@@ -59,11 +59,14 @@ export function model_bind(state: usize, counters: usize, scratch: usize, rows: 
   bind(state, counters, scratch, rows);
 }
 
-/** Points the model at a training set: x (rows × inputs floats), y (rows × outputs floats). */
-export function model_set_data(x: usize, y: usize, rows: i32): void {
+/**
+ * Points the model at a training set: x (rows × inputs floats, or bytes when `bytes`), y (rows ×
+ * outputs floats), and optionally its scaling (mean then scale, 2 × inputs f64; 0 for none).
+ */
+export function model_set_data(x: usize, y: usize, rows: i32, bytes: i32, scaling: usize): void {
   check_model();
   if (rows < 1) throw new Error("rows must be at least 1");
-  set_data(x, y, rows);
+  set_data(x, y, rows, bytes != 0, scaling);
 }
 
 /** Trains batches first … first+count−1 (batch b: order[bounds[b] … bounds[b+1])); returns the batches done. */

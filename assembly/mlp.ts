@@ -68,7 +68,9 @@ let capacity: i32 = 0;
 let batch_x: usize = 0; // (capacity, inputs)
 let batch_y: usize = 0; // (capacity, outputs)
 
-let data_x: usize = 0;  // (data_rows, inputs)
+let data_x: usize = 0;  // (data_rows, inputs) f32, or u8 when data_bytes
+let data_bytes: bool = false;
+let data_scaling: usize = 0; // 0, or mean (inputs f64) then scale (inputs f64): rows standardized as gathered
 let data_y: usize = 0;  // (data_rows, outputs)
 let data_rows: i32 = 0;
 
@@ -214,8 +216,10 @@ export function bind(state: usize, counter_block: usize, scratch: usize, rows: i
 }
 
 /** Points the model at a training set of `rows` rows. */
-export function set_data(x: usize, y: usize, rows: i32): void {
+export function set_data(x: usize, y: usize, rows: i32, bytes: bool, scaling: usize): void {
   data_x = x;
+  data_bytes = bytes;
+  data_scaling = scaling;
   data_y = y;
   data_rows = rows;
 }
@@ -697,7 +701,7 @@ export function train(
     for (let r = 0; r < rows; ++r) {
       const row = load<i32>(order + (<usize>(start + r) << 2));
       if (<u32>row >= <u32>data_rows) throw new Error("train: order holds a row index outside the data set");
-      copy_floats(batch_x + <usize>r * n_inputs, data_x + <usize>row * n_inputs, n_inputs);
+      gather_row(batch_x + <usize>r * n_inputs, row);
       copy_floats(batch_y + <usize>r * n_outputs, data_y + <usize>row * n_outputs, n_outputs);
     }
     const value = train_step(batch_x, batch_y, rows, load<f64>(rates + (<usize>b << 3)));
@@ -721,6 +725,24 @@ export function loss_and_gradient(
 
 /** Copies `bytes` (a multiple of 4); short rows in a loop, since memory.copy is a call out of the module in V8. */
 // @ts-ignore: decorator
+/**
+ * One row of the training set into the batch: copied, or converted from bytes, and standardized
+ * when the set came with its scaling: fround((x − mean) / scale) in f64, the bits of a copy
+ * scaled in JavaScript.
+ */
+function gather_row(dst: usize, row: i32): void {
+  const n = <usize>inputs;
+  if (!data_bytes && data_scaling == 0) {
+    copy_floats(dst, data_x + <usize>row * (n << 2), n << 2);
+    return;
+  }
+  for (let c: usize = 0; c < n; ++c) {
+    let v: f64 = data_bytes ? <f64>load<u8>(data_x + <usize>row * n + c) : <f64>load<f32>(data_x + ((<usize>row * n + c) << 2));
+    if (data_scaling != 0) v = (v - load<f64>(data_scaling + (c << 3))) / load<f64>(data_scaling + ((n + c) << 3));
+    store<f32>(dst + (c << 2), <f32>v);
+  }
+}
+
 @inline function copy_floats(dst: usize, src: usize, bytes: usize): void {
   if (bytes >= 256) {
     memory.copy(dst, src, bytes);

@@ -24,7 +24,7 @@ export interface WasmExports {
   ): void;
   model_scratch_bytes(rows: number): number;
   model_bind(state: number, counters: number, scratch: number, rows: number): void;
-  model_set_data(x: number, y: number, rows: number): void;
+  model_set_data(x: number, y: number, rows: number, bytes: number, scaling: number): void;
   model_train(order: number, bounds: number, first: number, count: number, rates: number, losses: number): number;
   model_train_step(x: number, y: number, n: number, learningRate: number): number;
   model_loss_and_gradient(x: number, y: number, n: number): number;
@@ -124,6 +124,9 @@ export class WasmInstance {
   get i32(): Int32Array {
     this.#views();
     return this.#i32;
+  }
+  get u8(): Uint8Array {
+    return new Uint8Array(this.exports.memory.buffer);
   }
 
   /** The view of `array`'s element type over the whole memory. */

@@ -99,14 +99,19 @@ class WasmModel implements RawModel {
     this.#wasm.f64.set(values, this.#counters / 8);
   }
 
-  setData(x: Float32Array, y: Float32Array, rows: number): void {
+  setData(x: Float32Array | Uint8Array, y: Float32Array, rows: number, _owned: boolean, scaling?: Float64Array): void {
     const e = this.#wasm.exports;
+    // Bytes stay bytes in the arena (a quarter of the memory of floats); the module standardizes
+    // each row as it gathers a batch.
     const xBytes = Math.ceil(x.byteLength / 64) * 64;
+    const yBytes = Math.ceil(y.byteLength / 8) * 8;
     this.#call('setData', () => {
-      const data = this.#region(this.#data, xBytes + y.byteLength);
-      this.#wasm.f32.set(x, data.start / 4);
+      const data = this.#region(this.#data, xBytes + yBytes + (scaling?.byteLength ?? 0));
+      this.#wasm.u8.set(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), data.start);
       this.#wasm.f32.set(y, (data.start + xBytes) / 4);
-      e.model_set_data(data.start, data.start + xBytes, rows);
+      const scalingAt = scaling ? data.start + xBytes + yBytes : 0;
+      if (scaling) this.#wasm.f64.set(scaling, scalingAt / 8);
+      e.model_set_data(data.start, data.start + xBytes, rows, x instanceof Uint8Array ? 1 : 0, scalingAt);
       this.#data = data;
     });
   }
@@ -282,6 +287,7 @@ export function wasmBackend(module: WebAssembly.Module): Backend {
     isa: kernels.isa,
     threads: 1,
     kernels: checkedKernels(kernels),
+    scalesOnGather: true,
     createModel: (tables) => new WasmModel(module, tables),
   };
 }
