@@ -372,3 +372,26 @@ describe('mlpkit command line', () => {
     }
   });
 });
+
+describe('reading gzipped files', () => {
+  it('inflates to the bytes of the original, and a trailer that lies about the size fails by name', async () => {
+    const { readTable } = await import('../src/cli/data.js');
+    const dir = scratch();
+    const csv = 'a,b,y\n' + Array.from({ length: 500 }, (_, i) => `${i % 7},${(i * 3) % 11},${i % 2}`).join('\n') + '\n';
+    const gz = gzipSync(Buffer.from(csv));
+    writeFileSync(join(dir, 'plain.csv'), csv);
+    writeFileSync(join(dir, 'packed.csv.gz'), gz);
+    const plain = readTable(join(dir, 'plain.csv'), { target: 'y' });
+    const packed = readTable(join(dir, 'packed.csv.gz'), { target: 'y' });
+    expect(packed.rows).toBe(500);
+    expect(
+      Buffer.from(packed.x.buffer, packed.x.byteOffset, packed.x.byteLength).equals(
+        Buffer.from(plain.x.buffer, plain.x.byteOffset, plain.x.byteLength),
+      ),
+    ).toBe(true);
+    const lying = Buffer.from(gz);
+    lying.writeUInt32LE(0xffffffff, lying.length - 4); // claims 4 GiB
+    writeFileSync(join(dir, 'lying.csv.gz'), lying);
+    expect(() => readTable(join(dir, 'lying.csv.gz'), { target: 'y' })).toThrow(/a gzip file that cannot be decompressed/);
+  });
+});

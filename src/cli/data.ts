@@ -40,8 +40,13 @@ function readBytes(path: string): Buffer {
     });
   }
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    // Inflated into one buffer of the size the gzip trailer states (mod 2^32, and never more
+    // than deflate can expand this input): zlib's default 16 KB chunks would be joined by one more
+    // copy of the whole file, and fresh memory is costly.
+    const stated = bytes.length >= 18 ? bytes.readUInt32LE(bytes.length - 4) : 0;
+    const chunkSize = Math.max(64 * 1024, Math.min(stated + 1, bytes.length * 1032, 2 ** 30));
     try {
-      return gunzipSync(bytes);
+      return gunzipSync(bytes, { chunkSize });
     } catch (error) {
       throw new Error(`${path}: a gzip file that cannot be decompressed (${(error as Error).message})`, { cause: error });
     }
