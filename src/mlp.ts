@@ -29,7 +29,6 @@ import { VERSION } from './version.js';
 import {
   normalizeFitOptions,
   prepareFitData,
-  prepareGatheredData,
   runAsync,
   runSync,
   TrainingDivergedError,
@@ -285,8 +284,15 @@ export class MLP {
     const fitScaler = this.#standardize
       ? (x: FlatMatrix, rows?: Int32Array) => new StandardScaler()._fitRows(x, this.inputs, rows)
       : undefined;
-    const prepare = this.#model.scalesOnGather ? prepareGatheredData : prepareFitData;
-    const { train, validation, scaler, owned } = prepare(this.#spec, x, y, opts, this.#scaler, fitScaler);
+    const { train, validation, scaler, owned } = prepareFitData(
+      this.#spec,
+      x,
+      y,
+      opts,
+      this.#scaler,
+      fitScaler,
+      this.#model.scalesOnGather,
+    );
     const index = 'index' in train ? train.index : undefined;
     const rows = index ? index.length : train.rows;
     this.#model.reserve(Math.min(opts.batchSize, rows));

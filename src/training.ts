@@ -226,26 +226,6 @@ function strataOf(targets: Matrix, loss: Loss): Int32Array | undefined {
 }
 
 /**
- * The data of one fit, checked and ready for the backend: the training rows and the
- * validation rows (given, or split off seeded and stratified), both scaled by `scaler` —
- * which `fitScaler` makes from the training rows when the model standardizes and has none.
- * Rows are selected and scaled in one pass, so the training set is copied at most once on its
- * way to the backend; `owned` says that `train.x` is such a fresh copy (the backend may keep
- * it rather than copy it again), not the caller's array.
- */
-export function prepareFitData(
-  spec: ModelSpec,
-  x: MatrixInput,
-  y: TargetInput,
-  options: NormalizedFitOptions,
-  scaler: StandardScaler | undefined,
-  fitScaler: ((x: FlatMatrix, rows?: Int32Array) => StandardScaler) | undefined,
-): { train: Rows; validation?: Rows; scaler: StandardScaler | undefined; owned: boolean } {
-  const { train, validation, scaler: fitted, owned } = prepareData(spec, x, y, options, scaler, fitScaler, false);
-  return { train: train as Rows, ...(validation ? { validation } : {}), scaler: fitted, owned };
-}
-
-/**
  * The training set as a backend that standardizes rows as it gathers them takes it: the
  * caller's rows as they are (float32, or bytes read in place), all of them, with the scaling
  * and the indices of the training rows (`index`, when a validation split holds some out). No
@@ -262,27 +242,40 @@ export interface GatheredRows {
   readonly scaling?: Float64Array;
 }
 
-/** `prepareFitData`, for a backend that `scalesOnGather`: the training set is not copied or scaled here. */
-export function prepareGatheredData(
+/** The inputs of `prepareFitData`: a fit's data and options, and the model's scaler or how to fit one. */
+type FitData = [
   spec: ModelSpec,
   x: MatrixInput,
   y: TargetInput,
   options: NormalizedFitOptions,
   scaler: StandardScaler | undefined,
   fitScaler: ((x: FlatMatrix, rows?: Int32Array) => StandardScaler) | undefined,
-): { train: GatheredRows | Rows; validation?: Rows; scaler: StandardScaler | undefined; owned: boolean } {
-  return prepareData(spec, x, y, options, scaler, fitScaler, true);
-}
+];
 
-function prepareData(
-  spec: ModelSpec,
-  x: MatrixInput,
-  y: TargetInput,
-  options: NormalizedFitOptions,
-  scaler: StandardScaler | undefined,
-  fitScaler: ((x: FlatMatrix, rows?: Int32Array) => StandardScaler) | undefined,
-  gathered: boolean,
-): { train: GatheredRows | Rows; validation?: Rows; scaler: StandardScaler | undefined; owned: boolean } {
+/**
+ * The data of one fit, checked and ready for the backend: the training rows and the
+ * validation rows (given, or split off seeded and stratified), both scaled by `scaler` —
+ * which `fitScaler` makes from the training rows when the model standardizes and has none.
+ * Rows are selected and scaled in one pass, so the training set is copied at most once on its
+ * way to the backend; `owned` says that `train.x` is such a fresh copy (the backend may keep
+ * it rather than copy it again), not the caller's array. For a backend that `scalesOnGather`
+ * (`gathered`), the training set is neither copied nor scaled here (see GatheredRows).
+ */
+export function prepareFitData(...args: FitData): { train: Rows; validation?: Rows; scaler: StandardScaler | undefined; owned: boolean };
+export function prepareFitData(...args: [...FitData, gathered: boolean]): {
+  train: GatheredRows | Rows;
+  validation?: Rows;
+  scaler: StandardScaler | undefined;
+  owned: boolean;
+};
+export function prepareFitData(...args: FitData | [...FitData, gathered: boolean]): {
+  train: GatheredRows | Rows;
+  validation?: Rows;
+  scaler: StandardScaler | undefined;
+  owned: boolean;
+} {
+  const [spec, x, y, options, , fitScaler, gathered = false] = args;
+  let scaler = args[4];
   const { inputs, loss } = spec;
   const outputs = spec.layers[spec.layers.length - 1]!.units;
   const xs = toFlatMatrix('x', x, inputs); // not copied: the one copy (if any) is made below
