@@ -114,41 +114,38 @@ export function checkTypedArray<C extends TypedArrayConstructor>(name: string, v
   return value as InstanceType<C>;
 }
 
+/**
+ * The base of mlpkit's named errors: each subclass states its `name` (as a string, so that
+ * minified bundles keep it) and a stable `code` to branch on (`error.code === 'MLPKIT_BUSY'`);
+ * `cause` keeps what went wrong below.
+ */
+export abstract class MlpkitError extends Error {
+  abstract readonly code: string;
+}
+
 /** Thrown by a call on a model that is training: `fit` is running, or a chunk of it is in flight. Code `MLPKIT_BUSY`. */
-export class ModelBusyError extends Error {
+export class ModelBusyError extends MlpkitError {
+  override readonly name = 'ModelBusyError';
   readonly code = 'MLPKIT_BUSY';
-  constructor(message: string) {
-    super(message);
-    this.name = 'ModelBusyError';
-  }
 }
 
 /** Thrown by a call on a model after `dispose()`. Code `MLPKIT_DISPOSED`. */
-export class ModelDisposedError extends Error {
+export class ModelDisposedError extends MlpkitError {
+  override readonly name = 'ModelDisposedError';
   readonly code = 'MLPKIT_DISPOSED';
-  constructor(message: string) {
-    super(message);
-    this.name = 'ModelDisposedError';
-  }
 }
 
 /**
  * Thrown by a call that needs what only training provides: an estimator before `fit`, a model
  * that standardizes but has no fitted scaler. Code `MLPKIT_NOT_FITTED`.
  */
-export class NotFittedError extends Error {
+export class NotFittedError extends MlpkitError {
+  override readonly name = 'NotFittedError';
   readonly code = 'MLPKIT_NOT_FITTED';
-  constructor(message: string) {
-    super(message);
-    this.name = 'NotFittedError';
-  }
 }
 
 /** Thrown by a call on a model whose backend failed in the middle of a step (its memory may be half-updated). Code `MLPKIT_FAILED`. */
-export class ModelFailedError extends Error {
+export class ModelFailedError extends MlpkitError {
+  override readonly name = 'ModelFailedError';
   readonly code = 'MLPKIT_FAILED';
-  constructor(message: string, options?: { cause: unknown }) {
-    super(message, options);
-    this.name = 'ModelFailedError';
-  }
 }

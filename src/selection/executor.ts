@@ -5,7 +5,7 @@
  * `runTask`, so the outcome of every task does not depend on where it ran; results are
  * collected by task index, so their order does not either.
  */
-import { checkInteger, checkKnownKeys, checkNumber, checkOneOf, checkOptions, typeError } from '../errors.js';
+import { checkInteger, checkKnownKeys, checkNumber, checkOneOf, checkOptions, MlpkitError, typeError } from '../errors.js';
 import { runTask, type TrialData, type TrialOutcome, type TrialSource, type TrialTask } from './trial.js';
 
 /**
@@ -102,14 +102,14 @@ async function runner(
 }
 
 /** Thrown when a search stops at a failed trial (`onTrialError: 'stop'`). */
-export class TrialFailedError extends Error {
+export class TrialFailedError extends MlpkitError {
+  override readonly name = 'TrialFailedError';
   readonly code = 'MLPKIT_TRIAL_FAILED';
   constructor(
     readonly trial: number,
     message: string,
   ) {
     super(message);
-    this.name = 'TrialFailedError';
   }
 }
 

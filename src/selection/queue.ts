@@ -14,6 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { MlpkitError } from '../errors.js';
 import type { RunnerFactory, TaskRunner } from './executor.js';
 import { runTask, type EncodedTargets, type TrialData, type TrialOutcome, type TrialSource, type TrialTask } from './trial.js';
 
@@ -27,12 +28,9 @@ type IORedisClass = typeof import('ioredis').Redis;
 type Client = InstanceType<IORedisClass>;
 
 /** Thrown when the queue cannot be used: its packages are missing, or Redis cannot be reached. Code `MLPKIT_QUEUE_UNAVAILABLE`. */
-export class QueueUnavailableError extends Error {
+export class QueueUnavailableError extends MlpkitError {
+  override readonly name = 'QueueUnavailableError';
   readonly code = 'MLPKIT_QUEUE_UNAVAILABLE';
-  constructor(message: string, options?: { cause: unknown }) {
-    super(message, options);
-    this.name = 'QueueUnavailableError';
-  }
 }
 
 async function loadPackages(): Promise<{ bullmq: BullMQ; Redis: IORedisClass }> {

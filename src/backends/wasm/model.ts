@@ -5,7 +5,7 @@
  * module borrows them through the same calls as the addon (assembly/index.ts). Arrays that
  * the addon would borrow for one call are staged at the top of the arena for that call.
  */
-import type { Backend, Blocking, RawKernels, RawModel } from '../../backend.js';
+import type { Backend, Blocking, GemmOperands, RawKernels, RawModel } from '../../backend.js';
 import { checkedKernels } from '../../kernels.js';
 import { COUNTER_FIELDS, initialCounters, STATE_VECTORS, type ModelTables } from '../../tables.js';
 import { wasmFailure, WasmInstance } from './instance.js';
@@ -207,22 +207,7 @@ export class WasmKernels implements RawKernels {
   }
 
   /** C = alpha·op(A)·op(B) + beta·C, copied in and out of the instance; the variant forces the packed or direct loops. */
-  sgemm(
-    transA: boolean,
-    transB: boolean,
-    m: number,
-    n: number,
-    k: number,
-    alpha: number,
-    a: Float32Array,
-    lda: number,
-    b: Float32Array,
-    ldb: number,
-    beta: number,
-    c: Float32Array,
-    ldc: number,
-    variant: string,
-  ): void {
+  sgemm(...[transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, variant]: [...GemmOperands, variant: string]): void {
     const wasm = this.#wasm;
     const e = wasm.exports;
     const span = (rows: number, cols: number, ld: number) => (rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols);
