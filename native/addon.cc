@@ -146,6 +146,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       InstanceMethod<&ModelWrap::LossAndGradient>("lossAndGradient"),
       InstanceMethod<&ModelWrap::Evaluate>("evaluate"),
       InstanceMethod<&ModelWrap::Penalty>("penalty"),
+      InstanceMethod<&ModelWrap::WeightsChanged>("weightsChanged"),
       InstanceMethod<&ModelWrap::Predict>("predict"),
       InstanceMethod<&ModelWrap::Dispose>("dispose"),
     });
@@ -421,6 +422,15 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     check_count(info, 0, "penalty");
     check_ready(info.Env());
     return Napi::Number::New(info.Env(), mlp_->penalty());
+  }
+
+  // [sync] weightsChanged(): the state was written from JavaScript, so copies the addon keeps
+  // of the weights (packed for predictions) are stale
+  Napi::Value WeightsChanged(const Napi::CallbackInfo& info) {
+    check_count(info, 0, "weightsChanged");
+    check_usable(info.Env());
+    mlp_->weights_changed();
+    return info.Env().Undefined();
   }
 
   // [sync] predict(x, n ≤ capacity, out: Float32Array(n·outputs))

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <new>
 
 #include "rng.h"
 
@@ -116,6 +117,7 @@ void Mlp::bind(float* state, double* counters, float* scratch, int capacity) {
   int widest = spec_.inputs;
   for (const LayerSpec& layer : spec_.layers) widest = std::max(widest, layer.units);
   row_loss_.assign(capacity, 0.0);
+  packed_valid_ = false;
   reserve_workspace();
 }
 
@@ -302,9 +304,23 @@ struct GradientEpilogue {
 // element alone, so any split gives the same bits. Adam's coefficients come rounded once from
 // double (1 − 0.999f alone would be off by 1e-5 relative). One call per block keeps the
 // dispatch of the AVX2 clone out of the rows.
+// Asks for the cache lines of row[0, count) in the exclusive state ahead of their update. With
+// several threads the backward product has just read these weights on another core, so each
+// line's write would otherwise wait for that core's copy to be invalidated. (prefetchw; a
+// no-op on x86 CPUs that predate it.)
+inline void prefetch_for_write(const float* row, int count) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  for (int j = 0; j < count; j += 16) asm volatile("prefetchw %0" : : "m"(row[j]));
+#else
+  (void)row;
+  (void)count;
+#endif
+}
+
 template <Optimizer kind>
 inline void update_rows(const UpdateRule& u, float l2, int rows, int cols, int ld, float* p, float* g, float* m, float* v) {
   for (int r = 0; r < rows; ++r, p += ld, g += ld, m += ld, v += ld) {
+    if (r + 2 < rows) prefetch_for_write(p + 2 * static_cast<int64_t>(ld), cols);
     if (l2 != 0.0f)
       for (int j = 0; j < cols; ++j) g[j] += l2 * p[j];
     for (int j = 0; j < cols; ++j) {
@@ -349,13 +365,43 @@ inline int64_t part_begin(int64_t total, int t, int parts) { return total * t / 
 }  // namespace
 
 void Mlp::gemm(Trans ta, Trans tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
-               const GemmEpilogue& epilogue, int t) {
-  const GemmPlan plan = plan_gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc, &epilogue, gemm_config(), threads(), &workspace_);
+               const GemmEpilogue& epilogue, int t, const float* packed_b) {
+  const GemmPlan plan = plan_gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc, &epilogue, gemm_config(), threads(), &workspace_,
+                                  GemmSplit::Auto, packed_b);
   run_gemm_part(plan, t);
   team_->barrier();
 }
 
-void Mlp::forward(int t, const float* x, int n, bool training) {
+bool Mlp::use_packed_weights(int n) {
+  // Rows the direct path takes alone read W in place: nothing to gain from a packed copy.
+  if (n <= gemm_config().direct_max_m) return false;
+  if (packed_valid_) return true;
+  packed_at_.assign(spec_.layers.size(), 0);
+  std::size_t total = 0;
+  for (size_t l = 0; l < spec_.layers.size(); ++l) {
+    packed_at_[l] = static_cast<int64_t>(total);
+    total += (packed_b_floats(gemm_config(), spec_.layers[l].inputs, spec_.layers[l].units) + 15) / 16 * 16;  // 64-byte aligned
+  }
+  try {
+    packed_weights_.reserve(total * sizeof(float));
+  } catch (const std::bad_alloc&) {
+    return false;  // no room for a second copy: pack per call, as training does
+  }
+  return true;
+}
+
+void Mlp::pack_weights(int t) {
+  for (size_t l = 0; l < spec_.layers.size(); ++l) {
+    const LayerSpec& layer = spec_.layers[l];
+    const int panels = packed_b_panel_count(gemm_config(), layer.units);
+    pack_b_panels(gemm_config(), Trans::Yes, layer.inputs, layer.units, params_ + layer.weight_offset, layer.inputs,
+                  static_cast<float*>(packed_weights_.data()) + packed_at_[l], static_cast<int>(part_begin(panels, t, threads())),
+                  static_cast<int>(part_begin(panels, t + 1, threads())));
+  }
+  team_->barrier();
+}
+
+void Mlp::forward(int t, const float* x, int n, bool training, bool packed) {
   const float* input = x;
   const size_t last = spec_.layers.size() - 1;
   for (size_t l = 0; l <= last; ++l) {
@@ -371,8 +417,9 @@ void Mlp::forward(int t, const float* x, int n, bool training) {
       epilogue.post = &forward_post;
       epilogue.user = &fe;
     }
+    const float* packed_w = packed ? static_cast<const float*>(packed_weights_.data()) + packed_at_[l] : nullptr;
     gemm(Trans::No, Trans::Yes, n, layer.units, layer.inputs, input, layer.inputs, params_ + layer.weight_offset, layer.inputs,
-         out_[l], layer.units, epilogue, t);
+         out_[l], layer.units, epilogue, t, packed_w);
     input = out_[l];
   }
 }
@@ -568,6 +615,7 @@ void run_on(Team& team, Body& body) {
 }  // namespace
 
 double Mlp::train_step(const float* x, const float* y, int n, double learning_rate) {
+  packed_valid_ = false;
   penalty_ = penalty();
   double loss = 0.0;
   auto body = [&](int t) {
@@ -604,6 +652,7 @@ void Mlp::gather_row(float* out, int64_t row) const {
 int Mlp::train(const int32_t* order, const int32_t* bounds, int first, int count, const double* learning_rates,
                double* losses, const std::atomic<bool>& stop) {
   const int inputs = spec_.inputs, outputs = spec_.outputs();
+  packed_valid_ = false;
   int done = count;
   bool stopping = false;
   auto body = [&](int t) {
@@ -648,8 +697,10 @@ double Mlp::loss_and_gradient(const float* x, const float* y, int n) {
 
 double Mlp::evaluate(const float* x, const float* y, int n, float* out) {
   double total = 0.0;
+  const bool packed = use_packed_weights(n), pack = packed && !packed_valid_;
   auto body = [&](int t) {
-    forward(t, x, n, false);
+    if (pack) pack_weights(t);
+    forward(t, x, n, false, packed);
     const double value = n * loss_forward(t, y, n);
     if (t == 0) {
       total = value;
@@ -657,18 +708,22 @@ double Mlp::evaluate(const float* x, const float* y, int n, float* out) {
     }
   };
   run_on(*team_, body);
+  packed_valid_ = packed_valid_ || packed;
   return total;
 }
 
 void Mlp::predict(const float* x, int n, float* out) {
   const int k = spec_.outputs();
+  const bool packed = use_packed_weights(n), pack = packed && !packed_valid_;
   auto body = [&](int t) {
-    forward(t, x, n, false);
+    if (pack) pack_weights(t);
+    forward(t, x, n, false, packed);
     const int r0 = static_cast<int>(part_begin(n, t, threads())), r1 = static_cast<int>(part_begin(n, t + 1, threads()));
     output_activation(r0, r1);
     std::memcpy(out + static_cast<int64_t>(r0) * k, out_.back() + static_cast<int64_t>(r0) * k, sizeof(float) * (r1 - r0) * k);
   };
   run_on(*team_, body);
+  packed_valid_ = packed_valid_ || packed;
 }
 
 }  // namespace mlpkit

@@ -116,6 +116,9 @@ class Mlp {
   double evaluate(const float* x, const float* y, int n, float* out);
   // ŷ for n ≤ capacity rows.
   void predict(const float* x, int n, float* out);
+  // The weights were written from outside (JavaScript owns the state): the packed copy that
+  // predictions read is stale.
+  void weights_changed() { packed_valid_ = false; }
   // l2 · ‖W‖² (biases are not penalized).
   double penalty() const;
 
@@ -123,8 +126,10 @@ class Mlp {
   // The phases of a step, each run by every thread t of the team on its part; the GEMMs end in
   // a barrier.
   void gemm(Trans ta, Trans tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
-            const GemmEpilogue& epilogue, int t);
-  void forward(int t, const float* x, int n, bool training);
+            const GemmEpilogue& epilogue, int t, const float* packed_b = nullptr);
+  void forward(int t, const float* x, int n, bool training, bool packed = false);  // packed: W from packed_weights_
+  bool use_packed_weights(int n);  // before a region that predicts n rows: whether packed_weights_ serves it
+  void pack_weights(int t);        // inside that region, when packed_valid_ is false
   void output_activation(int r0, int r1);                  // ŷ = φ_L(logits) of rows [r0, r1)
   void loss_rows(const float* y, int n, int r0, int r1);   // per-row loss, ŷ and δ_L of rows [r0, r1)
   double loss_forward(int t, const float* y, int n);      // the mean data loss, the same on every thread
@@ -151,6 +156,13 @@ class Mlp {
   int data_rows_ = 0;
   std::unique_ptr<Team> team_;
   GemmWorkspace workspace_;
+  // Each layer's W packed as the B operand of its forward product (see pack_b_panels), at
+  // packed_at_[l] floats: predictions and evaluations between two training calls read it
+  // instead of packing W in every call. Costs one more copy of the weights; training leaves it
+  // stale (the weights change every step and are packed as they are read).
+  GemmWorkspace packed_weights_;
+  std::vector<int64_t> packed_at_;
+  bool packed_valid_ = false;
   std::vector<double> row_loss_;  // (capacity): the loss of each row of a batch
   double penalty_ = 0.0;          // l2·‖W‖² of the step under way
   UpdateRule update_{};           // the update of the step under way

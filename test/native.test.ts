@@ -63,6 +63,30 @@ describe('native training parity with the reference', () => {
     },
   );
 
+  it('predictions follow every change of the weights (the packed copy they read is refreshed)', () => {
+    const net = wide('adam', 2);
+    const x = wideX.subarray(0, 40 * 64); // more rows than the direct path takes: W is read packed
+    const alike = (weights: ReturnType<MLP['getWeights']>) => {
+      const other = wide('adam', 1);
+      other.setWeights(weights);
+      return other.predict(x);
+    };
+    const before = net.predict(x);
+    expect(net.predict(x)).toEqual(before);
+    net.fitSync(wideX, wideY, { epochs: 1, batchSize: 20 });
+    const trained = net.predict(x);
+    expect(trained).not.toEqual(before);
+    expect(trained).toEqual(alike(net.getWeights()));
+    net.trainBatch(wideX.subarray(0, 20 * 64), wideY.subarray(0, 20));
+    expect(net.predict(x)).toEqual(alike(net.getWeights()));
+    const scaled = net.getWeights().map(({ weights, bias }) => ({ weights: weights.map((w) => w * 0.5), bias }));
+    net.setWeights(scaled);
+    expect(net.predict(x)).toEqual(alike(scaled));
+    const other = wide('adam', 3);
+    other.setWeights(scaled);
+    expect(net.evaluate(x, wideY.subarray(0, 40)).loss).toBe(other.evaluate(x, wideY.subarray(0, 40)).loss);
+  });
+
   it('two models training at the same time each get the results they get alone', async () => {
     const solo = ['adam', 'momentum'].map((optimizer) => {
       const net = wide(optimizer as OptimizerType, 2);
@@ -406,5 +430,27 @@ describe('native training sets', () => {
         { atol: 1e-4, rtol: 1e-3, label: 'weights after each set' },
       );
     }
+  });
+
+  it('a blocking fit reads x where it is, or from a copy when x is in shared memory, to the same weights', () => {
+    const x = randomMatrix(60 * 5, 7);
+    const y = Int32Array.from({ length: 60 }, (_, r) => r % 3);
+    const shared = new Float32Array(new SharedArrayBuffer(x.byteLength));
+    shared.set(x);
+    const weights = [x, shared].map((data) => {
+      const net = new MLP({
+        inputs: 5,
+        layers: [
+          { units: 6, activation: 'relu' },
+          { units: 3, activation: 'softmax' },
+        ],
+        seed: 2,
+        backend: 'native',
+      });
+      net.fitSync(data, y, { epochs: 3, batchSize: 8 });
+      return net.getWeights();
+    });
+    expect(weights[1]).toEqual(weights[0]);
+    expect(x).toEqual(shared); // neither was written
   });
 });

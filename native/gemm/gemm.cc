@@ -114,7 +114,7 @@ static GemmConfig make_avx512_config() {
   c.nc = 4096;
   c.ukernel = sgemm_ukernel_12x32_avx512;
   c.pack_a = sgemm_pack_a_mr12;
-  c.pack_b = sgemm_pack_b_nr32_avx2;  // every AVX-512F CPU has AVX2
+  c.pack_b = sgemm_pack_b_nr32_avx512;
   c.direct = sgemm_direct_avx2;
   c.direct_max_m = 8;
   c.direct_max_mnk = 64.0 * 64 * 64;
@@ -330,9 +330,15 @@ void run_task(const Job& J, int t) {
           // one (m <= MC, e.g. batch 64) the panel is never needed again and
           // is packed into one slot that stays in L1, instead of into a
           // KC x NC block whose write misses cost as much as the packing.
-          float* bp = single_ic ? packed_b : packed_b + static_cast<long>(jr) * kc;
-          if (first_ic) cfg.pack_b(J.tb, kc, nrr, b_at(J, pc, jc + jr), J.ldb, bp);
-          const bool prefetch = first_ic && jr + nr < nc;
+          const float* bp;
+          if (J.packed_b != nullptr) {  // packed once for many products: read in place
+            bp = J.packed_b + static_cast<long>(pc) * J.n_pad + static_cast<long>(jc + jr) * kc;
+          } else {
+            float* slot = single_ic ? packed_b : packed_b + static_cast<long>(jr) * kc;
+            if (first_ic) cfg.pack_b(J.tb, kc, nrr, b_at(J, pc, jc + jr), J.ldb, slot);
+            bp = slot;
+          }
+          const bool prefetch = first_ic && jr + nr < nc && J.packed_b == nullptr;
           float* cstrip = J.c + static_cast<long>(ic) * J.ldc + jc + jr;
           for (int ir = 0, part = 0; ir < mc; ir += mr, ++part) {
             if (prefetch) prefetch_b_source(J, pc, kc, jc + jr + nr, part, parts);
@@ -369,7 +375,7 @@ void scale_only(int m, int n, float beta,
 // The plan of a product for `threads` parts; `need` receives the workspace bytes it uses.
 GemmPlan make_plan(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
                    int ldb, float beta, float* c, int ldc, const GemmEpilogue* ep, const GemmConfig& cfg,
-                   int threads, std::size_t* need, GemmSplit split = GemmSplit::Auto) {
+                   int threads, std::size_t* need, GemmSplit split = GemmSplit::Auto, const float* packed_b = nullptr) {
   Job J{};
   J.ta = ta;
   J.tb = tb;
@@ -432,6 +438,8 @@ GemmPlan make_plan(Trans ta, Trans tb, int m, int n, int k, float alpha, const f
     J.nc_max = static_cast<int>(std::min<long>(cfg.nc, round_up(n, cfg.nr)));
     J.part_stride = task_bytes(J.mc_max, J.nc_max, J.kc);
     *need = J.part_stride * static_cast<std::size_t>(J.parts);
+    J.packed_b = packed_b;
+    J.n_pad = static_cast<int>(round_up(n, cfg.nr));
   }
   return J;
 }
@@ -475,12 +483,12 @@ void sgemm_impl(Trans ta, Trans tb, int m, int n, int k, float alpha, const floa
 
 GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
                    int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, const GemmConfig& config,
-                   int threads, GemmWorkspace* workspace, GemmSplit split) {
+                   int threads, GemmWorkspace* workspace, GemmSplit split, const float* packed_b) {
   std::size_t need = 0;
   const bool none = epilogue != nullptr && epilogue->post == nullptr &&
                     (epilogue->kind == EpilogueKind::None || epilogue->bias == nullptr);
   GemmPlan plan = make_plan(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, none ? nullptr : epilogue, config,
-                            threads, &need, split);
+                            threads, &need, split, packed_b);
   // Parts take fixed slices of the workspace, whatever the product, so that a thread that has
   // moved on to the next product never packs into memory another part still reads.
   if (need > 0) {
@@ -491,6 +499,27 @@ GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const f
 }
 
 void run_gemm_part(const GemmPlan& plan, int t) { run_part(plan, t); }
+
+std::size_t packed_b_floats(const GemmConfig& cfg, int k, int n) {
+  return static_cast<std::size_t>(std::max(k, 0)) * static_cast<std::size_t>(round_up(std::max(n, 0), cfg.nr));
+}
+
+int packed_b_panel_count(const GemmConfig& cfg, int n) { return (std::max(n, 0) + cfg.nr - 1) / cfg.nr; }
+
+void pack_b_panels(const GemmConfig& cfg, Trans tb, int k, int n, const float* b, int ldb, float* out, int panel0,
+                   int panel1) {
+  panel1 = std::min(panel1, packed_b_panel_count(cfg, n));
+  if (k <= 0 || panel0 >= panel1) return;
+  // The same k blocks as make_plan's, so that run_task finds block pc at pc·n_pad.
+  const int kc_blk = balanced_block(k, cfg.kc, 4);
+  const long n_pad = round_up(n, cfg.nr);
+  for (int pc = 0; pc < k; pc += kc_blk) {
+    const int kc = std::min(kc_blk, k - pc);
+    const int j0 = panel0 * cfg.nr, j1 = std::min(panel1 * cfg.nr, n);
+    const float* source = tb == Trans::No ? b + static_cast<long>(pc) * ldb + j0 : b + static_cast<long>(j0) * ldb + pc;
+    cfg.pack_b(tb, kc, j1 - j0, source, ldb, out + pc * n_pad + static_cast<long>(j0) * kc);
+  }
+}
 
 void sgemm(Trans ta, Trans tb, int m, int n, int k, float alpha,
            const float* a,  // (m, k) if ta == No else (k, m); lda

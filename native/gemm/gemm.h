@@ -198,8 +198,10 @@ struct GemmPlan {
   int unit;      // columns (NR) or rows (MR) per partition unit
   int units, parts;
   int kc, mc_max, nc_max;  // balanced blocksizes for the whole problem
+  int n_pad;               // n rounded up to NR: the row length of a packed_b block
   char* ws;                // parts * part_stride bytes
   std::size_t part_stride;
+  const float* packed_b;   // op(B) packed by pack_b_panels, or null: packed per product
 };
 
 // Which dimension of C the parts split: the driver's choice by shape, or the rows, for a product
@@ -208,6 +210,8 @@ struct GemmPlan {
 // pass: a row that stays with one core never travels between caches).
 enum class GemmSplit { Auto, Rows };
 
+// `packed_b`, when not null, is op(B) already packed by pack_b_panels for this k and n: the
+// packed path reads its micro-panels instead of packing B (the direct path ignores it).
 GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha,
                    const float* a,  // (m, k) if ta == No else (k, m); lda
                    int lda,
@@ -215,9 +219,25 @@ GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha,
                    int ldb, float beta,
                    float* c,  // (m, n) row-major, ldc
                    int ldc, const GemmEpilogue* epilogue, const GemmConfig& config, int threads,
-                   GemmWorkspace* workspace, GemmSplit split = GemmSplit::Auto);
+                   GemmWorkspace* workspace, GemmSplit split = GemmSplit::Auto,
+                   const float* packed_b = nullptr);
 // Runs part t of the plan (nothing when t has no work); parts may run concurrently.
 void run_gemm_part(const GemmPlan& plan, int t);
+
+// Weights that serve many products unchanged (predictions between two training calls): op(B)
+// packed once, in the layout the packed path reads, instead of by every product. Layout: the
+// k blocks of the plan (KC blocks balanced over k, the same for any m and thread count), each
+// holding the ceil(n/NR) micro-panels (kc, NR) of its rows:
+//   element (p, j) of op(B) at  p0·n_pad + (j − j mod NR)·kc + (p − p0)·NR + j mod NR
+// where p0 is the first row of p's block, kc that block's depth and n_pad = ceil(n/NR)·NR.
+std::size_t packed_b_floats(const GemmConfig& config, int k, int n);
+// Number of NR-column micro-panels per k block (the unit pack_b_panels splits).
+int packed_b_panel_count(const GemmConfig& config, int n);
+// Packs micro-panels [panel0, panel1) of every k block of op(B) into `out` (packed_b_floats
+// floats, 64-byte aligned). Disjoint panel ranges may be packed concurrently.
+void pack_b_panels(const GemmConfig& config, Trans tb, int k, int n,
+                   const float* b,  // (k, n) if tb == No else (n, k); ldb
+                   int ldb, float* out, int panel0, int panel1);
 
 // C = alpha * op(A) * op(B) + beta * C. beta == 0 never reads C (it may hold
 // NaN garbage). alpha == 0 or k == 0 never reads A or B.

@@ -330,6 +330,48 @@ void test_workspace(const GemmConfig& base) {
       }
 }
 
+// B packed once (pack_b_panels, in two concurrent halves) and read by the plans in place must
+// give the bits of B packed by every product, for every part count and both B forms an MLP
+// uses (the weights as B of the forward NT and backward NN products), on shapes with k and n
+// edges and with several k blocks.
+void test_packed_b(const GemmConfig& base) {
+  const GemmConfig cfg = forced(base, false);
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  const int shapes[][3] = {{64, 512, 784}, {256, 70, 3 * base.kc + 5}, {13, base.nr + 1, 9}, {2 * base.mc + 3, 300, 33}};
+  for (const auto& s : shapes)
+    for (Trans tb : {Trans::No, Trans::Yes}) {
+      const int m = s[0], n = s[1], k = s[2];
+      const int ldb = tb == Trans::No ? n + 3 : k + 3;
+      std::vector<float> a(static_cast<size_t>(m) * k), b(static_cast<size_t>(tb == Trans::No ? k : n) * ldb);
+      for (auto& x : a) x = dist(rng);
+      for (auto& x : b) x = dist(rng);
+      GemmWorkspace packed;
+      packed.reserve(packed_b_floats(cfg, k, n) * sizeof(float));
+      float* out = static_cast<float*>(packed.data());
+      const int panels = packed_b_panel_count(cfg, n);
+      std::thread half([&] { pack_b_panels(cfg, tb, k, n, b.data(), ldb, out, panels / 2, panels); });
+      pack_b_panels(cfg, tb, k, n, b.data(), ldb, out, 0, panels / 2);
+      half.join();
+      for (int parts : {1, 2, 3}) {
+        GemmWorkspace ws(gemm_workspace_bytes(cfg, m, n, k, parts));
+        std::vector<float> want(static_cast<size_t>(m) * n), got(want.size(), std::nanf(""));
+        for (const float* pb : {static_cast<const float*>(nullptr), static_cast<const float*>(out)}) {
+          const GemmPlan plan = plan_gemm(Trans::No, tb, m, n, k, 1.0f, a.data(), k, b.data(), ldb, 0.0f,
+                                          pb ? got.data() : want.data(), n, nullptr, cfg, parts, &ws, GemmSplit::Auto, pb);
+          for (int t = 0; t < parts; ++t) run_gemm_part(plan, t);
+        }
+        Case t{&cfg, "packed B", Trans::No, tb, m, n, k, 1.0f, 0.0f};
+        ++g_cases;
+        for (size_t e = 0; e < want.size(); ++e)
+          if (!same_bits(want[e], got[e])) {
+            report(t, "prepacked B", static_cast<int>(e / n), static_cast<int>(e % n), want[e], got[e]);
+            break;
+          }
+      }
+    }
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 // The AVX2 A packer against the portable one (the kernels ignore padded
 // rows, so a packing bug there would not show in the GEMM results).
@@ -384,6 +426,34 @@ void test_pack_b_nr32() {
           }
       }
 }
+
+// The AVX-512 NR=32 B packer (the AVX-512 config's) against the portable one, on k with and
+// without a last partial block of 16 and n with and without a last partial panel.
+void test_pack_b_nr32_avx512() {
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (Trans tb : {Trans::No, Trans::Yes})
+    for (int k : {1, 15, 16, 17, 33, 196})
+      for (int n : {1, 31, 32, 33, 70}) {
+        const int ldb = (tb == Trans::No ? n : k) + 3;
+        std::vector<float> b(static_cast<size_t>(tb == Trans::No ? k : n) * ldb);
+        for (auto& x : b) x = dist(rng);
+        const size_t sz = static_cast<size_t>((n + 31) / 32) * 32 * k;
+        alignas(64) static float p1[32 * 196 * 3], p2[32 * 196 * 3];
+        std::fill(p1, p1 + sz, -7.0f);
+        std::fill(p2, p2 + sz, -9.0f);
+        sgemm_pack_b_nr32(tb, k, n, b.data(), ldb, p1);
+        sgemm_pack_b_nr32_avx512(tb, k, n, b.data(), ldb, p2);
+        ++g_cases;
+        for (size_t e = 0; e < sz; ++e)
+          if (!same_bits(p1[e], p2[e])) {
+            ++g_failures;
+            std::printf("FAIL pack_b_nr32_avx512 trans=%d k=%d n=%d at %zu: expected %g got %g\n",
+                        tb == Trans::Yes, k, n, e, p1[e], p2[e]);
+            break;
+          }
+      }
+}
 #endif
 
 }  // namespace
@@ -403,6 +473,7 @@ int main() {
     test_degenerate(cfg);
     test_epilogue(cfg);
     test_workspace(cfg);
+    test_packed_b(cfg);
     std::printf("%-9s %6ld cases, %d failures\n", cfg.name, g_cases - cases_before,
                 g_failures - before);
   }
@@ -411,6 +482,7 @@ int main() {
     test_pack_a_mr6();
     test_pack_b_nr32();
   }
+  if (cpu_supports(Isa::Avx512)) test_pack_b_nr32_avx512();
 #endif
   std::printf("%s: %ld cases, %d failures\n", g_failures == 0 ? "PASS" : "FAIL", g_cases,
               g_failures);

@@ -51,6 +51,9 @@ void sgemm_ukernel_12x32_avx512(int mr, int nr, int k, float alpha,
                                 float beta,
                                 float* c,  // (mr, nr), ldc
                                 int ldc);
+// B packing (NR=32): whole panels of the NT (weights) form with 16x16 in-register transposes
+// of zmm rows, the rest through the AVX2 packer; the same bytes as the portable packer.
+void sgemm_pack_b_nr32_avx512(Trans tb, int k, int n, const float* b, int ldb, float* out);
 #endif
 
 }  // namespace mlpkit

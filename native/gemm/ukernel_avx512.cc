@@ -79,6 +79,76 @@ MLPKIT_AVX512 void sgemm_ukernel_12x32_avx512(int mr, int nr, int k, float alpha
   ukernel<Avx512Traits>(mr, nr, k, alpha, a, b, beta, c, ldc);
 }
 
+// GCC 12 warns that the placeholder its unpack intrinsics start from may be uninitialized
+// (GCC bug 105593); the intrinsics overwrite every lane of it.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace {
+
+// r[i] holds row i of a 16x16 block (16 floats along k); on return r[c] holds column c (the
+// 16 rows' values at k offset c). Four rounds of 16 shuffles: 32-bit and 64-bit interleaves
+// inside each 128-bit lane, then two rounds of 128-bit lane selects.
+MLPKIT_AVX512_INLINE void transpose_16x16(__m512 (&r)[16]) {
+  __m512 t[16], u[16], v[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);      // lane L: r_i[4L] r_i+1[4L] r_i[4L+1] r_i+1[4L+1]
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);  //         … [4L+2] and [4L+3]
+  }
+  for (int i = 0; i < 16; i += 4) {  // u[i + c]: columns 4L + c of rows i..i+3
+    u[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    u[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    u[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    u[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+  }
+  for (int h = 0; h < 16; h += 8) {  // v[h + c], c < 8: columns c and c+8 of rows h..h+7
+    for (int c = 0; c < 4; ++c) {
+      v[h + c] = _mm512_shuffle_f32x4(u[h + c], u[h + 4 + c], 0x88);
+      v[h + 4 + c] = _mm512_shuffle_f32x4(u[h + c], u[h + 4 + c], 0xdd);
+    }
+  }
+  for (int c = 0; c < 8; ++c) {  // v[c]: columns c and c+8 of rows 0..7; v[8 + c]: of rows 8..15
+    r[c] = _mm512_shuffle_f32x4(v[c], v[8 + c], 0x88);
+    r[c + 8] = _mm512_shuffle_f32x4(v[c], v[8 + c], 0xdd);
+  }
+}
+
+}  // namespace
+
+// Loop structure: for each full panel of 32 rows of B (32 output columns), for k by 16: two
+// 16x16 blocks (rows 0–15 and 16–31 of the panel) loaded as zmm rows along k, transposed, and
+// stored as the 16 k-rows of the packed panel (element (p, j) at p*32 + j), the last k block
+// with masked loads and only its rows stored. Everything else (the NN form, a last panel of
+// fewer than 32 columns) goes to the AVX2 packer.
+MLPKIT_AVX512 void sgemm_pack_b_nr32_avx512(Trans tb, int k, int n, const float* b, int ldb, float* out) {
+  if (tb == Trans::No) {
+    sgemm_pack_b_nr32_avx2(tb, k, n, b, ldb, out);
+    return;
+  }
+  int j0 = 0;
+  for (; j0 + 32 <= n; j0 += 32, out += static_cast<long>(k) * 32) {
+    for (int p = 0; p < k; p += 16) {
+      const int depth = k - p < 16 ? k - p : 16;
+      const __mmask16 lanes = static_cast<__mmask16>(depth == 16 ? 0xFFFF : (1u << depth) - 1u);
+      for (int g = 0; g < 32; g += 16) {
+        __m512 r[16];
+        const float* src = b + static_cast<long>(j0 + g) * ldb + p;
+        for (int i = 0; i < 16; ++i) r[i] = _mm512_maskz_loadu_ps(lanes, src + static_cast<long>(i) * ldb);
+        transpose_16x16(r);
+        float* dst = out + static_cast<long>(p) * 32 + g;
+        for (int c = 0; c < depth; ++c) _mm512_store_ps(dst + c * 32, r[c]);
+      }
+    }
+  }
+  if (j0 < n) sgemm_pack_b_nr32_avx2(tb, k, n - j0, b + static_cast<long>(j0) * ldb, ldb, out);
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
 }  // namespace mlpkit
 
 #endif  // x86

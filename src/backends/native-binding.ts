@@ -39,6 +39,8 @@ export interface NativeModelHandle {
   lossAndGradient(x: Float32Array, y: Float32Array, n: number): number;
   evaluate(x: Float32Array, y: Float32Array, n: number, out: Float32Array | null): number;
   penalty(): number;
+  /** The state was written from JavaScript: copies the addon keeps of the weights are stale. */
+  weightsChanged(): void;
   predict(x: Float32Array, n: number, out: Float32Array): void;
   dispose(): void;
 }

@@ -107,6 +107,7 @@ class NativeModel implements RawModel {
   }
   writeState(vector: number, values: Float32Array): void {
     this.#vector(vector).set(values);
+    this.#handle.weightsChanged(); // the addon keeps the weights packed for predictions
   }
   readCounters(out: Float64Array): void {
     out.set(this.#counters);
@@ -167,7 +168,6 @@ class NativeModel implements RawModel {
   }
 }
 
-/** `values` copied into the front of `into` when it is long enough, else into a new array; the copy, exactly as long as `values`. */
 /** `values` copied into the start of `into` when it is large enough, else into a fresh array. */
 function copyInto<T extends Float32Array | Uint8Array>(into: ArrayBufferLike | undefined, values: T): T {
   if (!into || into.byteLength < values.byteLength) return values.slice() as T;
