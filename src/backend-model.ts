@@ -12,6 +12,7 @@
  *   - evaluations and predictions are cut into chunks of the capacity.
  */
 import type { Backend, RawModel } from './backend.js';
+import { allFinite } from './data.js';
 import { checkInteger, checkTypedArray, ModelBusyError, ModelDisposedError, ModelFailedError, rangeError, typeError } from './errors.js';
 import { paramLayout } from './layout.js';
 import type { ModelSpec } from './spec.js';
@@ -53,8 +54,7 @@ export interface StateSnapshot {
 
 /** Whether every value of a snapshot's vectors is finite. */
 export function finiteSnapshot(snapshot: StateSnapshot): boolean {
-  for (const vector of snapshot.vectors) for (let i = 0; i < vector.length; i++) if (!Number.isFinite(vector[i])) return false;
-  return true;
+  return snapshot.vectors.every(allFinite);
 }
 
 /** Bytes as GiB with one decimal. */
@@ -260,7 +260,9 @@ export class BackendModel {
   /**
    * Hands a training set to the backend (x: n×inputs, y: n×outputs, one-hot; x scaled, or
    * given with its `scaling` to a backend that `scalesOnGather`). It is copied, unless `owned`
-   * says that x is a fresh array nobody else holds: a backend that can keep it then keeps it.
+   * says that x needs no copy — a fresh array nobody else holds, or one that nothing can change
+   * while the backend reads it (a blocking fit that calls back nothing): a backend that can
+   * read it in place then does.
    */
   setData(x: Float32Array | Uint8Array, y: Float32Array, n: number, owned = false, scaling?: Float64Array): void {
     const raw = this.#idle('setData');

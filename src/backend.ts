@@ -56,9 +56,9 @@ export interface RawModel {
   writeCounters(values: Float64Array): void;
 
   /**
-   * Copies in a training set: x (rows × inputs), y (rows × outputs). When `owned`, x is a fresh
-   * array nobody else holds, which a backend that reads the set from JavaScript memory keeps
-   * as it is instead of copying. Only a backend with `scalesOnGather` is given x as bytes or a
+   * Copies in a training set: x (rows × inputs), y (rows × outputs). When `owned`, x needs no
+   * copy (a fresh array nobody else holds, or one nothing changes while the backend reads it):
+   * a backend that reads the set from JavaScript memory keeps it as it is. Only a backend with `scalesOnGather` is given x as bytes or a
    * `scaling` (mean[inputs] then scale[inputs]): each gathered row is then
    * fround((x − mean) / scale), computed in double.
    */

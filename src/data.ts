@@ -39,41 +39,60 @@ export const FLOAT32_RANGE = 'a finite number within float32 range (magnitude at
 /** Whether v is finite once rounded to float32 (3.5e38 is finite in float64 but not there). */
 export const isFiniteFloat32 = (v: number): boolean => Number.isFinite(Math.fround(v));
 
-function checkFinite(name: string, data: NumericArray, cols: number): void {
-  // v − v is 0 for a finite v and NaN for NaN and ±Infinity, so four running sums of it stay 0
-  // exactly when every value is finite: a branch-free scan at memory speed. Values that are not
-  // float32 already are rounded to it first. Only when a sum is not 0 does the second loop
-  // find where.
+/**
+ * Whether every value is finite: v·0 is ±0 for a finite v and NaN for NaN and ±Infinity, so
+ * eight running sums of it stay 0 exactly when every value is finite — a branch-free scan that
+ * keeps several additions in flight, about 3× faster than testing each value. (The tail is a
+ * function of its own: a second loop here made the engine give up optimizing the first one as
+ * soon as arrays of different lengths came by.)
+ */
+export function allFinite(data: Float32Array): boolean {
+  const end = data.length - (data.length % 8);
   let s0 = 0,
     s1 = 0,
     s2 = 0,
-    s3 = 0;
-  let i = 0;
-  if (data instanceof Float32Array) {
-    for (; i + 4 <= data.length; i += 4) {
-      const a = data[i]!,
-        b = data[i + 1]!,
-        c = data[i + 2]!,
-        d = data[i + 3]!;
-      s0 += a - a;
-      s1 += b - b;
-      s2 += c - c;
-      s3 += d - d;
-    }
-  } else {
-    for (; i + 4 <= data.length; i += 4) {
-      const a = Math.fround(data[i]!),
-        b = Math.fround(data[i + 1]!),
-        c = Math.fround(data[i + 2]!),
-        d = Math.fround(data[i + 3]!);
-      s0 += a - a;
-      s1 += b - b;
-      s2 += c - c;
-      s3 += d - d;
-    }
+    s3 = 0,
+    s4 = 0,
+    s5 = 0,
+    s6 = 0,
+    s7 = 0;
+  for (let i = 0; i < end; i += 8) {
+    s0 += data[i]! * 0;
+    s1 += data[i + 1]! * 0;
+    s2 += data[i + 2]! * 0;
+    s3 += data[i + 3]! * 0;
+    s4 += data[i + 4]! * 0;
+    s5 += data[i + 5]! * 0;
+    s6 += data[i + 6]! * 0;
+    s7 += data[i + 7]! * 0;
   }
-  for (; i < data.length; i++) s0 += Math.fround(data[i]!) - Math.fround(data[i]!);
-  if (s0 + s1 + s2 + s3 === 0) return;
+  return s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7 + tailTimesZero(data, end) === 0;
+}
+
+function tailTimesZero(data: Float32Array, from: number): number {
+  let sum = 0;
+  for (let i = from; i < data.length; i++) sum += data[i]! * 0;
+  return sum;
+}
+
+function checkFinite(name: string, data: NumericArray, cols: number): void {
+  // Values of other types are rounded to float32 first (3.5e38 is finite only in float64); only
+  // when the scan fails does the second loop find where.
+  let finite: boolean;
+  if (data instanceof Float32Array) {
+    finite = allFinite(data);
+  } else {
+    let s0 = 0,
+      s1 = 0;
+    let i = 0;
+    for (; i + 2 <= data.length; i += 2) {
+      s0 += Math.fround(data[i]!) * 0;
+      s1 += Math.fround(data[i + 1]!) * 0;
+    }
+    if (i < data.length) s0 += Math.fround(data[i]!) * 0;
+    finite = s0 + s1 === 0;
+  }
+  if (finite) return;
   for (let j = 0; j < data.length; j++) {
     const v = data[j]!;
     if (!isFiniteFloat32(v))

@@ -105,7 +105,9 @@ export class MLP {
   #scaler: StandardScaler | undefined;
   #metadata: Record<string, unknown> | undefined;
   #history: History | undefined;
-  #stepCopies: [StateSnapshot, StateSnapshot] | undefined;
+  // Two copies of the state for putting it back after a step or chunk that goes non-finite,
+  // made once: a loop of trainBatch or fit calls then allocates none.
+  #stateCopies: [StateSnapshot, StateSnapshot] | undefined;
   #training = false; // a fit is running: refuse another fit, trainBatch, setWeights and dispose
   #inFlight = false; // the backend is working asynchronously: refuse everything that touches it
   #disposed = false;
@@ -242,7 +244,7 @@ export class MLP {
    * ```
    */
   async fit(x: MatrixInput, y: TargetInput, options?: FitOptions): Promise<History> {
-    const job = this.#startTraining(x, y, options);
+    const job = this.#startTraining(x, y, options, false);
     try {
       this.#history = await runAsync({
         ...job,
@@ -265,7 +267,7 @@ export class MLP {
    * ```
    */
   fitSync(x: MatrixInput, y: TargetInput, options?: FitOptions): History {
-    const job = this.#startTraining(x, y, options);
+    const job = this.#startTraining(x, y, options, true);
     try {
       this.#history = runSync(job);
       return this.#history;
@@ -274,7 +276,17 @@ export class MLP {
     }
   }
 
-  #startTraining(x: MatrixInput, y: TargetInput, options: FitOptions | undefined): TrainingJob {
+  #snapshots(): [StateSnapshot, StateSnapshot] {
+    const vectors = OPTIMIZER_VECTORS[this.#spec.optimizer.type];
+    this.#stateCopies ??= [this.#model.snapshot(vectors), this.#model.snapshot(vectors)];
+    return this.#stateCopies;
+  }
+
+  /**
+   * Checks and hands the data to the backend. A blocking fit that calls back nothing may let
+   * the backend read x where it is: no code of the caller's runs until it returns.
+   */
+  #startTraining(x: MatrixInput, y: TargetInput, options: FitOptions | undefined, blocking: boolean): TrainingJob {
     this.#checkIdle();
     const opts = normalizeFitOptions(options);
     const floor = opts.reduceLROnPlateau?.minLearningRate;
@@ -296,7 +308,8 @@ export class MLP {
     const index = 'index' in train ? train.index : undefined;
     const rows = index ? index.length : train.rows;
     this.#model.reserve(Math.min(opts.batchSize, rows));
-    this.#model.setData(train.x, train.y, train.rows, owned, 'scaling' in train ? train.scaling : undefined);
+    const borrowed = blocking && !opts.onBatchEnd && !opts.onEpochEnd;
+    this.#model.setData(train.x, train.y, train.rows, owned || borrowed, 'scaling' in train ? train.scaling : undefined);
     this.#scaler = scaler; // only once the backend has taken the data: a refused fit changes nothing
     this.#training = true;
     return {
@@ -308,6 +321,7 @@ export class MLP {
       ...(index ? { index } : {}),
       ...(validation ? { validation } : {}),
       options: opts,
+      snapshots: this.#snapshots(),
     };
   }
 
@@ -377,11 +391,9 @@ export class MLP {
     const learningRate =
       scheduledLearningRate(optimizer.learningRate, optimizer.schedule, this.#model.step) * this.#state.learningRateScale;
     // The whole state before and after the step (weights, optimizer vectors, counters), to put
-    // it back if the step goes non-finite; the buffers live with the model, so a loop of
-    // trainBatch calls allocates nothing.
+    // it back if the step goes non-finite.
     const vectors = OPTIMIZER_VECTORS[optimizer.type];
-    this.#stepCopies ??= [this.#model.snapshot(vectors), this.#model.snapshot(vectors)];
-    const [before, after] = this.#stepCopies;
+    const [before, after] = this.#snapshots();
     this.#model.snapshot(vectors, before);
     this.#model.reserve(xs.rows);
     const loss = this.#model.trainStep(xs.data, ys.data, xs.rows, learningRate);

@@ -361,6 +361,11 @@ export interface TrainingJob {
   readonly index?: Int32Array;
   readonly validation?: Rows;
   readonly options: NormalizedFitOptions;
+  /**
+   * Two snapshots of the model's state to train with (made when absent): a caller that fits
+   * again and again keeps them, so that each fit does not allocate two copies of the state.
+   */
+  readonly snapshots?: readonly [StateSnapshot, StateSnapshot];
   /** Told when an asynchronous chunk starts (true) and ends (false). */
   readonly onChunk?: (running: boolean) => void;
 }
@@ -396,8 +401,8 @@ export function* trainingLoop(job: TrainingJob): Generator<TrainingRequest, Hist
   // good chunk: a chunk that goes non-finite is undone as a whole, so no poisoned moment or
   // counter survives it to spoil the steps after.
   const vectors = OPTIMIZER_VECTORS[optimizer.type];
-  let lastFinite = model.snapshot(vectors);
-  let current = model.snapshot(vectors);
+  let [lastFinite, current] = job.snapshots ?? [model.snapshot(vectors), model.snapshot(vectors)];
+  if (job.snapshots) model.snapshot(vectors, lastFinite);
   const best = es?.restoreBestWeights ? new Float32Array(model.size) : undefined;
   let bestValue = Infinity;
   let epochsWithoutImprovement = 0;

@@ -117,15 +117,17 @@ class NativeModel implements RawModel {
   }
 
   setData(x: Float32Array | Uint8Array, y: Float32Array, n: number, owned: boolean, scaling?: Float64Array): void {
-    // The addon borrows the arrays: a copy, unless x is already one nobody else holds. Copies
-    // go into the buffers of the last set when they are large enough: fresh memory costs a page
-    // fault per 4 KB on first touch, which for a large set outweighs the copy itself. Bytes
-    // (pixels) stay bytes, a quarter of the memory, and are standardized as rows are gathered.
-    const dataX = owned ? x : copyInto(this.#copies[0], x);
+    // The addon borrows the arrays: x as it is when it needs no copy (and is not in shared
+    // memory, which the addon does not read), else a copy. Copies go into the buffers of the
+    // last set when they are large enough: fresh memory costs a page fault per 4 KB on first
+    // touch, which for a large set outweighs the copy itself. Bytes (pixels) stay bytes, a
+    // quarter of the memory, and are standardized as rows are gathered.
+    const inPlace = owned && x.buffer instanceof ArrayBuffer;
+    const dataX = inPlace ? x : copyInto(this.#copies[0], x);
     const dataY = copyInto(this.#copies[1], y);
     this.#handle.setData(dataX, dataY, n, scaling);
-    // Keep whole buffers for the next set (a kept x would only hold memory when x is owned).
-    this.#copies = [owned ? undefined : dataX.buffer, dataY.buffer];
+    // Keep whole buffers for the next set (a kept x would only hold memory when x is in place).
+    this.#copies = [inPlace ? undefined : dataX.buffer, dataY.buffer];
   }
 
   train(order: Int32Array, bounds: Int32Array, first: number, count: number, learningRates: Float64Array, losses: Float64Array): number {
