@@ -6,7 +6,7 @@
 // Prints GFLOP/s (2*m*n*k / median time) on 1 and 2 threads for the MLP
 // shapes (layer 784 -> 512 at batch 64, and 1024 -> 1024 at batch 256) in
 // the three forms, plus square problems, each as % of the FMA peak measured
-// here with a register-only loop of independent vfmadd231ps. Built with
+// with a register-only loop of independent FMAs as wide as the kernels' (peak.cc). Built with
 // -DMLPKIT_WITH_OPENBLAS (and -lopenblas) it prints OpenBLAS side by side.
 //   --crossover  times direct vs packed path for small m and small cubes
 //   --kernel     times the micro-kernel alone on L1/L2-resident packed data
@@ -25,11 +25,8 @@
 #include <thread>
 #include <vector>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
-
 #include "gemm.h"
+#include "peak.h"
 
 #ifdef MLPKIT_WITH_OPENBLAS
 #include <cblas.h>
@@ -126,61 +123,17 @@ double median_time(F&& f, double budget = 0.25, int min_reps = 15) {
 }
 
 // ---------------------------------------------------------------------------
-// FMA peak: 12 independent accumulator chains, nothing but FMAs in the loop.
-#if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2,fma"), noinline)) float fma_loop(long iters) {
-  // Named variables, not an array: they must live in registers.
-  __m256 c0 = _mm256_set1_ps(0.00f), c1 = _mm256_set1_ps(0.01f), c2 = _mm256_set1_ps(0.02f);
-  __m256 c3 = _mm256_set1_ps(0.03f), c4 = _mm256_set1_ps(0.04f), c5 = _mm256_set1_ps(0.05f);
-  __m256 c6 = _mm256_set1_ps(0.06f), c7 = _mm256_set1_ps(0.07f), c8 = _mm256_set1_ps(0.08f);
-  __m256 c9 = _mm256_set1_ps(0.09f), c10 = _mm256_set1_ps(0.10f), c11 = _mm256_set1_ps(0.11f);
-  const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
-  for (long it = 0; it < iters; ++it) {
-    c0 = _mm256_fmadd_ps(c0, x, y);
-    c1 = _mm256_fmadd_ps(c1, x, y);
-    c2 = _mm256_fmadd_ps(c2, x, y);
-    c3 = _mm256_fmadd_ps(c3, x, y);
-    c4 = _mm256_fmadd_ps(c4, x, y);
-    c5 = _mm256_fmadd_ps(c5, x, y);
-    c6 = _mm256_fmadd_ps(c6, x, y);
-    c7 = _mm256_fmadd_ps(c7, x, y);
-    c8 = _mm256_fmadd_ps(c8, x, y);
-    c9 = _mm256_fmadd_ps(c9, x, y);
-    c10 = _mm256_fmadd_ps(c10, x, y);
-    c11 = _mm256_fmadd_ps(c11, x, y);
-  }
-  const __m256 s = _mm256_add_ps(
-      _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)),
-                    _mm256_add_ps(_mm256_add_ps(c4, c5), _mm256_add_ps(c6, c7))),
-      _mm256_add_ps(_mm256_add_ps(c8, c9), _mm256_add_ps(c10, c11)));
-  return _mm256_cvtss_f32(s);
-}
-#endif
-
-double measure_fma_peak_gflops(int threads) {
-#if defined(__x86_64__) || defined(__i386__)
-  if (!cpu_supports(Isa::Avx2)) return 0.0;
-  const long iters = 20000000;  // 12*16*iters flops
-  std::vector<double> best(threads, 0.0);
-  auto work = [&](int t) {
-    for (int rep = 0; rep < 7; ++rep) {
-      const auto t0 = Clock::now();
-      volatile float sink = fma_loop(iters);
-      (void)sink;
-      best[t] = std::max(best[t], 12.0 * 16.0 * iters / seconds_since(t0) * 1e-9);
-    }
-  };
+// FMA peak of `threads` cores at the width of the kernels in use (the addon's probe, peak.cc:
+// zmm FMAs for the AVX-512 kernels, ymm for AVX2), each core measuring at once: the sum.
+double fma_peak_gflops(int threads, Isa isa) {
+  std::vector<double> each(threads, 0.0);
   std::vector<std::thread> ts;
-  for (int t = 1; t < threads; ++t) ts.emplace_back(work, t);
-  work(0);
+  for (int t = 1; t < threads; ++t) ts.emplace_back([&, t] { each[t] = measure_fma_peak_gflops(0.3, isa); });
+  each[0] = measure_fma_peak_gflops(0.3, isa);
   for (auto& t : ts) t.join();
   double sum = 0;
-  for (double b : best) sum += b;
+  for (double g : each) sum += g;
   return sum;
-#else
-  (void)threads;
-  return 0.0;
-#endif
 }
 
 // ---------------------------------------------------------------------------
@@ -378,10 +331,12 @@ int main(int argc, char** argv) {
   std::printf("config: %s  MR=%d NR=%d KC=%d MC=%d NC=%d  direct: m<=%d or mnk<=%.0f (NT: %.0f)\n",
               cfg.name, cfg.mr, cfg.nr, cfg.kc, cfg.mc, cfg.nc, cfg.direct_max_m, cfg.direct_max_mnk,
               cfg.direct_max_mnk_bt);
-  const double peak1 = measure_fma_peak_gflops(1);
-  const double peak2 = measure_fma_peak_gflops(2);
-  std::printf("FMA peak (ymm vfmadd, 12 chains): 1 core %.1f GFLOP/s, 2 cores %.1f GFLOP/s\n",
-              peak1, peak2);
+  // The scalar kernels have no vector peak of their own: they are shown against ymm's.
+  const Isa yardstick = cfg.isa == Isa::Scalar ? Isa::Avx2 : cfg.isa;
+  const double peak1 = fma_peak_gflops(1, yardstick);
+  const double peak2 = fma_peak_gflops(2, yardstick);
+  std::printf("FMA peak (%s FMAs, 12 chains): 1 core %.1f GFLOP/s, 2 cores %.1f GFLOP/s\n",
+              yardstick == Isa::Avx512 ? "zmm" : "ymm", peak1, peak2);
   SpinPool pool(1);
   if (kernel) kernel_only(cfg, peak1);
   if (cross) crossover(cfg);
