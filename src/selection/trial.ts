@@ -13,6 +13,7 @@
 import { isNested } from '../data.js';
 import { describe, typeError, checkOptions, checkKnownKeys, checkOneOf } from '../errors.js';
 import { MLPClassifier, MLPRegressor, type EstimatorOptions } from '../estimators.js';
+import { argmax } from '../metrics.js';
 import { MLP } from '../mlp.js';
 import type { Label } from '../model-file.js';
 import { complement, holdOut, kFold, selectRows } from '../split.js';
@@ -172,10 +173,7 @@ export function strata(y: EncodedTargets): Int32Array {
   };
   if (y.kind !== 'rows') return Int32Array.from(y.values as ArrayLike<unknown> as number[], id);
   const rows = y.values.length / y.width;
-  return Int32Array.from({ length: rows }, (_, r) => {
-    const row = y.values.subarray(r * y.width, (r + 1) * y.width);
-    return id(row.indexOf(Math.max(...row)));
-  });
+  return Int32Array.from({ length: rows }, (_, r) => id(argmax(y.values, r * y.width, y.width)));
 }
 
 function isClassifier(estimator: Estimator): boolean {
