@@ -399,41 +399,14 @@ void test_pack_a_mr6() {
       }
 }
 
-// The AVX2 NR=32 B packer serves the AVX-512 config, which cannot run on
-// every machine: check it against the portable packer wherever AVX2 runs.
-void test_pack_b_nr32() {
+// A B packer for NR=32 against the portable one, byte for byte, on k with and without partial
+// blocks of 8 and 16 and n with and without a last partial panel: the AVX2 packer (which packs
+// the NN form for the AVX-512 config) wherever AVX2 runs, and the AVX-512 one.
+void check_pack_b_nr32(const char* name, PackBFn packer) {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   for (Trans tb : {Trans::No, Trans::Yes})
-    for (int k : {1, 7, 8, 9, 33})
-      for (int n : {1, 31, 32, 33, 70}) {
-        const int ldb = (tb == Trans::No ? n : k) + 3;
-        std::vector<float> b(static_cast<size_t>(tb == Trans::No ? k : n) * ldb);
-        for (auto& x : b) x = dist(rng);
-        const size_t sz = static_cast<size_t>((n + 31) / 32) * 32 * k;
-        alignas(64) static float p1[32 * 33 * 3], p2[32 * 33 * 3];
-        std::fill(p1, p1 + sz, -7.0f);
-        std::fill(p2, p2 + sz, -9.0f);
-        sgemm_pack_b_nr32(tb, k, n, b.data(), ldb, p1);
-        sgemm_pack_b_nr32_avx2(tb, k, n, b.data(), ldb, p2);
-        ++g_cases;
-        for (size_t e = 0; e < sz; ++e)
-          if (!same_bits(p1[e], p2[e])) {
-            ++g_failures;
-            std::printf("FAIL pack_b_nr32_avx2 trans=%d k=%d n=%d at %zu: expected %g got %g\n",
-                        tb == Trans::Yes, k, n, e, p1[e], p2[e]);
-            break;
-          }
-      }
-}
-
-// The AVX-512 NR=32 B packer (the AVX-512 config's) against the portable one, on k with and
-// without a last partial block of 16 and n with and without a last partial panel.
-void test_pack_b_nr32_avx512() {
-  std::mt19937 rng(9);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (Trans tb : {Trans::No, Trans::Yes})
-    for (int k : {1, 15, 16, 17, 33, 196})
+    for (int k : {1, 7, 8, 9, 15, 16, 17, 33, 196})
       for (int n : {1, 31, 32, 33, 70}) {
         const int ldb = (tb == Trans::No ? n : k) + 3;
         std::vector<float> b(static_cast<size_t>(tb == Trans::No ? k : n) * ldb);
@@ -443,13 +416,13 @@ void test_pack_b_nr32_avx512() {
         std::fill(p1, p1 + sz, -7.0f);
         std::fill(p2, p2 + sz, -9.0f);
         sgemm_pack_b_nr32(tb, k, n, b.data(), ldb, p1);
-        sgemm_pack_b_nr32_avx512(tb, k, n, b.data(), ldb, p2);
+        packer(tb, k, n, b.data(), ldb, p2);
         ++g_cases;
         for (size_t e = 0; e < sz; ++e)
           if (!same_bits(p1[e], p2[e])) {
             ++g_failures;
-            std::printf("FAIL pack_b_nr32_avx512 trans=%d k=%d n=%d at %zu: expected %g got %g\n",
-                        tb == Trans::Yes, k, n, e, p1[e], p2[e]);
+            std::printf("FAIL %s trans=%d k=%d n=%d at %zu: expected %g got %g\n", name, tb == Trans::Yes, k, n, e,
+                        p1[e], p2[e]);
             break;
           }
       }
@@ -480,9 +453,9 @@ int main() {
 #if defined(__x86_64__) || defined(__i386__)
   if (cpu_supports(Isa::Avx2)) {
     test_pack_a_mr6();
-    test_pack_b_nr32();
+    check_pack_b_nr32("pack_b_nr32_avx2", sgemm_pack_b_nr32_avx2);
   }
-  if (cpu_supports(Isa::Avx512)) test_pack_b_nr32_avx512();
+  if (cpu_supports(Isa::Avx512)) check_pack_b_nr32("pack_b_nr32_avx512", sgemm_pack_b_nr32_avx512);
 #endif
   std::printf("%s: %ld cases, %d failures\n", g_failures == 0 ? "PASS" : "FAIL", g_cases,
               g_failures);
