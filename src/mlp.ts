@@ -284,7 +284,8 @@ export class MLP {
 
   /**
    * Checks and hands the data to the backend. A blocking fit that calls back nothing may let
-   * the backend read x where it is: no code of the caller's runs until it returns.
+   * the backend read x where it is: no code of the caller's runs until it returns. (A callback
+   * could change x, or transfer its buffer away, between two batches.)
    */
   #startTraining(x: MatrixInput, y: TargetInput, options: FitOptions | undefined, blocking: boolean): TrainingJob {
     this.#checkIdle();

@@ -426,6 +426,9 @@ GemmPlan make_plan(Trans ta, Trans tb, int m, int n, int k, float alpha, const f
   if (split_n && n_units < threads && m_units > n_units) split_n = false;
   if (!split_n && m_units < threads && n_units > m_units) split_n = true;
   if (split == GemmSplit::Rows && m_units >= threads) split_n = false;
+  // B packed already (weights read as they are by predictions): parts that own rows each pack
+  // only their own A, where parts that own columns would each pack all of it.
+  if (packed_b != nullptr && m_units >= threads) split_n = false;
   J.split_n = split_n;
   J.unit = split_n ? cfg.nr : cfg.mr;
   J.units = split_n ? n_units : m_units;
