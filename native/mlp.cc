@@ -117,6 +117,9 @@ void Mlp::bind(float* state, double* counters, float* scratch, int capacity) {
   int widest = spec_.inputs;
   for (const LayerSpec& layer : spec_.layers) widest = std::max(widest, layer.units);
   row_loss_.assign(capacity, 0.0);
+  int64_t rows = 0;
+  for (const LayerSpec& layer : spec_.layers) rows += layer.units;
+  row_penalty_.assign(spec_.l2 != 0 ? rows : 0, 0.0);
   packed_valid_ = false;
   reserve_workspace();
 }
@@ -519,13 +522,50 @@ double Mlp::loss_forward(int t, const float* y, int n) {
   return total / n;
 }
 
+namespace {
+
+// Σ w² of one row of W in double: element j goes to lane j mod 8 and the lanes are added in a
+// fixed order, so the loop keeps eight sums in vector registers (one chain would wait on every
+// addition) and a row sums to the same bits whichever thread sums it.
+MLPKIT_ELEMENTWISE double row_sum_of_squares(const float* w, int n) {
+  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int k = 0; k < 8; ++k) lane[k] += static_cast<double>(w[j + k]) * w[j + k];
+  for (; j < n; ++j) lane[j & 7] += static_cast<double>(w[j]) * w[j];
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+}  // namespace
+
+// The penalty is l2 · Σ over the rows of every W (layer by layer, unit by unit) of the row's
+// sum of squares: rows can be summed by any thread in parallel (penalty_rows) and the total
+// taken in row order (summed_penalty) to the bits this sequential version gives.
 double Mlp::penalty() const {
   if (spec_.l2 == 0) return 0.0;
   double sum = 0.0;
   for (const LayerSpec& layer : spec_.layers) {
-    const float* w = params_ + layer.weight_offset;
-    for (int64_t i = 0; i < static_cast<int64_t>(layer.units) * layer.inputs; ++i) sum += static_cast<double>(w[i]) * w[i];
+    for (int u = 0; u < layer.units; ++u) sum += row_sum_of_squares(params_ + layer.weight_offset + static_cast<int64_t>(u) * layer.inputs, layer.inputs);
   }
+  return spec_.l2 * sum;
+}
+
+void Mlp::penalty_rows(int t) {
+  const int64_t total = static_cast<int64_t>(row_penalty_.size());
+  int64_t row = part_begin(total, t, threads());
+  const int64_t end = part_begin(total, t + 1, threads());
+  int64_t first = 0;  // of the layer's rows in row_penalty_
+  for (const LayerSpec& layer : spec_.layers) {
+    for (; row < end && row < first + layer.units; ++row) {
+      row_penalty_[row] = row_sum_of_squares(params_ + layer.weight_offset + (row - first) * layer.inputs, layer.inputs);
+    }
+    first += layer.units;
+  }
+}
+
+double Mlp::summed_penalty() const {
+  double sum = 0.0;
+  for (const double row : row_penalty_) sum += row;
   return spec_.l2 * sum;
 }
 
@@ -664,8 +704,9 @@ int Mlp::train(const int32_t* order, const int32_t* bounds, int first, int count
         gather_row(batch_x_ + static_cast<int64_t>(r) * inputs, row);
         std::memcpy(batch_y_ + static_cast<int64_t>(r) * outputs, data_y_ + row * outputs, sizeof(float) * outputs);
       }
-      if (t == 0) penalty_ = penalty();
+      if (spec_.l2 != 0) penalty_rows(t);  // the penalty of the weights this batch starts from
       team_->barrier();
+      if (t == 0) penalty_ = spec_.l2 != 0 ? summed_penalty() : 0.0;  // read after loss_forward's barrier
       const double loss = step(t, batch_x_, batch_y_, rows, learning_rates[b]);
       if (t == 0) {
         losses[b] = loss;

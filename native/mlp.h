@@ -136,6 +136,8 @@ class Mlp {
   void backward(int t, const float* x, int n, const UpdateRule* update);  // null: gradients only
   double step(int t, const float* x, const float* y, int n, double learning_rate);
   UpdateRule next_update(double learning_rate);           // advances the counters
+  void penalty_rows(int t);        // row_penalty_ of thread t's share of the rows of every W
+  double summed_penalty() const;   // l2 · Σ row_penalty_ in row order: penalty()'s bits
   void reserve_workspace();
 
   ModelSpec spec_;
@@ -165,6 +167,7 @@ class Mlp {
   bool packed_valid_ = false;
   std::vector<double> row_loss_;  // (capacity): the loss of each row of a batch
   double penalty_ = 0.0;          // l2·‖W‖² of the step under way
+  std::vector<double> row_penalty_;  // Σ w² of each row of every W (layer by layer), when l2 > 0
   UpdateRule update_{};           // the update of the step under way
 };
 

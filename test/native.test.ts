@@ -87,6 +87,39 @@ describe('native training parity with the reference', () => {
     expect(net.evaluate(x, wideY.subarray(0, 40)).loss).toBe(other.evaluate(x, wideY.subarray(0, 40)).loss);
   });
 
+  it('every batch of a chunk reports the L2 penalty of the weights it starts from', () => {
+    // Two epochs of one full batch each run as one native call; each epoch's loss must be the
+    // loss with the penalty (evaluate's) of the weights before that batch, as a twin trained
+    // epoch by epoch shows. The penalty is most of it, and it shrinks from one epoch to the next.
+    const make = () =>
+      new MLP({
+        inputs: 64,
+        layers: [
+          { units: 30, activation: 'tanh' },
+          { units: 10, activation: 'softmax' },
+        ],
+        optimizer: { type: 'sgd', learningRate: 0.1 },
+        l2: 0.05,
+        seed: 3,
+        backend: 'native',
+        threads: 2,
+      });
+    const x = wideX.subarray(0, 40 * 64);
+    const y = wideY.subarray(0, 40);
+    const history = make().fitSync(x, y, { epochs: 2, batchSize: 40, shuffle: false });
+    const twin = make();
+    const penalties: number[] = [];
+    const expected = [0, 1].map(() => {
+      penalties.push(0.05 * twin.getWeights().reduce((sum, layer) => sum + layer.weights.reduce((s, w) => s + w * w, 0), 0));
+      const loss = twin.evaluate(x, y).loss;
+      twin.fitSync(x, y, { epochs: 1, batchSize: 40, shuffle: false });
+      return loss;
+    });
+    expectClose(history.loss, expected, { atol: 0, rtol: 1e-6, label: 'loss with the penalty' });
+    expect(penalties[0]! / expected[0]!).toBeGreaterThan(0.3);
+    expect(penalties[0]! - penalties[1]!).toBeGreaterThan(1e-3);
+  });
+
   it('two models training at the same time each get the results they get alone', async () => {
     const solo = ['adam', 'momentum'].map((optimizer) => {
       const net = wide(optimizer as OptimizerType, 2);
