@@ -114,8 +114,6 @@ void Mlp::bind(float* state, double* counters, float* scratch, int capacity) {
   batch_x_ = next;
   batch_y_ = next + static_cast<int64_t>(capacity) * spec_.inputs;
   capacity_ = capacity;
-  int widest = spec_.inputs;
-  for (const LayerSpec& layer : spec_.layers) widest = std::max(widest, layer.units);
   row_loss_.assign(capacity, 0.0);
   int64_t rows = 0;
   for (const LayerSpec& layer : spec_.layers) rows += layer.units;
@@ -303,10 +301,6 @@ struct GradientEpilogue {
   const UpdateRule* update;  // null: the gradient only
 };
 
-// g += l2·w, then the optimizer's update of w, on a (rows, cols) block with row stride ld; every
-// element alone, so any split gives the same bits. Adam's coefficients come rounded once from
-// double (1 − 0.999f alone would be off by 1e-5 relative). One call per block keeps the
-// dispatch of the AVX2 clone out of the rows.
 // Asks for the cache lines of row[0, count) in the exclusive state ahead of their update. With
 // several threads the backward product has just read these weights on another core, so each
 // line's write would otherwise wait for that core's copy to be invalidated. (prefetchw; a
@@ -320,6 +314,10 @@ inline void prefetch_for_write(const float* row, int count) {
 #endif
 }
 
+// g += l2·w, then the optimizer's update of w, on a (rows, cols) block with row stride ld; every
+// element alone, so any split gives the same bits. Adam's coefficients come rounded once from
+// double (1 − 0.999f alone would be off by 1e-5 relative). One call per block keeps the
+// dispatch of the AVX2 clone out of the rows.
 template <Optimizer kind>
 inline void update_rows(const UpdateRule& u, float l2, int rows, int cols, int ld, float* p, float* g, float* m, float* v) {
   for (int r = 0; r < rows; ++r, p += ld, g += ld, m += ld, v += ld) {

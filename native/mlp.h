@@ -24,7 +24,8 @@
 //   scratch  (scratch_floats(capacity))  per layer: out, delta (capacity × units each), keep
 //            for layers with dropout and pre (z) for activations whose φ' needs z; then the
 //            gathered batch x and y
-// Only the GEMM packing workspace is allocated here, in reserve(), never inside a step.
+// Allocated here, never inside a step: the GEMM packing workspace (reserve()), the per-row
+// penalty sums (bind()) and, on the first prediction after the weights change, their packed copy.
 #ifndef MLPKIT_NATIVE_MLP_H_
 #define MLPKIT_NATIVE_MLP_H_
 
