@@ -85,6 +85,7 @@ export class BackendModel {
   readonly #raw: RawModel;
   readonly #counters = new Float64Array(COUNTER_FIELDS.length);
   #dataRows = 0;
+  #inPlace: { x: Float32Array | Uint8Array; bytes: number } | undefined; // x of setData, when the backend may read it in place
   #stopRequested = false;
   #busy = false;
   #disposed = false;
@@ -260,9 +261,9 @@ export class BackendModel {
   /**
    * Hands a training set to the backend (x: n×inputs, y: n×outputs, one-hot; x scaled, or
    * given with its `scaling` to a backend that `scalesOnGather`). It is copied, unless `owned`
-   * says that x needs no copy — a fresh array nobody else holds, or one that nothing can change
-   * while the backend reads it (a blocking fit that calls back nothing): a backend that can
-   * read it in place then does.
+   * says that x needs no copy — a fresh array nobody else holds, or one that stays in place while
+   * the backend reads it (a blocking fit; a detached one is refused at the next train call): a
+   * backend that can read it in place then does.
    */
   setData(x: Float32Array | Uint8Array, y: Float32Array, n: number, owned = false, scaling?: Float64Array): void {
     const raw = this.#idle('setData');
@@ -277,6 +278,7 @@ export class BackendModel {
     const rows = x.subarray(0, n * inputs);
     this.#call('setData', () => raw.setData(rows, y.subarray(0, n * this.tables.outputs), n, owned, scaling?.slice(0, 2 * inputs)), true);
     this.#dataRows = n;
+    this.#inPlace = owned ? { x: rows, bytes: rows.byteLength } : undefined;
   }
 
   /**
@@ -340,6 +342,11 @@ export class BackendModel {
   #checkTrain(order: Int32Array, epochLength: number, batchSize: number, learningRates: Float64Array, losses: Float64Array): Int32Array {
     checkTypedArray('order', order, Int32Array, 1);
     if (this.#dataRows === 0) throw new Error('setData(x, y, n) must come before training');
+    // A training set the backend may read in place must still be there: a callback between two
+    // calls could have transferred its buffer away (the addon would read freed memory).
+    if (this.#inPlace && this.#inPlace.x.byteLength !== this.#inPlace.bytes) {
+      throw typeError('x', `the training set of this fit, left in place until it returns (${this.#inPlace.bytes} bytes)`, this.#inPlace.x);
+    }
     checkInteger('epochLength', epochLength, 1, MAX_I32);
     if (order.length % epochLength !== 0) throw rangeError('epochLength', `a divisor of order.length = ${order.length}`, epochLength);
     checkInteger('batchSize', batchSize, 1, MAX_I32);
@@ -453,6 +460,7 @@ export class BackendModel {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#dataRows = 0;
+    this.#inPlace = undefined;
     this.#raw.dispose();
   }
 }

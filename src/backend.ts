@@ -57,7 +57,7 @@ export interface RawModel {
 
   /**
    * Copies in a training set: x (rows × inputs), y (rows × outputs). When `owned`, x needs no
-   * copy (a fresh array nobody else holds, or one nothing changes while the backend reads it):
+   * copy (a fresh array nobody else holds, or one that stays in place while the backend reads it):
    * a backend that reads the set from JavaScript memory keeps it as it is. Only a backend with `scalesOnGather` is given x as bytes or a
    * `scaling` (mean[inputs] then scale[inputs]): each gathered row is then
    * fround((x − mean) / scale), computed in double.

@@ -259,7 +259,10 @@ export class MLP {
   }
 
   /**
-   * Trains the network, blocking until done: the same as `fit` for scripts and tests.
+   * Trains the network, blocking until done: the same as `fit` for scripts and tests. A flat
+   * `Float32Array` (or byte) x may be read where it is rather than copied (`fit` copies it, since
+   * the caller's code runs while it trains): a callback that writes into x changes the rows later
+   * batches read, and one that transfers x's buffer away ends the fit with a TypeError.
    * @example
    * ```ts
    * const history = net.fitSync(x, y, { epochs: 20 });
@@ -283,9 +286,9 @@ export class MLP {
   }
 
   /**
-   * Checks and hands the data to the backend. A blocking fit that calls back nothing may let
-   * the backend read x where it is: no code of the caller's runs until it returns. (A callback
-   * could change x, or transfer its buffer away, between two batches.)
+   * Checks and hands the data to the backend. A blocking fit may let the backend read x where it
+   * is: the caller's code runs only in its callbacks, between two calls of the backend, and a
+   * buffer transferred away by one is refused by name at the next call (BackendModel.train).
    */
   #startTraining(x: MatrixInput, y: TargetInput, options: FitOptions | undefined, blocking: boolean): TrainingJob {
     this.#checkIdle();
@@ -309,8 +312,7 @@ export class MLP {
     const index = 'index' in train ? train.index : undefined;
     const rows = index ? index.length : train.rows;
     this.#model.reserve(Math.min(opts.batchSize, rows));
-    const borrowed = blocking && !opts.onBatchEnd && !opts.onEpochEnd;
-    this.#model.setData(train.x, train.y, train.rows, owned || borrowed, 'scaling' in train ? train.scaling : undefined);
+    this.#model.setData(train.x, train.y, train.rows, owned || blocking, 'scaling' in train ? train.scaling : undefined);
     this.#scaler = scaler; // only once the backend has taken the data: a refused fit changes nothing
     this.#training = true;
     return {

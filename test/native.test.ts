@@ -465,6 +465,32 @@ describe('native training sets', () => {
     }
   });
 
+  it('a blocking fit whose callback transfers x away stops with a TypeError naming x, and the model lives on', () => {
+    const net = new MLP({
+      inputs: 5,
+      layers: [
+        { units: 6, activation: 'relu' },
+        { units: 3, activation: 'softmax' },
+      ],
+      seed: 2,
+      backend: 'native',
+    });
+    const x = randomMatrix(60 * 5, 7);
+    const y = Int32Array.from({ length: 60 }, (_, r) => r % 3);
+    let epochs = 0;
+    const transfer = () => {
+      epochs++;
+      structuredClone(x.buffer, { transfer: [x.buffer] });
+    };
+    expect(() => net.fitSync(x, y, { epochs: 3, batchSize: 8, onEpochEnd: transfer })).toThrow(
+      /^x must be the training set of this fit, left in place until it returns \(1200 bytes\), got a Float32Array of length 0$/,
+    );
+    expect(epochs).toBe(1);
+    expect(net.getWeights().every((l) => l.weights.every(Number.isFinite))).toBe(true);
+    const again = randomMatrix(60 * 5, 7);
+    expect(net.fitSync(again, y, { epochs: 1, batchSize: 8 }).loss).toHaveLength(1);
+  });
+
   it('a blocking fit reads x where it is, or from a copy when x is in shared memory, to the same weights', () => {
     const x = randomMatrix(60 * 5, 7);
     const y = Int32Array.from({ length: 60 }, (_, r) => r % 3);
