@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/mlp.cc",
+        "native/moments.cc",
         "native/thread_pool.cc",
         "native/team.cc",
         "native/peak.cc",

@@ -12,6 +12,7 @@
 
 #include "checks.h"
 #include "gemm/gemm.h"
+#include "moments.h"
 #include "mlp.h"
 #include "peak.h"
 #include "rng.h"
@@ -67,6 +68,43 @@ Napi::Value Philox(const Napi::CallbackInfo& info) {
   Napi::Uint32Array out = Napi::Uint32Array::New(info.Env(), 4);
   for (size_t i = 0; i < 4; ++i) out[i] = block.v[i];
   return out;
+}
+
+// [sync] columnMoments(x: Float32Array | Uint8Array, cols, rows: Int32Array | undefined,
+//                     mean: Float64Array(cols), squares: Float64Array(cols))
+// StandardScaler's sums over the given rows of x (all when undefined), to its bits (moments.h).
+Napi::Value ColumnMoments(const Napi::CallbackInfo& info) {
+  check_count(info, 5, "columnMoments");
+  const Napi::Env env = info.Env();
+  const Napi::Value xv = info[0];
+  const bool bytes = xv.IsTypedArray() && xv.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array;
+  const int64_t length = typed_length(info, 0, "x", bytes ? napi_uint8_array : napi_float32_array, bytes ? "Uint8Array" : "Float32Array");
+  const int64_t cols = get_integer(info, 1, "cols", 1, kMaxInt);
+  if (length % cols != 0 || length == 0) throw_range(env, "x", "a non-empty matrix of whole rows of " + std::to_string(cols), xv);
+  const int64_t total = length / cols;
+  Napi::Int32Array rows;
+  int64_t count = total;
+  if (!info[2].IsUndefined()) {
+    count = typed_length(info, 2, "rows", napi_int32_array, "Int32Array");
+    rows = get_i32(info, 2, "rows", count);
+    if (count < 1) throw_range(env, "rows", "at least one row index", info[2]);
+    const int32_t* index = rows.Data();
+    for (int64_t i = 0; i < count; ++i) {
+      if (index[i] < 0 || index[i] >= total) {
+        throw Napi::RangeError::New(env, "rows[" + std::to_string(i) + "] must be a row index between 0 and " + std::to_string(total - 1) +
+                                             ", got " + std::to_string(index[i]));
+      }
+    }
+  }
+  Napi::Float64Array mean = get_f64(info, 3, "mean", cols);
+  Napi::Float64Array squares = get_f64(info, 4, "squares", cols);
+  const int32_t* order = rows.IsEmpty() ? nullptr : rows.Data();
+  if (bytes) {
+    column_moments(xv.As<Napi::Uint8Array>().Data(), cols, order, count, mean.Data(), squares.Data());
+  } else {
+    column_moments(xv.As<Napi::Float32Array>().Data(), cols, order, count, mean.Data(), squares.Data());
+  }
+  return env.Undefined();
 }
 
 // Elements a row-major matrix of `rows` × `cols` with leading dimension `ld` spans.
@@ -482,6 +520,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("philox", Napi::Function::New(env, Philox, "philox"));
   exports.Set("sgemm", Napi::Function::New(env, Sgemm, "sgemm"));
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
+  exports.Set("columnMoments", Napi::Function::New(env, ColumnMoments, "columnMoments"));
   exports.Set("Model", ModelWrap::Define(env));
   return exports;
 }

@@ -22,6 +22,7 @@
  */
 import type { BackendName } from './spec.js';
 import type { ModelTables } from './tables.js';
+import type { ColumnMoments } from './scaler.js';
 
 export interface Backend {
   readonly name: BackendName;
@@ -36,6 +37,8 @@ export interface Backend {
    * a large data set then reaches the backend unscaled and uncopied by JavaScript.
    */
   readonly scalesOnGather?: boolean;
+  /** StandardScaler's sums (see ColumnMoments), made natively: fitting the scaler of a large set. */
+  readonly columnMoments?: ColumnMoments;
   /** A model of the given tables whose parameters are all 0 and whose capacity is 0. */
   createModel(tables: ModelTables, options: { threads?: number }): RawModel;
 }

@@ -298,7 +298,7 @@ export class MLP {
       throw rangeError('reduceLROnPlateau.minLearningRate', `at most the learning rate (${this.#spec.optimizer.learningRate})`, floor);
     }
     const fitScaler = this.#standardize
-      ? (x: FlatMatrix, rows?: Int32Array) => new StandardScaler()._fitRows(x, this.inputs, rows)
+      ? (x: FlatMatrix, rows?: Int32Array) => new StandardScaler()._fitRows(x, this.inputs, rows, this.#backend.columnMoments)
       : undefined;
     const { train, validation, scaler, owned } = prepareFitData(
       this.#spec,
@@ -337,7 +337,7 @@ export class MLP {
   _objective(x: MatrixInput, y: TargetInput): { rows: number; evaluate(params: Float32Array, grads: Float32Array): number } {
     this.#checkIdle();
     const fitScaler = this.#standardize
-      ? (x: FlatMatrix, rows?: Int32Array) => new StandardScaler()._fitRows(x, this.inputs, rows)
+      ? (x: FlatMatrix, rows?: Int32Array) => new StandardScaler()._fitRows(x, this.inputs, rows, this.#backend.columnMoments)
       : undefined;
     const { train, scaler } = prepareFitData(this.#spec, x, y, normalizeFitOptions({}), this.#scaler, fitScaler);
     this.#scaler = scaler;

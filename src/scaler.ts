@@ -2,6 +2,19 @@ import { checkKnownKeys, checkOptions, rangeError, typeError } from './errors.js
 import { isNested, shapeLike, toFlatMatrix, toMatrix, type FlatMatrix, type MatrixInput } from './data.js';
 
 /**
+ * The sums a scaler is fitted from, made by a backend: over the rows `rows` of x (all when
+ * undefined), each column's mean, then its sum of squared deviations from it, each summed in row
+ * order in double — the bits of StandardScaler's own loops.
+ */
+export type ColumnMoments = (
+  x: Float32Array | Uint8Array,
+  cols: number,
+  rows: Int32Array | undefined,
+  mean: Float64Array,
+  squares: Float64Array,
+) => void;
+
+/**
  * Standardizes features to zero mean and unit variance: x' = (x − mean) / scale, where
  * scale is the population standard deviation (1 for a constant feature). Fit it on training
  * data only. A model can hold one (`standardize: true`, or `net.scaler = scaler`) so that it
@@ -46,13 +59,28 @@ export class StandardScaler {
 
   /**
    * @internal Fits on the rows `rows` (default: all) of a flat, already validated matrix,
-   * without copying them. Sums run column by column in row order.
+   * without copying them. Sums run column by column in row order; `moments`, when given (a
+   * backend's, see Backend.columnMoments), makes the same sums natively for float32 and byte
+   * matrices.
    */
-  _fitRows(data: FlatMatrix, cols: number, rows?: Int32Array): this {
+  _fitRows(data: FlatMatrix, cols: number, rows?: Int32Array, moments?: ColumnMoments): this {
     const count = rows ? rows.length : data.length / cols;
     const rowAt = (r: number) => (rows ? rows[r]! : r) * cols;
     const mean = new Float64Array(cols);
     const scale = new Float64Array(cols);
+    if (moments && !(data instanceof Float64Array)) moments(data, cols, rows, mean, scale);
+    else this.#sums(data, cols, count, rowAt, mean, scale);
+    for (let c = 0; c < cols; c++) {
+      const std = Math.sqrt(scale[c]! / count);
+      scale[c] = std > 1e-12 * Math.max(1, Math.abs(mean[c]!)) ? std : 1;
+    }
+    this.#mean = mean;
+    this.#scale = scale;
+    return this;
+  }
+
+  /** The column means, and the sums of squared deviations from them into `squares`. */
+  #sums(data: FlatMatrix, cols: number, count: number, rowAt: (r: number) => number, mean: Float64Array, squares: Float64Array): void {
     for (let r = 0; r < count; r++) {
       const at = rowAt(r);
       for (let c = 0; c < cols; c++) mean[c]! += data[at + c]!;
@@ -62,16 +90,9 @@ export class StandardScaler {
       const at = rowAt(r);
       for (let c = 0; c < cols; c++) {
         const d = data[at + c]! - mean[c]!;
-        scale[c]! += d * d;
+        squares[c]! += d * d;
       }
     }
-    for (let c = 0; c < cols; c++) {
-      const std = Math.sqrt(scale[c]! / count);
-      scale[c] = std > 1e-12 * Math.max(1, Math.abs(mean[c]!)) ? std : 1;
-    }
-    this.#mean = mean;
-    this.#scale = scale;
-    return this;
   }
 
   /** Standardizes x (same shape out as in: number[][] or a flat Float32Array). */

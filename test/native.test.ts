@@ -6,7 +6,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { nativeBinding } from '../src/backends/native.js';
+import { loadNativeBackend, nativeBinding } from '../src/backends/native.js';
+import { StandardScaler } from '../src/scaler.js';
 import { MLP, type OptimizerType } from '../src/node.js';
 import { paramLayout } from '../src/layout.js';
 import { normalizeModelSpec } from '../src/spec.js';
@@ -169,6 +170,21 @@ describe('native boundary: every bad call throws and the process lives on', () =
   };
 
   const cases: [string, () => unknown, RegExp][] = [
+    [
+      'column sums of a matrix that is not whole rows',
+      () => addon.columnMoments(new Float32Array(7), 3, undefined, new Float64Array(3), new Float64Array(3)),
+      /x must be a non-empty matrix of whole rows of 3/,
+    ],
+    [
+      'column sums over a row past the end',
+      () => addon.columnMoments(new Uint8Array(6), 3, Int32Array.of(0, 2), new Float64Array(3), new Float64Array(3)),
+      /rows\[1\] must be a row index between 0 and 1, got 2/,
+    ],
+    [
+      'column sums into too short an output',
+      () => addon.columnMoments(new Float32Array(6), 3, undefined, new Float64Array(2), new Float64Array(3)),
+      /mean must be a Float64Array of length 3/,
+    ],
     [
       'bytes of the wrong length',
       () => bound().setData(new Uint8Array(5), new Float32Array(4), 2, undefined),
@@ -434,6 +450,25 @@ describe('MLPKIT_ISA', () => {
     expect(addon.fmaPeak(0.01, 'scalar')).toBe(0);
     for (const { isa } of info.configs)
       if (isa !== 'scalar') expect(addon.fmaPeak(0.01, isa === 'avx2+fma' ? 'avx2' : 'avx512')).toBeGreaterThan(0);
+  });
+});
+
+describe('the scaler fitted natively', () => {
+  it("makes StandardScaler's sums to its bits, on float32 and byte matrices, on all rows or some", () => {
+    let s = 5;
+    const next = () => (s = (s * 1103515245 + 12345) >>> 0) / 4294967296;
+    const floats = Float32Array.from({ length: 97 * 13 }, (_, i) => (next() - 0.3) * 10 ** ((i % 7) - 3));
+    const bytes = Uint8Array.from({ length: 97 * 13 }, () => Math.floor(next() * 256));
+    const rows = Int32Array.from({ length: 60 }, (_, i) => (i * 37) % 97);
+    const moments = loadNativeBackend().columnMoments!;
+    for (const x of [floats, bytes]) {
+      for (const subset of [undefined, rows]) {
+        const js = new StandardScaler()._fitRows(x, 13, subset);
+        const native = new StandardScaler()._fitRows(x, 13, subset, moments);
+        expect(native.mean).toEqual(js.mean);
+        expect(native.scale).toEqual(js.scale);
+      }
+    }
   });
 });
 

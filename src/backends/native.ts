@@ -60,6 +60,7 @@ export function loadNativeBackend(): Backend {
       philox: (k0, k1, c0, c1, c2, c3) => addon.philox(k0, k1, c0, c1, c2, c3),
     }),
     scalesOnGather: true,
+    columnMoments: (x, cols, rows, mean, squares) => addon.columnMoments(x, cols, rows, mean, squares),
     createModel: (tables, options) => new NativeModel(addon, tables, options.threads),
   };
 }
