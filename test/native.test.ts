@@ -500,8 +500,10 @@ describe('native training sets', () => {
     }
   });
 
-  it('a blocking fit whose callback transfers x away stops with a TypeError naming x, and the model lives on', () => {
-    const net = new MLP({
+  // 60 rows of 5 features in 3 classes, and the model the next two tests fit on them.
+  const fiveFeatures = () => ({ x: randomMatrix(60 * 5, 7), y: Int32Array.from({ length: 60 }, (_, r) => r % 3) });
+  const small = () =>
+    new MLP({
       inputs: 5,
       layers: [
         { units: 6, activation: 'relu' },
@@ -510,8 +512,10 @@ describe('native training sets', () => {
       seed: 2,
       backend: 'native',
     });
-    const x = randomMatrix(60 * 5, 7);
-    const y = Int32Array.from({ length: 60 }, (_, r) => r % 3);
+
+  it('a blocking fit whose callback transfers x away stops with a TypeError naming x, and the model lives on', () => {
+    const net = small();
+    const { x, y } = fiveFeatures();
     let epochs = 0;
     const transfer = () => {
       epochs++;
@@ -522,25 +526,15 @@ describe('native training sets', () => {
     );
     expect(epochs).toBe(1);
     expect(net.getWeights().every((l) => l.weights.every(Number.isFinite))).toBe(true);
-    const again = randomMatrix(60 * 5, 7);
-    expect(net.fitSync(again, y, { epochs: 1, batchSize: 8 }).loss).toHaveLength(1);
+    expect(net.fitSync(fiveFeatures().x, y, { epochs: 1, batchSize: 8 }).loss).toHaveLength(1);
   });
 
   it('a blocking fit reads x where it is, or from a copy when x is in shared memory, to the same weights', () => {
-    const x = randomMatrix(60 * 5, 7);
-    const y = Int32Array.from({ length: 60 }, (_, r) => r % 3);
+    const { x, y } = fiveFeatures();
     const shared = new Float32Array(new SharedArrayBuffer(x.byteLength));
     shared.set(x);
     const weights = [x, shared].map((data) => {
-      const net = new MLP({
-        inputs: 5,
-        layers: [
-          { units: 6, activation: 'relu' },
-          { units: 3, activation: 'softmax' },
-        ],
-        seed: 2,
-        backend: 'native',
-      });
+      const net = small();
       net.fitSync(data, y, { epochs: 3, batchSize: 8 });
       return net.getWeights();
     });
