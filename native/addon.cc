@@ -185,6 +185,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       InstanceMethod<&ModelWrap::Evaluate>("evaluate"),
       InstanceMethod<&ModelWrap::Penalty>("penalty"),
       InstanceMethod<&ModelWrap::WeightsChanged>("weightsChanged"),
+      InstanceMethod<&ModelWrap::LastThreads>("lastThreads"),
       InstanceMethod<&ModelWrap::Predict>("predict"),
       InstanceMethod<&ModelWrap::Dispose>("dispose"),
     });
@@ -469,6 +470,13 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     check_usable(info.Env());
     mlp_->weights_changed();
     return info.Env().Undefined();
+  }
+
+  // [sync] lastThreads() → the threads the latest call ran on (its work sets them: mlp.cc)
+  Napi::Value LastThreads(const Napi::CallbackInfo& info) {
+    check_count(info, 0, "lastThreads");
+    check_usable(info.Env());
+    return Napi::Number::New(info.Env(), mlp_->last_parts());
   }
 
   // [sync] predict(x, n ≤ capacity, out: Float32Array(n·outputs))

@@ -75,7 +75,13 @@ std::string read_tables(int64_t parameters, const int32_t* layers, int64_t layer
   return "";
 }
 
-Mlp::Mlp(ModelSpec spec) : spec_(std::move(spec)) {}
+Mlp::Mlp(ModelSpec spec) : spec_(std::move(spec)) {
+  for (size_t l = 0; l < spec_.layers.size(); ++l) {
+    const double products = 2.0 * spec_.layers[l].inputs * spec_.layers[l].units;  // flops of one row through W_l
+    forward_flops_ += products;
+    training_flops_ += (l > 0 ? 3 : 2) * products;  // forward, dW, and δ below it (none below the first)
+  }
+}
 
 int64_t Mlp::scratch_floats(int capacity) const {
   int64_t total = 0;
@@ -133,9 +139,11 @@ void Mlp::bind_data(const float* x, const uint8_t* x_bytes, const double* scalin
 void Mlp::set_threads(int threads) {
   // Threads beyond the CPUs this process may use could only wait for each other (each part of
   // a GEMM packs its own operands, so more parts are more work): they are not started. Results
-  // do not depend on the count. MLPKIT_OVERSUBSCRIBE=1 lifts the cap, for tests of the splits.
-  const char* oversubscribe = std::getenv("MLPKIT_OVERSUBSCRIBE");
-  if (oversubscribe == nullptr || std::string(oversubscribe) != "1") threads = std::min(threads, available_cpus());
+  // do not depend on the count. MLPKIT_FORCE_THREADS=1 lifts this cap and the work grain of
+  // run_region, for tests of the splits.
+  const char* force = std::getenv("MLPKIT_FORCE_THREADS");
+  exact_threads_ = force != nullptr && std::string(force) == "1";
+  if (!exact_threads_) threads = std::min(threads, available_cpus());
   threads = std::max(1, threads);
   if (team_ && team_->size() == threads) return;
   team_ = std::make_unique<Team>(threads);
@@ -367,7 +375,7 @@ inline int64_t part_begin(int64_t total, int t, int parts) { return total * t / 
 
 void Mlp::gemm(Trans ta, Trans tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
                const GemmEpilogue& epilogue, int t, const float* packed_b) {
-  const GemmPlan plan = plan_gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc, &epilogue, gemm_config(), threads(), &workspace_,
+  const GemmPlan plan = plan_gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc, &epilogue, gemm_config(), parts_, &workspace_,
                                   GemmSplit::Auto, packed_b);
   run_gemm_part(plan, t);
   team_->barrier();
@@ -396,8 +404,8 @@ void Mlp::pack_weights(int t) {
     const LayerSpec& layer = spec_.layers[l];
     const int panels = packed_b_panel_count(gemm_config(), layer.units);
     pack_b_panels(gemm_config(), Trans::Yes, layer.inputs, layer.units, params_ + layer.weight_offset, layer.inputs,
-                  static_cast<float*>(packed_weights_.data()) + packed_at_[l], static_cast<int>(part_begin(panels, t, threads())),
-                  static_cast<int>(part_begin(panels, t + 1, threads())));
+                  static_cast<float*>(packed_weights_.data()) + packed_at_[l], static_cast<int>(part_begin(panels, t, parts_)),
+                  static_cast<int>(part_begin(panels, t + 1, parts_)));
   }
   team_->barrier();
 }
@@ -512,7 +520,7 @@ void Mlp::loss_rows(const float* y, int n, int r0, int r1) {
 }
 
 double Mlp::loss_forward(int t, const float* y, int n) {
-  const int parts = threads();
+  const int parts = parts_;
   loss_rows(y, n, static_cast<int>(part_begin(n, t, parts)), static_cast<int>(part_begin(n, t + 1, parts)));
   team_->barrier();
   double total = 0.0;  // summed in row order by every thread: the same bits for any split
@@ -550,8 +558,8 @@ double Mlp::penalty() const {
 
 void Mlp::penalty_rows(int t) {
   const int64_t total = static_cast<int64_t>(row_penalty_.size());
-  int64_t row = part_begin(total, t, threads());
-  const int64_t end = part_begin(total, t + 1, threads());
+  int64_t row = part_begin(total, t, parts_);
+  const int64_t end = part_begin(total, t + 1, parts_);
   int64_t first = 0;  // of the layer's rows in row_penalty_
   for (const LayerSpec& layer : spec_.layers) {
     for (; row < end && row < first + layer.units; ++row) {
@@ -568,7 +576,7 @@ double Mlp::summed_penalty() const {
 }
 
 void Mlp::backward(int t, const float* x, int n, const UpdateRule* update) {
-  const int parts = threads();
+  const int parts = parts_;
   for (size_t l = spec_.layers.size(); l-- > 0;) {
     const LayerSpec& layer = spec_.layers[l];
     const float* input = l == 0 ? x : out_[l - 1];
@@ -645,12 +653,25 @@ double Mlp::step(int t, const float* x, const float* y, int n, double learning_r
 namespace {
 
 // The arguments of a parallel region, and the function every thread of the team runs.
-template <typename Body>
-void run_on(Team& team, Body& body) {
-  team.run([](void* arg, int t) { (*static_cast<Body*>(arg))(t); }, &body);
-}
+// Work per thread and batch below which a further thread costs more than it brings. A training
+// batch crosses about ten barriers, and its phases hand activations, deltas and weights from
+// one core to the other. Measured on 2 cores (flops of the products per batch): a second
+// thread made training slower at 17.7 MFLOP (256-256-10, batch 64: 0.87×) and 26 MFLOP
+// (784-128-10, batch 64: 0.92×), faster from 37 MFLOP (128-128-10, batch 512: 1.18×;
+// 784-256-256-10, batch 32: 1.07×; W2: 1.25–1.5×). Predictions split the rows and share only
+// the weights: two threads paid from 0.57 MFLOP a call (128-128-10, 16 rows: 1.17×) and broke
+// even at 0.15 MFLOP.
+constexpr double kTrainingFlopsPerPart = 15e6;
+constexpr double kForwardFlopsPerPart = 0.25e6;
 
 }  // namespace
+
+template <typename Body>
+void Mlp::run_region(double flops, double flops_per_part, Body& body) {
+  const int team = threads();
+  parts_ = exact_threads_ ? team : static_cast<int>(std::clamp(std::floor(flops / flops_per_part), 1.0, static_cast<double>(team)));
+  team_->run([](void* arg, int t) { (*static_cast<Body*>(arg))(t); }, &body, parts_);
+}
 
 double Mlp::train_step(const float* x, const float* y, int n, double learning_rate) {
   packed_valid_ = false;
@@ -660,7 +681,7 @@ double Mlp::train_step(const float* x, const float* y, int n, double learning_ra
     const double value = step(t, x, y, n, learning_rate);
     if (t == 0) loss = value;
   };
-  run_on(*team_, body);
+  run_region(training_flops_ * n, kTrainingFlopsPerPart, body);
   return loss;
 }
 
@@ -693,8 +714,10 @@ int Mlp::train(const int32_t* order, const int32_t* bounds, int first, int count
   packed_valid_ = false;
   int done = count;
   bool stopping = false;
+  int widest = 0;  // the largest batch of the chunk sets its thread count
+  for (int b = first; b < first + count; ++b) widest = std::max(widest, bounds[b + 1] - bounds[b]);
   auto body = [&](int t) {
-    const int parts = threads();
+    const int parts = parts_;
     for (int b = first; b < first + count; ++b) {
       const int rows = bounds[b + 1] - bounds[b];
       for (int r = static_cast<int>(part_begin(rows, t, parts)); r < part_begin(rows, t + 1, parts); ++r) {
@@ -717,7 +740,7 @@ int Mlp::train(const int32_t* order, const int32_t* bounds, int first, int count
       }
     }
   };
-  run_on(*team_, body);
+  run_region(training_flops_ * widest, kTrainingFlopsPerPart, body);
   return done;
 }
 
@@ -730,7 +753,7 @@ double Mlp::loss_and_gradient(const float* x, const float* y, int n) {
     backward(t, x, n, nullptr);
     if (t == 0) loss = value;
   };
-  run_on(*team_, body);
+  run_region(training_flops_ * n, kTrainingFlopsPerPart, body);
   return loss;
 }
 
@@ -746,7 +769,7 @@ double Mlp::evaluate(const float* x, const float* y, int n, float* out) {
       if (out) std::memcpy(out, out_.back(), sizeof(float) * n * spec_.outputs());
     }
   };
-  run_on(*team_, body);
+  run_region(forward_flops_ * n, kForwardFlopsPerPart, body);
   packed_valid_ = packed_valid_ || packed;
   return total;
 }
@@ -757,11 +780,11 @@ void Mlp::predict(const float* x, int n, float* out) {
   auto body = [&](int t) {
     if (pack) pack_weights(t);
     forward(t, x, n, false, packed);
-    const int r0 = static_cast<int>(part_begin(n, t, threads())), r1 = static_cast<int>(part_begin(n, t + 1, threads()));
+    const int r0 = static_cast<int>(part_begin(n, t, parts_)), r1 = static_cast<int>(part_begin(n, t + 1, parts_));
     output_activation(r0, r1);
     std::memcpy(out + static_cast<int64_t>(r0) * k, out_.back() + static_cast<int64_t>(r0) * k, sizeof(float) * (r1 - r0) * k);
   };
-  run_on(*team_, body);
+  run_region(forward_flops_ * n, kForwardFlopsPerPart, body);
   packed_valid_ = packed_valid_ || packed;
 }
 

@@ -88,7 +88,8 @@ class Mlp {
   int64_t state_floats() const { return kStateVectorCount * spec_.param_count; }
   int64_t scratch_floats(int capacity) const;
   int capacity() const { return capacity_; }
-  int threads() const { return team_ ? team_->size() : 1; }
+  int threads() const { return team_ ? team_->size() : 1; }  // the team: the most a call may use
+  int last_parts() const { return parts_; }                   // the threads the latest call ran on
 
   // Points the model at JavaScript-owned memory, sized by state_floats and scratch_floats.
   void bind(float* state, double* counters, float* scratch, int capacity);
@@ -140,6 +141,10 @@ class Mlp {
   void penalty_rows(int t);        // row_penalty_ of thread t's share of the rows of every W
   double summed_penalty() const;   // l2 · Σ row_penalty_ in row order: penalty()'s bits
   void reserve_workspace();
+  // Runs body(t) as one parallel region on the threads that `flops` of work per batch keeps
+  // busy (see mlp.cc), setting parts_ for the phases inside.
+  template <typename Body>
+  void run_region(double flops, double flops_per_part, Body& body);
 
   ModelSpec spec_;
   float* params_ = nullptr;
@@ -158,6 +163,10 @@ class Mlp {
   const float* data_y_ = nullptr;
   int data_rows_ = 0;
   std::unique_ptr<Team> team_;
+  bool exact_threads_ = false;  // MLPKIT_FORCE_THREADS=1: every call on the whole team, however small
+  int parts_ = 1;               // threads of the region under way; its phases split their work by it
+  double forward_flops_ = 0;    // per row: the forward products
+  double training_flops_ = 0;   // per row: forward, weight gradients and deltas
   GemmWorkspace workspace_;
   // Each layer's W packed as the B operand of its forward product (see pack_b_panels), at
   // packed_at_[l] floats: predictions and evaluations between two training calls read it

@@ -62,13 +62,14 @@ void Team::worker(int t) {
     }
     if (stop_.load()) return;
     seen = generation_.load(std::memory_order_acquire);
-    fn_(arg_, t);
+    if (t < parts_) fn_(arg_, t);
     running_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
 
-void Team::run(void (*fn)(void*, int), void* arg) {
-  if (threads_ == 1) {
+void Team::run(void (*fn)(void*, int), void* arg, int parts) {
+  parts_ = std::clamp(parts, 1, threads_);
+  if (parts_ == 1) {  // no other thread to wake
     fn(arg, 0);
     return;
   }
@@ -85,9 +86,9 @@ void Team::run(void (*fn)(void*, int), void* arg) {
 }
 
 void Team::barrier() {
-  if (threads_ == 1) return;
+  if (parts_ == 1) return;
   const uint32_t sense = sense_.load(std::memory_order_acquire);
-  if (arrivals_.fetch_add(1, std::memory_order_acq_rel) == threads_ - 1) {
+  if (arrivals_.fetch_add(1, std::memory_order_acq_rel) == parts_ - 1) {
     arrivals_.store(0, std::memory_order_relaxed);
     sense_.store(sense + 1, std::memory_order_release);
     return;

@@ -26,10 +26,10 @@ class Team {
   Team& operator=(const Team&) = delete;
 
   int size() const { return threads_; }
-  // Runs fn(arg, t) on every thread t of the team — the caller as t = 0 — and returns when
-  // all have returned. One region at a time; fn must not throw.
-  void run(void (*fn)(void* arg, int t), void* arg);
-  // Inside a region: returns once every thread of the team has called it.
+  // Runs fn(arg, t) on the first `parts` threads of the team (1 ≤ parts ≤ size(); the caller
+  // is t = 0) and returns when all have returned. One region at a time; fn must not throw.
+  void run(void (*fn)(void* arg, int t), void* arg, int parts);
+  // Inside a region: returns once every thread of the region has called it.
   void barrier();
 
  private:
@@ -45,6 +45,7 @@ class Team {
   std::atomic<bool> stop_{false};
   void (*fn_)(void*, int) = nullptr;
   void* arg_ = nullptr;
+  int parts_ = 1;  // threads of the region under way
   std::mutex mutex_;
   std::condition_variable wake_;
   // Barrier: arrivals count down; the last one flips the sense that the others wait on.

@@ -47,13 +47,13 @@ describe('native training parity with the reference', () => {
     '%s: 1, 2 and 3 threads give the same bits (fused steps, losses, predictions)',
     (optimizer) => {
       // Three threads even on fewer CPUs: the cap on the team is lifted to test a three-way split.
-      process.env.MLPKIT_OVERSUBSCRIBE = '1';
+      process.env.MLPKIT_FORCE_THREADS = '1';
       const runs = [1, 2, 3].map((threads) => {
         const net = wide(optimizer, threads);
         const history = net.fitSync(wideX, wideY, { epochs: 2, batchSize: 40 });
         return { history: history.loss, weights: net.getWeights(), one: net.predict(wideX.subarray(0, 64)), many: net.predict(wideX) };
       });
-      delete process.env.MLPKIT_OVERSUBSCRIBE;
+      delete process.env.MLPKIT_FORCE_THREADS;
       expect(runs[0]!.history.every(Number.isFinite)).toBe(true);
       for (const run of runs.slice(1)) {
         expect(run.history).toEqual(runs[0]!.history);
@@ -131,6 +131,57 @@ describe('native training parity with the reference', () => {
     await Promise.all(together.map((net) => net.fit(wideX, wideY, { epochs: 3, batchSize: 20 })));
     expect(together[0]!.getWeights()).toEqual(solo[0]);
     expect(together[1]!.getWeights()).toEqual(solo[1]);
+  });
+});
+
+describe('threads per call', () => {
+  // A raw model of the addon with a team of two, its data bound: one batch of `rows` to train.
+  const raw = (inputs: number, hidden: number[], rows: number) => {
+    const spec = normalizeModelSpec({
+      inputs,
+      layers: [...hidden.map((units) => ({ units, activation: 'relu' as const })), { units: 10, activation: 'softmax' as const }],
+      seed: 1,
+    });
+    const t = modelTables(spec, paramLayout(spec.inputs, spec.layers));
+    const m = new addon.Model(t.parameters, t.layers, t.layerValues, t.hyper, t.loss, t.optimizer, 1, 0);
+    m.setThreads(2);
+    m.bind(new Float32Array(m.stateFloats()), initialCounters(), new Float32Array(m.scratchFloats(rows)), rows);
+    const x = randomMatrix(rows * inputs, 3);
+    const y = new Float32Array(rows * 10).map((_, i) => (i % 10 === Math.floor(i / 10) % 10 ? 1 : 0));
+    m.setData(x, y, rows, undefined);
+    const order = Int32Array.from({ length: rows }, (_, i) => i);
+    return {
+      train: () => {
+        m.train(order, Int32Array.of(0, rows), 0, 1, Float64Array.of(0.01), new Float64Array(1));
+        return m.lastThreads();
+      },
+      predict: (n: number) => {
+        m.predict(x.subarray(0, n * inputs), n, new Float32Array(n * 10));
+        return m.lastThreads();
+      },
+    };
+  };
+  const two = Math.min(2, info.threads);
+
+  it('a call runs on as many of the team as its work keeps busy', () => {
+    const small = raw(128, [128], 64); // 4.7 MFLOP a batch: a second thread made it slower
+    expect(small.train()).toBe(1);
+    expect(small.predict(1)).toBe(1);
+    expect(small.predict(64)).toBe(two); // predictions split rows and pay from 0.25 MFLOP a part
+    const wide = raw(784, [512, 512], 64); // W2: 205 MFLOP a batch
+    expect(wide.train()).toBe(two);
+    expect(wide.predict(64)).toBe(two);
+  });
+
+  it('MLPKIT_FORCE_THREADS=1 runs every call on the whole team, for tests of the splits', () => {
+    process.env.MLPKIT_FORCE_THREADS = '1';
+    try {
+      const small = raw(128, [128], 64);
+      expect(small.train()).toBe(2);
+      expect(small.predict(1)).toBe(2);
+    } finally {
+      delete process.env.MLPKIT_FORCE_THREADS;
+    }
   });
 });
 

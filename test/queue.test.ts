@@ -29,7 +29,7 @@ function startWorker(url: string, queue: string): Promise<Worker> {
   const child = spawn(process.execPath, [...cli, 'worker', '--redis', url, '--queue', queue, '--lock-duration', String(LOCK_MS)], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, MLPKIT_OVERSUBSCRIBE: '1' },
+    env: { ...process.env, MLPKIT_FORCE_THREADS: '1' },
   });
   const worker: Worker = { process: child, log: [], exited: new Promise((resolve) => child.once('exit', resolve)) };
   let buffered = '';

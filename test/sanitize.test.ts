@@ -45,7 +45,7 @@ describe.runIf(wanted && process.platform === 'linux')('native addon under ASan 
         ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=0:exitcode=86',
         UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
         MLPKIT_NATIVE_ADDON: addon,
-        MLPKIT_OVERSUBSCRIBE: '1',
+        MLPKIT_FORCE_THREADS: '1',
       },
       timeout: 600_000,
     });

@@ -41,6 +41,8 @@ export interface NativeModelHandle {
   penalty(): number;
   /** The state was written from JavaScript: copies the addon keeps of the weights are stale. */
   weightsChanged(): void;
+  /** The threads the latest call ran on: at most the team's, fewer when its work is small. */
+  lastThreads(): number;
   predict(x: Float32Array, n: number, out: Float32Array): void;
   dispose(): void;
 }
