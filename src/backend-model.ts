@@ -9,10 +9,11 @@
  *   - epochs are cut into batches here (`batchBounds`), so a backend only follows boundaries;
  *   - asynchronous training runs on the backend's own threads where it has them (native), and
  *     otherwise in slices of about SLICE_MS that yield to the event loop between them;
- *   - evaluations and predictions are cut into chunks of the capacity.
+ *   - evaluations and predictions are cut into chunks of the capacity, and rows given as bytes or
+ *     doubles (or to be standardized) are converted one chunk at a time, never copied whole.
  */
 import type { Backend, RawModel } from './backend.js';
-import { allFinite } from './data.js';
+import { allFinite, writeRowsFloat32, type FlatMatrix } from './data.js';
 import { checkInteger, checkTypedArray, ModelBusyError, ModelDisposedError, ModelFailedError, rangeError, typeError } from './errors.js';
 import { paramLayout } from './layout.js';
 import type { ModelSpec } from './spec.js';
@@ -91,6 +92,7 @@ export class BackendModel {
   #disposed = false;
   #failure: Error | undefined;
   #bounds: { key: string; bounds: Int32Array } | undefined;
+  #staging = new Float32Array(0); // rows of x converted for the backend, one chunk of the capacity at a time
 
   constructor(
     readonly backend: Backend,
@@ -378,6 +380,31 @@ export class BackendModel {
     if (y !== undefined) checkTypedArray('y', y, Float32Array, n * this.tables.outputs);
   }
 
+  /** Checks the n rows of x an evaluation or a prediction reads, chunk by chunk, and their scaling. */
+  #checkInputRows(n: number, x: FlatMatrix, scaling: Float64Array | undefined): void {
+    checkInteger('n', n, 1, MAX_I32);
+    if (!(x instanceof Float32Array || x instanceof Float64Array || x instanceof Uint8Array)) {
+      throw typeError('x', 'a Float32Array, Float64Array or Uint8Array', x);
+    }
+    checkTypedArray('x', x, x.constructor as Float32ArrayConstructor, n * this.tables.inputs);
+    if (scaling !== undefined) checkTypedArray('scaling', scaling, Float64Array, 2 * this.tables.inputs);
+  }
+
+  /**
+   * Rows start … start + rows − 1 of x as the backend reads them: in place when x is float32
+   * and needs no scaling, else converted (and standardized by `scaling`) into one staging
+   * chunk of the capacity, reused from call to call, so that a large matrix of bytes or
+   * doubles is never copied whole.
+   */
+  #inputChunk(x: FlatMatrix, start: number, rows: number, scaling: Float64Array | undefined): Float32Array {
+    const { inputs } = this.tables;
+    if (x instanceof Float32Array && !scaling) return x.subarray(start * inputs, (start + rows) * inputs);
+    if (this.#staging.length < this.capacity * inputs) this.#staging = new Float32Array(this.capacity * inputs);
+    const chunk = this.#staging.subarray(0, rows * inputs);
+    writeRowsFloat32(x, inputs, chunk, start, rows, scaling);
+    return chunk;
+  }
+
   /** One step on a batch given directly (n ≤ capacity). Returns its mean loss; no update when that is not finite. */
   trainStep(x: Float32Array, y: Float32Array, n: number, learningRate: number): number {
     const raw = this.#idle('trainStep');
@@ -421,15 +448,16 @@ export class BackendModel {
    * Mean loss (+ L2 penalty) over n rows, without dropout and without updating; the outputs
    * into `out` (n × outputs) when it is given, from the same forward pass.
    */
-  evaluate(x: Float32Array, y: Float32Array, n: number, out?: Float32Array): number {
+  evaluate(x: FlatMatrix, y: Float32Array, n: number, out?: Float32Array, scaling?: Float64Array): number {
     const raw = this.#idle('evaluate');
-    this.#checkRows(n, x, y);
-    const { inputs, outputs } = this.tables;
+    this.#checkInputRows(n, x, scaling);
+    const { outputs } = this.tables;
+    checkTypedArray('y', y, Float32Array, n * outputs);
     if (out !== undefined) checkTypedArray('out', out, Float32Array, n * outputs);
     let total = 0;
     for (let start = 0; start < n; start += this.capacity) {
       const rows = Math.min(this.capacity, n - start);
-      const xs = x.subarray(start * inputs, (start + rows) * inputs);
+      const xs = this.#inputChunk(x, start, rows, scaling);
       const ys = y.subarray(start * outputs, (start + rows) * outputs);
       total += this.#call('evaluate', () =>
         raw.evaluate(xs, ys, rows, out ? out.subarray(start * outputs, (start + rows) * outputs) : null),
@@ -439,14 +467,14 @@ export class BackendModel {
   }
 
   /** Outputs for n rows of x into `out` (n×outputs). */
-  predict(x: Float32Array, n: number, out: Float32Array): void {
+  predict(x: FlatMatrix, n: number, out: Float32Array, scaling?: Float64Array): void {
     const raw = this.#idle('predict');
-    this.#checkRows(n, x, undefined);
-    const { inputs, outputs } = this.tables;
+    this.#checkInputRows(n, x, scaling);
+    const { outputs } = this.tables;
     checkTypedArray('out', out, Float32Array, n * outputs);
     for (let start = 0; start < n; start += this.capacity) {
       const rows = Math.min(this.capacity, n - start);
-      const xs = x.subarray(start * inputs, (start + rows) * inputs);
+      const xs = this.#inputChunk(x, start, rows, scaling);
       this.#call('predict', () => raw.predict(xs, rows, out.subarray(start * outputs, (start + rows) * outputs)));
     }
   }

@@ -147,6 +147,33 @@ export function toFlatMatrix(name: string, value: unknown, cols: number): { data
 }
 
 /**
+ * Rows of a flat matrix as float32, written into `out`: rows first … first + count − 1, or
+ * rows[first … first + count) when `rows` is given. Each value is rounded to float32 (as
+ * `toMatrix` reads it) and, with `scaling` (mean[cols] then scale[cols]), standardized in
+ * double and rounded once: StandardScaler's arithmetic, and the addon's as it gathers rows.
+ * The one loop behind every scaled or selected copy of rows.
+ */
+export function writeRowsFloat32(
+  data: FlatMatrix,
+  cols: number,
+  out: Float32Array,
+  first: number,
+  count: number,
+  scaling?: Float64Array,
+  rows?: Int32Array,
+): void {
+  for (let r = 0; r < count; r++) {
+    const from = (rows ? rows[first + r]! : first + r) * cols;
+    const to = r * cols;
+    if (scaling) {
+      for (let c = 0; c < cols; c++) out[to + c] = (Math.fround(data[from + c]!) - scaling[c]!) / scaling[cols + c]!;
+    } else {
+      for (let c = 0; c < cols; c++) out[to + c] = data[from + c]!;
+    }
+  }
+}
+
+/**
  * Reads a matrix of `cols` columns as float32. A Float32Array is used as is (not copied);
  * anything else is converted. Every value must be finite; at least one row is required.
  */

@@ -1,6 +1,16 @@
 import type { Backend } from './backend.js';
 import { BackendModel, finiteSnapshot, type StateSnapshot } from './backend-model.js';
-import { isNested, shapeLike, toMatrix, toTargets, type FlatMatrix, type Matrix, type MatrixInput, type TargetInput } from './data.js';
+import {
+  isNested,
+  shapeLike,
+  toFlatMatrix,
+  toMatrix,
+  toTargets,
+  type FlatMatrix,
+  type Matrix,
+  type MatrixInput,
+  type TargetInput,
+} from './data.js';
 import {
   checkBoolean,
   checkInteger,
@@ -63,6 +73,9 @@ export interface OnnxOptions {
 
 /** Rows of scratch memory a new model starts with; predictions and evaluations are chunked to it. */
 const INITIAL_CAPACITY = 256;
+
+/** Rows a prediction or an evaluation reads: as the caller gave them, and their scaling (mean, then scale). */
+type RowsToRead = { data: FlatMatrix; rows: number; scaling?: Float64Array };
 
 function checkThreads(value: unknown): number | undefined {
   return value === undefined ? undefined : checkInteger('threads', value, 1, 1024);
@@ -423,13 +436,12 @@ export class MLP {
    */
   predict(x: MatrixInput): Float32Array | number[][] {
     this.#check();
-    const xs = this.#inputs(x);
-    return shapeLike(isNested(x), this.#predictFlat(xs), this.outputs);
+    return shapeLike(isNested(x), this.#predictFlat(this.#rowsToRead(x)), this.outputs);
   }
 
-  #predictFlat(xs: Matrix): Float32Array {
+  #predictFlat(xs: RowsToRead): Float32Array {
     const out = new Float32Array(xs.rows * this.outputs);
-    this.#model.predict(xs.data, xs.rows, out);
+    this.#model.predict(xs.data, xs.rows, out, xs.scaling);
     return out;
   }
 
@@ -440,7 +452,7 @@ export class MLP {
    */
   predictClasses(x: MatrixInput): Int32Array | number[] {
     this.#check();
-    const xs = this.#inputs(x);
+    const xs = this.#rowsToRead(x);
     const classes = classesOf(this.#predictFlat(xs), xs.rows, this.outputs);
     return isNested(x) ? Array.from(classes) : classes;
   }
@@ -454,12 +466,14 @@ export class MLP {
    */
   evaluate(x: MatrixInput, y: TargetInput): Evaluation {
     this.#check();
-    const xs = this.#inputs(x);
+    const xs = this.#rowsToRead(x);
     const ys = toTargets('y', y, xs.rows, this.outputs, this.#spec.loss);
     const { loss: kind } = this.#spec;
-    if (kind !== 'cross-entropy' && kind !== 'binary-cross-entropy') return { loss: this.#model.evaluate(xs.data, ys.data, xs.rows) };
+    if (kind !== 'cross-entropy' && kind !== 'binary-cross-entropy') {
+      return { loss: this.#model.evaluate(xs.data, ys.data, xs.rows, undefined, xs.scaling) };
+    }
     const outputs = new Float32Array(xs.rows * this.outputs); // from the same forward pass as the loss
-    const loss = this.#model.evaluate(xs.data, ys.data, xs.rows, outputs);
+    const loss = this.#model.evaluate(xs.data, ys.data, xs.rows, outputs, xs.scaling);
     return { loss, accuracy: accuracyOf(outputs, ys.data, xs.rows, this.outputs, kind === 'binary-cross-entropy') };
   }
 
@@ -711,13 +725,27 @@ export class MLP {
     return params;
   }
 
-  /** Validated, scaled inputs. */
+  /** Validated, scaled inputs, as one float32 matrix (a batch to train on). */
   #inputs(x: MatrixInput): Matrix {
     const xs = toMatrix('x', x, this.#spec.inputs);
+    this.#checkScaler();
+    return this.#scaler ? { ...xs, data: this.#scaler.transformFlat(xs.data) } : xs;
+  }
+
+  /**
+   * Validated inputs as given, with the scaling the backend model applies as it reads them a
+   * chunk at a time: predicting on 60,000 rows of pixel bytes makes no float32 copy of them.
+   */
+  #rowsToRead(x: MatrixInput): RowsToRead {
+    const xs = toFlatMatrix('x', x, this.#spec.inputs);
+    this.#checkScaler();
+    return this.#scaler ? { ...xs, scaling: this.#scaler._parameters() } : xs;
+  }
+
+  #checkScaler(): void {
     if (this.#standardize && !this.#scaler) {
       throw new NotFittedError('this MLP standardizes its inputs but has no fitted scaler yet: call fit() first, or assign net.scaler');
     }
-    return this.#scaler ? { ...xs, data: this.#scaler.transformFlat(xs.data) } : xs;
   }
 
   #check(): void {

@@ -1,5 +1,5 @@
 import { checkKnownKeys, checkOptions, rangeError, typeError } from './errors.js';
-import { isNested, shapeLike, toFlatMatrix, toMatrix, type FlatMatrix, type MatrixInput } from './data.js';
+import { isNested, shapeLike, toFlatMatrix, toMatrix, type FlatMatrix, type MatrixInput, writeRowsFloat32 } from './data.js';
 
 /**
  * The sums a scaler is fitted from, made by a backend: over the rows `rows` of x (all when
@@ -126,16 +126,10 @@ export class StandardScaler {
    * into one new array: selecting and scaling in a single pass, a single copy.
    */
   _transformRows(data: FlatMatrix, rows?: Int32Array): Float32Array {
-    const mean = this.#fitted();
-    const scale = this.#scale!;
-    const cols = mean.length;
+    const cols = this.#fitted().length;
     const count = rows ? rows.length : data.length / cols;
     const out = new Float32Array(count * cols);
-    for (let r = 0; r < count; r++) {
-      const from = (rows ? rows[r]! : r) * cols;
-      const to = r * cols;
-      for (let c = 0; c < cols; c++) out[to + c] = (data[from + c]! - mean[c]!) / scale[c]!;
-    }
+    writeRowsFloat32(data, cols, out, 0, count, this._parameters(), rows);
     return out;
   }
 

@@ -3,6 +3,7 @@
  * part keeps the class proportions. All draws come from the SPLIT stream of rng.ts.
  */
 import { rangeError } from './errors.js';
+import { writeRowsFloat32 } from './data.js';
 import { permutation, Stream } from './rng.js';
 
 /** Rows of each stratum (or all rows as one stratum), each list in seeded random order. */
@@ -55,11 +56,7 @@ export function kFold(n: number, k: number, seed: number, strata?: Int32Array): 
 /** The rows `rows` of a flat matrix with `cols` columns, as float32. */
 export function selectRows(data: Float32Array | Float64Array | Uint8Array, cols: number, rows: Int32Array): Float32Array {
   const out = new Float32Array(rows.length * cols);
-  for (let r = 0; r < rows.length; r++) {
-    const from = rows[r]! * cols;
-    const to = r * cols;
-    for (let c = 0; c < cols; c++) out[to + c] = data[from + c]!;
-  }
+  writeRowsFloat32(data, cols, out, 0, rows.length, undefined, rows);
   return out;
 }
 

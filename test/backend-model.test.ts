@@ -118,6 +118,21 @@ describe.each(BACKENDS)('the %s backend through the wrapper', (name) => {
       /x must be a Float32Array of length at least 6, got a Float32Array of length 5/,
     ],
     [
+      'predict on x of another kind',
+      () => model().predict(new Int32Array(6) as never, 2, new Float32Array(4)),
+      /x must be a Float32Array, Float64Array or Uint8Array, got a Int32Array of length 6/,
+    ],
+    [
+      'bytes shorter than n rows',
+      () => model().evaluate(new Uint8Array(5), new Float32Array(4), 2),
+      /x must be a Uint8Array of length at least 6, got a Uint8Array of length 5/,
+    ],
+    [
+      'a scaling of the wrong length',
+      () => model().predict(new Uint8Array(6), 2, new Float32Array(4), new Float64Array(5)),
+      /scaling must be a Float64Array of length at least 6, got a Float64Array of length 5/,
+    ],
+    [
       'predict into a Float64Array',
       () => model().predict(new Float32Array(6), 2, new Float64Array(4) as never),
       /out must be a Float32Array, got a Float64Array of length 4/,
@@ -225,5 +240,32 @@ describe.each(BACKENDS)('the %s backend through the wrapper', (name) => {
       for (let i = weightOffset; i < weightOffset + inputs * units; i++) penalty += spec.l2 * params[i]! ** 2;
     }
     expectClose(loss, crossEntropy + penalty, { atol: 1e-6, rtol: 1e-5, label: `${name}: evaluate` });
+  });
+
+  it('reads bytes and doubles a chunk at a time, standardized on the way, to the bits of a scaled float32 copy', () => {
+    const rows = 21; // three chunks of the capacity, the last one short
+    const { y } = data(rows);
+    const bytes = Uint8Array.from({ length: 3 * rows }, (_, i) => (i * 37) % 256);
+    const doubles = Float64Array.from(randomMatrix(3 * rows, 5), (v) => v + 1e-9); // not float32 values
+    const scaling = Float64Array.of(120, 130, 110, 70, 80, 75); // mean per column, then scale
+    const scaled = (source: Float32Array) => source.map((v, i) => Math.fround((v - scaling[i % 3]!) / scaling[3 + (i % 3)]!));
+    const m = model(8);
+    for (const [x, asFloat32] of [
+      [bytes, Float32Array.from(bytes)],
+      [doubles, Float32Array.from(doubles)],
+    ] as const) {
+      const expected = new Float32Array(2 * rows);
+      const expectedLoss = m.evaluate(scaled(asFloat32), y, rows, expected);
+      const outputs = new Float32Array(2 * rows);
+      expect(m.evaluate(x, y, rows, outputs, scaling)).toBe(expectedLoss);
+      expect(outputs).toEqual(expected);
+      const predicted = new Float32Array(2 * rows);
+      m.predict(x, rows, predicted, scaling);
+      expect(predicted).toEqual(expected);
+      m.predict(x, rows, predicted); // unscaled: the values as float32
+      const plain = new Float32Array(2 * rows);
+      m.predict(asFloat32, rows, plain);
+      expect(predicted).toEqual(plain);
+    }
   });
 });

@@ -270,6 +270,32 @@ describe.each(BACKENDS)('pixel data as a Uint8Array on %s', (backend) => {
     expect(gathered.getWeights()).toEqual(prescaled.getWeights());
     expect(a.loss[3]!).toBeLessThan(a.loss[0]!);
   });
+
+  it('predicts and evaluates bytes a chunk at a time, scaled on the way, to the bits of a scaled copy', () => {
+    const rows = 700; // more than the 256 rows of a new model's chunks
+    const bytes = Uint8Array.from({ length: rows * 10 }, (_, i) => (i * 29 + (i >> 4)) % 256);
+    const labels = Int32Array.from({ length: rows }, (_, r) => (r * 5) % 4);
+    const build = (standardize: boolean) =>
+      new MLP({
+        inputs: 10,
+        layers: [
+          { units: 7, activation: 'relu' },
+          { units: 4, activation: 'softmax' },
+        ],
+        standardize,
+        seed: 2,
+        backend,
+      });
+    const net = build(true);
+    net.fitSync(bytes.subarray(0, 80 * 10), labels.subarray(0, 80), { epochs: 2, batchSize: 16 });
+    const twin = build(false);
+    twin.setWeights(net.getWeights());
+    const scaled = net.scaler!.transform(Float32Array.from(bytes)) as Float32Array;
+    expect(net.predict(bytes)).toEqual(twin.predict(scaled));
+    expect(net.predictClasses(bytes)).toEqual(twin.predictClasses(scaled));
+    expect(net.evaluate(bytes, labels)).toEqual(twin.evaluate(scaled, labels));
+    expect(net.evaluate(Float64Array.from(bytes), labels)).toEqual(twin.evaluate(scaled, labels));
+  });
 });
 
 describe.each(BACKENDS)('asynchronous training lets the event loop run on %s', (backend) => {
