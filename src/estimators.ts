@@ -5,7 +5,7 @@
  * on purpose (float32, standardized inputs, early stopping on the validation loss), an option
  * gives scikit-learn's behaviour; the README lists every difference.
  */
-import { isNested, toFlatMatrix, toMatrix, toTargets, type MatrixInput } from './data.js';
+import { isNested, toFlatMatrix, toTargets, type MatrixInput } from './data.js';
 import {
   checkBoolean,
   checkInteger,
@@ -701,7 +701,7 @@ abstract class MLPEstimator {
   /** The fitted network's raw outputs for X. */
   protected outputsOf(X: MatrixInput): { data: Float32Array; rows: number } {
     this.#fitted();
-    const xs = toMatrix('X', X, this.net!.inputs);
+    const xs = toFlatMatrix('X', X, this.net!.inputs); // bytes and doubles are read a chunk at a time
     return { data: this.net!.predict(xs.data) as Float32Array, rows: xs.rows };
   }
 
