@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'build/', 'assembly/', 'node_modules/', 'bench/results/', 'native/'] },
+  { ignores: ['dist/', 'build/', 'assembly/', 'node_modules/', 'bench/results/', 'native/', '.cache/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
