@@ -204,8 +204,18 @@ describe.each(BACKENDS)('training on %s', (backend) => {
     expect(() => net.trainBatch(x, y)).toThrow(/busy/);
     expect(() => net.dispose()).toThrow(/busy/);
     await epochEnded;
-    await new Promise((resolve) => setTimeout(resolve, 0)); // out of the callback: epoch 2 is running
-    expect(() => net.predict(x)).toThrow(/busy/);
+    // Out of the callback, epoch 2 starts once the loop has done its bookkeeping (on a busy
+    // machine a timer can fire before that): poll until a chunk of it is in flight.
+    let refused: unknown;
+    for (let i = 0; i < 500 && refused === undefined; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      try {
+        net.predict(x);
+      } catch (error) {
+        refused = error;
+      }
+    }
+    expect(String(refused)).toMatch(/ModelBusyError: this MLP is busy/);
     controller.abort();
     expect((await running).stopReason).toBe('aborted');
     expect(evaluated).toBeGreaterThan(0);
