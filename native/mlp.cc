@@ -616,9 +616,12 @@ void Mlp::backward(int t, const float* x, int n, const UpdateRule* update) {
       gradient_epilogue.user = &ge;
       gradient_epilogue.panels = true;
     }
-    const GemmPlan plan = plan_gemm(Trans::Yes, Trans::No, layer.units, layer.inputs, n, 1.0f, delta, layer.units, input, layer.inputs,
-                                    0.0f, grads_ + layer.weight_offset, layer.inputs, &gradient_epilogue, gemm_config(), parts, &workspace_,
-                                    GemmSplit::Rows);
+    GemmPlan plan = plan_gemm(Trans::Yes, Trans::No, layer.units, layer.inputs, n, 1.0f, delta, layer.units, input, layer.inputs, 0.0f,
+                              grads_ + layer.weight_offset, layer.inputs, &gradient_epilogue, gemm_config(), parts, &workspace_,
+                              GemmSplit::Rows);
+    // The last products before the step's final barrier: a part that finishes early takes rows
+    // from the other's range instead of waiting there.
+    if (parts <= kMaxSharingParts) share_gemm(&plan, &share_, ++share_tags_[t]);
     run_gemm_part(plan, t);
   }
   team_->barrier();
@@ -670,6 +673,8 @@ template <typename Body>
 void Mlp::run_region(double flops, double flops_per_part, Body& body) {
   const int team = threads();
   parts_ = exact_threads_ ? team : static_cast<int>(std::clamp(std::floor(flops / flops_per_part), 1.0, static_cast<double>(team)));
+  for (GemmShare::Range& range : share_.ranges) range.word.store(0, std::memory_order_relaxed);
+  std::fill(std::begin(share_tags_), std::end(share_tags_), 0);
   team_->run([](void* arg, int t) { (*static_cast<Body*>(arg))(t); }, &body, parts_);
 }
 

@@ -13,6 +13,14 @@
 //             micro-kernel: C[ir:ir+MR, jr:jr+NR] (+)= Apanel * Bpanel
 //           if last pc: epilogue on the finished C strip (mc x NR), still in L1
 //
+// Shared parts (share_gemm: one block of k, and of the dimension the parts do not split): a
+// part takes its units a few at a time from its own range, then from the back of another's,
+//
+//   rows:    pack all of B once (kc, n); per take of 2·MR rows: pack A, all NR panels, epilogue
+//   columns: pack all of A once (m, kc); per take of one NR panel: pack B, all MR tiles, epilogue
+//
+// so a part that runs faster (its core not shared with other work) does more of the product.
+//
 // B is packed lazily (BLIS packs the whole KC x NC block before the ic loop):
 // with an MLP batch of 64 every B element feeds only 64 FMAs, so reading the
 // weights from L3 is a visible share of the time unless it overlaps with the
@@ -281,7 +289,112 @@ void prefetch_b_source(const Job& J, int pc, int kc, int j, int part, int parts)
   }
 }
 
+// ---- Work sharing (GemmShare): one 64-bit word per part, tag | next | end.
+inline void relax_cpu() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+inline uint64_t range_word(uint16_t tag, uint32_t next, uint32_t end) {
+  return static_cast<uint64_t>(tag) << 48 | static_cast<uint64_t>(next) << 24 | end;
+}
+inline uint16_t range_tag(uint64_t w) { return static_cast<uint16_t>(w >> 48); }
+inline int range_next(uint64_t w) { return static_cast<int>((w >> 24) & 0xffffff); }
+inline int range_end(uint64_t w) { return static_cast<int>(w & 0xffffff); }
+
+// Units a part takes at once: rows come in pairs of micro-tiles (24 rows on AVX-512), columns
+// one micro-panel at a time, small enough that the last ones even out the parts.
+constexpr int kSharedRowUnits = 2;
+constexpr int kSharedColumnUnits = 1;
+
+// Takes up to `chunk` units of part v's range for the product tagged `tag`: from the front for
+// the owner, from the back for another part. A range still tagged with an earlier product
+// belongs to a part that has not started this one yet: it will, so wait for it.
+bool take_units(GemmShare::Range& range, uint16_t tag, int chunk, bool owner, int* first, int* last) {
+  uint64_t word = range.word.load(std::memory_order_acquire);
+  for (;;) {
+    const int16_t age = static_cast<int16_t>(range_tag(word) - tag);
+    if (age < 0) {  // the owner is still in an earlier product
+      relax_cpu();
+      word = range.word.load(std::memory_order_acquire);
+      continue;
+    }
+    const int next = range_next(word), end = range_end(word);
+    if (age > 0 || next >= end) return false;  // done with this product
+    const int from = owner ? next : std::max(next, end - chunk), to = owner ? std::min(end, next + chunk) : end;
+    const uint64_t taken = owner ? range_word(tag, to, end) : range_word(tag, next, from);
+    if (range.word.compare_exchange_weak(word, taken, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      *first = from;
+      *last = to;
+      return true;
+    }
+  }
+}
+
+// Part t of a plan whose parts share out their units: a single block of k, and of the other
+// dimension (split_n: all rows in one block, packed once; rows: all columns in one block, B
+// packed once into the part's workspace when it takes its first units).
+void run_shared_task(const Job& J, int t) {
+  const GemmConfig& cfg = *J.cfg;
+  const int mr = cfg.mr, nr = cfg.nr, k = J.k;
+  GemmShare::Range* ranges = J.share->ranges;
+  ranges[t].word.store(range_word(J.share_tag, static_cast<uint32_t>(static_cast<long>(t) * J.units / J.parts),
+                                  static_cast<uint32_t>(static_cast<long>(t + 1) * J.units / J.parts)),
+                       std::memory_order_release);
+  char* ws = J.ws + static_cast<std::size_t>(t) * J.part_stride;
+  float* packed_a = reinterpret_cast<float*>(ws);
+  float* packed_b = reinterpret_cast<float*>(ws + a_bytes(J.mc_max, J.kc));
+  const int chunk = J.split_n ? kSharedColumnUnits : kSharedRowUnits;
+  bool packed_once = false;  // split_n: all of A; rows: all of B
+  int victim = 0;            // 0: own range, then the others in turn
+  for (;;) {
+    int u0 = 0, u1 = 0;
+    while (victim < J.parts && !take_units(ranges[(t + victim) % J.parts], J.share_tag, chunk, victim == 0, &u0, &u1)) ++victim;
+    if (victim == J.parts) return;
+    if (J.split_n) {
+      if (!packed_once) cfg.pack_a(J.ta, J.m, k, a_at(J, 0, 0), J.lda, packed_a);
+      packed_once = true;
+      const int n0 = u0 * nr, n1 = std::min(u1 * nr, J.n);
+      for (int jr = n0; jr < n1; jr += nr) {
+        const int nrr = std::min(nr, n1 - jr);
+        const float* bp = J.packed_b != nullptr ? J.packed_b + static_cast<long>(jr) * k : packed_b;
+        if (J.packed_b == nullptr) cfg.pack_b(J.tb, k, nrr, b_at(J, 0, jr), J.ldb, packed_b);
+        for (int ir = 0; ir < J.m; ir += mr)
+          cfg.ukernel(std::min(mr, J.m - ir), nrr, k, J.alpha, packed_a + static_cast<long>(ir) * k, bp, J.beta,
+                      J.c + static_cast<long>(ir) * J.ldc + jr, J.ldc);
+        if (J.epilogue != nullptr && !J.epilogue->panels) apply_epilogue(*J.epilogue, J.c + jr, J.ldc, 0, jr, J.m, nrr);
+      }
+      if (J.epilogue != nullptr && J.epilogue->panels) apply_epilogue(*J.epilogue, J.c + n0, J.ldc, 0, n0, J.m, n1 - n0);
+    } else {
+      if (!packed_once && J.packed_b == nullptr) {
+        for (int jr = 0; jr < J.n; jr += nr)
+          cfg.pack_b(J.tb, k, std::min(nr, J.n - jr), b_at(J, 0, jr), J.ldb, packed_b + static_cast<long>(jr) * k);
+      }
+      packed_once = true;
+      const int m0 = u0 * mr, m1 = std::min(u1 * mr, J.m);
+      cfg.pack_a(J.ta, m1 - m0, k, a_at(J, m0, 0), J.lda, packed_a);
+      for (int jr = 0; jr < J.n; jr += nr) {
+        const int nrr = std::min(nr, J.n - jr);
+        const float* bp = (J.packed_b != nullptr ? J.packed_b : packed_b) + static_cast<long>(jr) * k;
+        float* cstrip = J.c + static_cast<long>(m0) * J.ldc + jr;
+        for (int ir = 0; ir < m1 - m0; ir += mr)
+          cfg.ukernel(std::min(mr, m1 - m0 - ir), nrr, k, J.alpha, packed_a + static_cast<long>(ir) * k, bp, J.beta,
+                      cstrip + static_cast<long>(ir) * J.ldc, J.ldc);
+        if (J.epilogue != nullptr && !J.epilogue->panels) apply_epilogue(*J.epilogue, cstrip, J.ldc, m0, jr, m1 - m0, nrr);
+      }
+      if (J.epilogue != nullptr && J.epilogue->panels) apply_epilogue(*J.epilogue, J.c + static_cast<long>(m0) * J.ldc, J.ldc, m0, 0, m1 - m0, J.n);
+    }
+  }
+}
+
 void run_task(const Job& J, int t) {
+  if (J.share != nullptr) {
+    run_shared_task(J, t);
+    return;
+  }
   const int u0 = static_cast<int>(static_cast<long>(t) * J.units / J.parts);
   const int u1 = static_cast<int>(static_cast<long>(t + 1) * J.units / J.parts);
   int m0 = 0, m1 = J.m, n0 = 0, n1 = J.n;
@@ -484,6 +597,15 @@ void sgemm_impl(Trans ta, Trans tb, int m, int n, int k, float alpha, const floa
 }
 
 }  // namespace
+
+void share_gemm(GemmPlan* plan, GemmShare* share, uint16_t tag) {
+  GemmPlan& J = *plan;
+  if (J.empty || J.scale_only || J.direct || J.whole || J.parts < 2 || J.parts > kMaxSharingParts) return;
+  if (J.k > J.kc || J.units >= (1 << 24)) return;         // one block of k; units fit the word
+  if (J.split_n ? J.m > J.cfg->mc : J.n > J.cfg->nc) return;  // one block of the other dimension
+  J.share = share;
+  J.share_tag = tag;
+}
 
 GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
                    int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, const GemmConfig& config,

@@ -29,7 +29,9 @@
 #ifndef MLPKIT_NATIVE_GEMM_GEMM_H_
 #define MLPKIT_NATIVE_GEMM_GEMM_H_
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 
 namespace mlpkit {
 
@@ -177,6 +179,19 @@ struct GemmEpilogue {
 // gemm_workspace_bytes() for the largest problem and T threads (planning never allocates);
 // part t packs into slice t of T equal slices, so consecutive products of one team never
 // share packing memory between threads.
+// Work sharing between the parts of one product, for parts that may run at different speeds
+// (a core shared with other work, a slower virtual CPU): each part works through its own range
+// of units from the front, and a part that runs out takes units from the back of another's.
+// Every unit is computed by the same code whichever part takes it, so results do not change.
+// One word per part: the product's tag (16 bits), the next unit and the end (24 bits each).
+constexpr int kMaxSharingParts = 64;
+struct GemmShare {
+  struct alignas(64) Range {
+    std::atomic<uint64_t> word{0};
+  };
+  Range ranges[kMaxSharingParts];
+};
+
 struct GemmPlan {
   Trans ta, tb;
   int m, n, k;
@@ -202,6 +217,8 @@ struct GemmPlan {
   char* ws;                // parts * part_stride bytes
   std::size_t part_stride;
   const float* packed_b;   // op(B) packed by pack_b_panels, or null: packed per product
+  GemmShare* share;        // parts share out their units (see share_gemm), or null: static parts
+  uint16_t share_tag;
 };
 
 // Which dimension of C the parts split: the driver's choice by shape, or the rows, for a product
@@ -223,6 +240,12 @@ GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha,
                    const float* packed_b = nullptr);
 // Runs part t of the plan (nothing when t has no work); parts may run concurrently.
 void run_gemm_part(const GemmPlan& plan, int t);
+// Lets the parts of a plan share out their units through `share` when its shape allows it (one
+// block of k, and one block of the dimension the parts do not split). Every part of the plan
+// must run it with the same tag, new for each product among those that use `share` (products
+// in a row need not be separated by a barrier: a part never takes units of another product),
+// and `share` must start all zero.
+void share_gemm(GemmPlan* plan, GemmShare* share, uint16_t tag);
 
 // Weights that serve many products unchanged (predictions between two training calls): op(B)
 // packed once, in the layout the packed path reads, instead of by every product. Layout: the

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <chrono>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -372,6 +373,71 @@ void test_packed_b(const GemmConfig& base) {
     }
 }
 
+// Parts that share out their units (share_gemm): run on threads, with one part late so that
+// the others take its units, every product (and a second one with the next tag, with no pause
+// in between, as the gradients of two layers run) gives the bits of the one-part plan, and the
+// epilogue (adds 1 to each element it is given) sees every element exactly once.
+void add_one(void*, float* c, int ldc, int, int, int rows, int cols) {
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j) c[static_cast<long>(i) * ldc + j] += 1.0f;
+}
+
+void test_shared_parts(const GemmConfig& base) {
+  const GemmConfig cfg = forced(base, false);
+  std::mt19937 rng(23);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  // {m, n, k}: rows split (weight gradients: units × inputs over a batch), and columns split.
+  const int shapes[][3] = {{512, 784, 64}, {300, 64, 40}, {13 * base.mr + 5, 2 * base.nr + 3, base.kc}, {64, 512, 10}};
+  for (const auto& s : shapes)
+    for (bool panels : {false, true}) {
+      const int m = s[0], n = s[1], k = s[2];
+      std::vector<float> a(static_cast<size_t>(k) * m), b(static_cast<size_t>(k) * n);
+      for (auto& x : a) x = dist(rng);
+      for (auto& x : b) x = dist(rng);
+      GemmEpilogue epilogue;
+      epilogue.post = &add_one;
+      epilogue.panels = panels;
+      const auto product = [&](int parts, float* c, GemmWorkspace* ws) {  // C = Aᵀ·B, as the gradients are
+        return plan_gemm(Trans::Yes, Trans::No, m, n, k, 1.0f, a.data(), m, b.data(), n, 0.0f, c, n, &epilogue, cfg, parts, ws,
+                         GemmSplit::Rows);
+      };
+      GemmWorkspace one(gemm_workspace_bytes(cfg, m, n, k, 1));
+      std::vector<float> want(static_cast<size_t>(m) * n);
+      run_gemm_part(product(1, want.data(), &one), 0);
+      for (int parts : {2, 3}) {
+        GemmWorkspace ws(gemm_workspace_bytes(cfg, m, n, k, parts));
+        GemmShare share;
+        std::vector<float> got[2] = {std::vector<float>(want.size(), std::nanf("")), std::vector<float>(want.size(), std::nanf(""))};
+        bool shared = true;
+        std::vector<std::thread> threads;
+        for (int t = 0; t < parts; ++t)
+          threads.emplace_back([&, t] {
+            if (t == 1) std::this_thread::sleep_for(std::chrono::milliseconds(5));  // late: its units go to the others
+            for (int p = 0; p < 2; ++p) {
+              GemmPlan plan = product(parts, got[p].data(), &ws);
+              share_gemm(&plan, &share, static_cast<uint16_t>(p + 1));
+              if (t == 0 && plan.share == nullptr) shared = false;
+              run_gemm_part(plan, t);
+            }
+          });
+        for (std::thread& thread : threads) thread.join();
+        Case c{&cfg, panels ? "shared parts, panel epilogue" : "shared parts", Trans::Yes, Trans::No, m, n, k, 1.0f, 0.0f};
+        ++g_cases;
+        if (!shared) {
+          ++g_failures;
+          std::printf("FAIL %s: m=%d n=%d k=%d parts=%d: the plan was not shared\n", c.path, m, n, k, parts);
+          continue;
+        }
+        for (const std::vector<float>& result : got)
+          for (size_t e = 0; e < want.size(); ++e)
+            if (!same_bits(want[e], result[e])) {
+              report(c, "shared parts", static_cast<int>(e / n), static_cast<int>(e % n), want[e], result[e]);
+              break;
+            }
+      }
+    }
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 // The AVX2 A packer against the portable one (the kernels ignore padded
 // rows, so a packing bug there would not show in the GEMM results).
@@ -447,6 +513,7 @@ int main() {
     test_epilogue(cfg);
     test_workspace(cfg);
     test_packed_b(cfg);
+    test_shared_parts(cfg);
     std::printf("%-9s %6ld cases, %d failures\n", cfg.name, g_cases - cases_before,
                 g_failures - before);
   }
