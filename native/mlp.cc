@@ -154,7 +154,15 @@ void Mlp::reserve_workspace() {
   int widest = spec_.inputs;
   for (const LayerSpec& layer : spec_.layers) widest = std::max(widest, layer.units);
   const int rows = std::max(capacity_, widest);
-  workspace_.reserve(gemm_workspace_bytes(gemm_config(), rows, widest, rows, threads()));
+  std::size_t bytes = gemm_workspace_bytes(gemm_config(), rows, widest, rows, threads());
+  if (threads() > 1) {  // room for shared parts (share_gemm) in every product of a step
+    for (const LayerSpec& layer : spec_.layers) {
+      bytes = std::max({bytes, gemm_shared_workspace_bytes(gemm_config(), capacity_, layer.units, layer.inputs, threads()),
+                        gemm_shared_workspace_bytes(gemm_config(), capacity_, layer.inputs, layer.units, threads()),
+                        gemm_shared_workspace_bytes(gemm_config(), layer.units, layer.inputs, capacity_, threads())});
+    }
+  }
+  workspace_.reserve(bytes);
 }
 
 namespace {
@@ -375,8 +383,9 @@ inline int64_t part_begin(int64_t total, int t, int parts) { return total * t / 
 
 void Mlp::gemm(Trans ta, Trans tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
                const GemmEpilogue& epilogue, int t, const float* packed_b) {
-  const GemmPlan plan = plan_gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc, &epilogue, gemm_config(), parts_, &workspace_,
-                                  GemmSplit::Auto, packed_b);
+  GemmPlan plan = plan_gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc, &epilogue, gemm_config(), parts_, &workspace_,
+                            GemmSplit::Auto, packed_b);
+  if (parts_ <= kMaxSharingParts) share_gemm(&plan, &share_, ++share_tags_[t]);
   run_gemm_part(plan, t);
   team_->barrier();
 }
@@ -619,8 +628,8 @@ void Mlp::backward(int t, const float* x, int n, const UpdateRule* update) {
     GemmPlan plan = plan_gemm(Trans::Yes, Trans::No, layer.units, layer.inputs, n, 1.0f, delta, layer.units, input, layer.inputs, 0.0f,
                               grads_ + layer.weight_offset, layer.inputs, &gradient_epilogue, gemm_config(), parts, &workspace_,
                               GemmSplit::Rows);
-    // The last products before the step's final barrier: a part that finishes early takes rows
-    // from the other's range instead of waiting there.
+    // A part that finishes early takes rows from another's range instead of waiting at the
+    // step's final barrier.
     if (parts <= kMaxSharingParts) share_gemm(&plan, &share_, ++share_tags_[t]);
     run_gemm_part(plan, t);
   }

@@ -165,7 +165,7 @@ class Mlp {
   std::unique_ptr<Team> team_;
   bool exact_threads_ = false;  // MLPKIT_FORCE_THREADS=1: every call on the whole team, however small
   int parts_ = 1;               // threads of the region under way; its phases split their work by it
-  // The weight gradients' parts share out their rows (see GemmShare), each thread numbering
+  // The parts of every product share out their units (see GemmShare), each thread numbering
   // the products it runs in a region the same way.
   GemmShare share_;
   uint16_t share_tags_[kMaxSharingParts] = {};

@@ -13,13 +13,14 @@
 //             micro-kernel: C[ir:ir+MR, jr:jr+NR] (+)= Apanel * Bpanel
 //           if last pc: epilogue on the finished C strip (mc x NR), still in L1
 //
-// Shared parts (share_gemm: one block of k, and of the dimension the parts do not split): a
-// part takes its units a few at a time from its own range, then from the back of another's,
+// Shared parts (share_gemm): a part takes its units a few at a time from its own range, then
+// from the back of another's, so a part that runs faster (its core not shared with other work)
+// does more of the product:
 //
-//   rows:    pack all of B once (kc, n); per take of 2·MR rows: pack A, all NR panels, epilogue
-//   columns: pack all of A once (m, kc); per take of one NR panel: pack B, all MR tiles, epilogue
-//
-// so a part that runs faster (its core not shared with other work) does more of the product.
+//   rows:    pack all of B once, in k blocks; per take of 2·MR rows, for each k block:
+//              pack A, then every NR panel; the epilogue after the last block
+//   columns: pack all of A once, in k blocks; per take of one NR panel, for each k block:
+//              pack B into one slot, then every MR tile; the epilogue after the last block
 //
 // B is packed lazily (BLIS packs the whole KC x NC block before the ic loop):
 // with an MLP batch of 64 every B element feeds only 64 FMAs, so reading the
@@ -334,56 +335,80 @@ bool take_units(GemmShare::Range& range, uint16_t tag, int chunk, bool owner, in
   }
 }
 
-// Part t of a plan whose parts share out their units: a single block of k, and of the other
-// dimension (split_n: all rows in one block, packed once; rows: all columns in one block, B
-// packed once into the part's workspace when it takes its first units).
+// Bytes of a part's workspace slice when its plan's parts share out their units: all of the
+// operand the parts do not split, packed once in the plan's k blocks (rows: op(B) as
+// pack_b_panels lays it out; columns: op(A), block pc at pc·m_pad), then the buffer for the
+// other operand's pieces (rows: A of 2·MR rows × kc; columns: one B micro-panel kc × NR).
+std::size_t shared_part_bytes(const Job& J) {
+  const GemmConfig& cfg = *J.cfg;
+  if (J.split_n) {
+    return round_up_bytes(static_cast<std::size_t>(round_up(J.m, cfg.mr)) * J.k * sizeof(float) + kSlack) +
+           round_up_bytes(static_cast<std::size_t>(J.kc) * cfg.nr * sizeof(float) + kSlack);
+  }
+  return round_up_bytes(packed_b_floats(cfg, J.k, J.n) * sizeof(float) + kSlack) +
+         a_bytes(kSharedRowUnits * cfg.mr, J.kc);
+}
+
+// Part t of a plan whose parts share out their units. The operand the parts do not split is
+// packed once, when the part takes its first units; then for each take, every k block in order
+// (the same sums as the static loop, so the same bits), and the epilogue after the last block.
 void run_shared_task(const Job& J, int t) {
   const GemmConfig& cfg = *J.cfg;
-  const int mr = cfg.mr, nr = cfg.nr, k = J.k;
+  const int mr = cfg.mr, nr = cfg.nr;
+  const long m_pad = round_up(J.m, mr), n_pad = round_up(J.n, nr);
   GemmShare::Range* ranges = J.share->ranges;
   ranges[t].word.store(range_word(J.share_tag, static_cast<uint32_t>(static_cast<long>(t) * J.units / J.parts),
                                   static_cast<uint32_t>(static_cast<long>(t + 1) * J.units / J.parts)),
                        std::memory_order_release);
   char* ws = J.ws + static_cast<std::size_t>(t) * J.part_stride;
-  float* packed_a = reinterpret_cast<float*>(ws);
-  float* packed_b = reinterpret_cast<float*>(ws + a_bytes(J.mc_max, J.kc));
+  float* whole = reinterpret_cast<float*>(ws);  // the unsplit operand, packed once
+  float* piece = reinterpret_cast<float*>(
+      ws + (J.split_n ? round_up_bytes(static_cast<std::size_t>(m_pad) * J.k * sizeof(float) + kSlack)
+                      : round_up_bytes(packed_b_floats(cfg, J.k, J.n) * sizeof(float) + kSlack)));
+  const float* all_b = J.packed_b != nullptr ? J.packed_b : whole;
   const int chunk = J.split_n ? kSharedColumnUnits : kSharedRowUnits;
-  bool packed_once = false;  // split_n: all of A; rows: all of B
-  int victim = 0;            // 0: own range, then the others in turn
+  bool packed_once = false;
+  int victim = 0;  // 0: own range, then the others in turn
   for (;;) {
     int u0 = 0, u1 = 0;
     while (victim < J.parts && !take_units(ranges[(t + victim) % J.parts], J.share_tag, chunk, victim == 0, &u0, &u1)) ++victim;
     if (victim == J.parts) return;
     if (J.split_n) {
-      if (!packed_once) cfg.pack_a(J.ta, J.m, k, a_at(J, 0, 0), J.lda, packed_a);
-      packed_once = true;
+      if (!packed_once) {
+        for (int pc = 0; pc < J.k; pc += J.kc) cfg.pack_a(J.ta, J.m, std::min(J.kc, J.k - pc), a_at(J, 0, pc), J.lda, whole + pc * m_pad);
+        packed_once = true;
+      }
       const int n0 = u0 * nr, n1 = std::min(u1 * nr, J.n);
       for (int jr = n0; jr < n1; jr += nr) {
         const int nrr = std::min(nr, n1 - jr);
-        const float* bp = J.packed_b != nullptr ? J.packed_b + static_cast<long>(jr) * k : packed_b;
-        if (J.packed_b == nullptr) cfg.pack_b(J.tb, k, nrr, b_at(J, 0, jr), J.ldb, packed_b);
-        for (int ir = 0; ir < J.m; ir += mr)
-          cfg.ukernel(std::min(mr, J.m - ir), nrr, k, J.alpha, packed_a + static_cast<long>(ir) * k, bp, J.beta,
-                      J.c + static_cast<long>(ir) * J.ldc + jr, J.ldc);
+        for (int pc = 0; pc < J.k; pc += J.kc) {
+          const int kc = std::min(J.kc, J.k - pc);
+          const float* bp = J.packed_b != nullptr ? J.packed_b + pc * n_pad + static_cast<long>(jr) * kc : piece;
+          if (J.packed_b == nullptr) cfg.pack_b(J.tb, kc, nrr, b_at(J, pc, jr), J.ldb, piece);
+          for (int ir = 0; ir < J.m; ir += mr)
+            cfg.ukernel(std::min(mr, J.m - ir), nrr, kc, J.alpha, whole + pc * m_pad + static_cast<long>(ir) * kc, bp,
+                        pc == 0 ? J.beta : 1.0f, J.c + static_cast<long>(ir) * J.ldc + jr, J.ldc);
+        }
         if (J.epilogue != nullptr && !J.epilogue->panels) apply_epilogue(*J.epilogue, J.c + jr, J.ldc, 0, jr, J.m, nrr);
       }
       if (J.epilogue != nullptr && J.epilogue->panels) apply_epilogue(*J.epilogue, J.c + n0, J.ldc, 0, n0, J.m, n1 - n0);
     } else {
-      if (!packed_once && J.packed_b == nullptr) {
-        for (int jr = 0; jr < J.n; jr += nr)
-          cfg.pack_b(J.tb, k, std::min(nr, J.n - jr), b_at(J, 0, jr), J.ldb, packed_b + static_cast<long>(jr) * k);
-      }
+      if (!packed_once && J.packed_b == nullptr) pack_b_panels(cfg, J.tb, J.k, J.n, J.b, J.ldb, whole, 0, packed_b_panel_count(cfg, J.n));
       packed_once = true;
       const int m0 = u0 * mr, m1 = std::min(u1 * mr, J.m);
-      cfg.pack_a(J.ta, m1 - m0, k, a_at(J, m0, 0), J.lda, packed_a);
-      for (int jr = 0; jr < J.n; jr += nr) {
-        const int nrr = std::min(nr, J.n - jr);
-        const float* bp = (J.packed_b != nullptr ? J.packed_b : packed_b) + static_cast<long>(jr) * k;
-        float* cstrip = J.c + static_cast<long>(m0) * J.ldc + jr;
-        for (int ir = 0; ir < m1 - m0; ir += mr)
-          cfg.ukernel(std::min(mr, m1 - m0 - ir), nrr, k, J.alpha, packed_a + static_cast<long>(ir) * k, bp, J.beta,
-                      cstrip + static_cast<long>(ir) * J.ldc, J.ldc);
-        if (J.epilogue != nullptr && !J.epilogue->panels) apply_epilogue(*J.epilogue, cstrip, J.ldc, m0, jr, m1 - m0, nrr);
+      for (int pc = 0; pc < J.k; pc += J.kc) {
+        const int kc = std::min(J.kc, J.k - pc);
+        cfg.pack_a(J.ta, m1 - m0, kc, a_at(J, m0, pc), J.lda, piece);
+        for (int jr = 0; jr < J.n; jr += nr) {
+          const int nrr = std::min(nr, J.n - jr);
+          float* cstrip = J.c + static_cast<long>(m0) * J.ldc + jr;
+          for (int ir = 0; ir < m1 - m0; ir += mr)
+            cfg.ukernel(std::min(mr, m1 - m0 - ir), nrr, kc, J.alpha, piece + static_cast<long>(ir) * kc,
+                        all_b + pc * n_pad + static_cast<long>(jr) * kc, pc == 0 ? J.beta : 1.0f, cstrip + static_cast<long>(ir) * J.ldc,
+                        J.ldc);
+          if (pc + kc == J.k && J.epilogue != nullptr && !J.epilogue->panels)
+            apply_epilogue(*J.epilogue, cstrip, J.ldc, m0, jr, m1 - m0, nrr);
+        }
       }
       if (J.epilogue != nullptr && J.epilogue->panels) apply_epilogue(*J.epilogue, J.c + static_cast<long>(m0) * J.ldc, J.ldc, m0, 0, m1 - m0, J.n);
     }
@@ -601,10 +626,24 @@ void sgemm_impl(Trans ta, Trans tb, int m, int n, int k, float alpha, const floa
 void share_gemm(GemmPlan* plan, GemmShare* share, uint16_t tag) {
   GemmPlan& J = *plan;
   if (J.empty || J.scale_only || J.direct || J.whole || J.parts < 2 || J.parts > kMaxSharingParts) return;
-  if (J.k > J.kc || J.units >= (1 << 24)) return;         // one block of k; units fit the word
-  if (J.split_n ? J.m > J.cfg->mc : J.n > J.cfg->nc) return;  // one block of the other dimension
+  if (J.units >= (1 << 24) || shared_part_bytes(J) > J.part_stride) return;  // units fit the word; the workspace holds it
   J.share = share;
   J.share_tag = tag;
+}
+
+std::size_t gemm_shared_workspace_bytes(const GemmConfig& cfg, int max_m, int max_n, int max_k, int threads) {
+  Job J{};
+  J.cfg = &cfg;
+  J.m = std::max(max_m, 1);
+  J.n = std::max(max_n, 1);
+  J.k = std::max(max_k, 1);
+  J.kc = balanced_block(J.k, cfg.kc, 4);
+  std::size_t per_part = 0;
+  for (const bool split_n : {false, true}) {
+    J.split_n = split_n;
+    per_part = std::max(per_part, shared_part_bytes(J));
+  }
+  return static_cast<std::size_t>(std::max(threads, 1)) * per_part;
 }
 
 GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,

@@ -240,12 +240,16 @@ GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha,
                    const float* packed_b = nullptr);
 // Runs part t of the plan (nothing when t has no work); parts may run concurrently.
 void run_gemm_part(const GemmPlan& plan, int t);
-// Lets the parts of a plan share out their units through `share` when its shape allows it (one
-// block of k, and one block of the dimension the parts do not split). Every part of the plan
+// Lets the parts of a plan share out their units through `share` when its workspace holds all
+// of the operand the parts do not split for every part. Every part of the plan
 // must run it with the same tag, new for each product among those that use `share` (products
 // in a row need not be separated by a barrier: a part never takes units of another product),
 // and `share` must start all zero.
 void share_gemm(GemmPlan* plan, GemmShare* share, uint16_t tag);
+// A workspace for `threads` parts that share out their units in any product up to these sizes
+// (each part packs all of the operand the parts do not split); share_gemm leaves a plan static
+// when its workspace is smaller.
+std::size_t gemm_shared_workspace_bytes(const GemmConfig& config, int max_m, int max_n, int max_k, int threads);
 
 // Weights that serve many products unchanged (predictions between two training calls): op(B)
 // packed once, in the layout the packed path reads, instead of by every product. Layout: the

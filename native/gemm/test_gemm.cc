@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <limits>
@@ -386,8 +387,11 @@ void test_shared_parts(const GemmConfig& base) {
   const GemmConfig cfg = forced(base, false);
   std::mt19937 rng(23);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  // {m, n, k}: rows split (weight gradients: units × inputs over a batch), and columns split.
-  const int shapes[][3] = {{512, 784, 64}, {300, 64, 40}, {13 * base.mr + 5, 2 * base.nr + 3, base.kc}, {64, 512, 10}};
+  // {m, n, k}: rows split (weight gradients: units × inputs over a batch; with several k
+  // blocks), and columns split (fewer row tiles than parts), with one k block and several.
+  const int shapes[][3] = {{512, 784, 64},   {300, 64, 40},           {13 * base.mr + 5, 2 * base.nr + 3, base.kc},
+                           {64, 512, 10},    {300, 70, 3 * base.kc + 5}, {base.mr, 600, 40},
+                           {base.mr - 1, 9 * base.nr + 5, 2 * base.kc + 7}};
   for (const auto& s : shapes)
     for (bool panels : {false, true}) {
       const int m = s[0], n = s[1], k = s[2];
@@ -405,7 +409,7 @@ void test_shared_parts(const GemmConfig& base) {
       std::vector<float> want(static_cast<size_t>(m) * n);
       run_gemm_part(product(1, want.data(), &one), 0);
       for (int parts : {2, 3}) {
-        GemmWorkspace ws(gemm_workspace_bytes(cfg, m, n, k, parts));
+        GemmWorkspace ws(std::max(gemm_workspace_bytes(cfg, m, n, k, parts), gemm_shared_workspace_bytes(cfg, m, n, k, parts)));
         GemmShare share;
         std::vector<float> got[2] = {std::vector<float>(want.size(), std::nanf("")), std::vector<float>(want.size(), std::nanf(""))};
         bool shared = true;
