@@ -60,6 +60,7 @@
 #include <cstdlib>
 #include <new>
 #include <string>
+#include <thread>
 
 #include "cpu.h"
 #include "ukernel.h"
@@ -316,10 +317,16 @@ constexpr int kSharedColumnUnits = 1;
 // belongs to a part that has not started this one yet: it will, so wait for it.
 bool take_units(GemmShare::Range& range, uint16_t tag, int chunk, bool owner, int* first, int* last) {
   uint64_t word = range.word.load(std::memory_order_acquire);
-  for (;;) {
+  for (int waits = 0;;) {
     const int16_t age = static_cast<int16_t>(range_tag(word) - tag);
     if (age < 0) {  // the owner is still in an earlier product
-      relax_cpu();
+      // Spin briefly, then give the CPU away: with more threads than CPUs (two models busy at
+      // once), the owner may be waiting for this very CPU.
+      if (++waits < 4096) {
+        relax_cpu();
+      } else {
+        std::this_thread::yield();
+      }
       word = range.word.load(std::memory_order_acquire);
       continue;
     }
