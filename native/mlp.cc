@@ -664,7 +664,6 @@ double Mlp::step(int t, const float* x, const float* y, int n, double learning_r
 
 namespace {
 
-// The arguments of a parallel region, and the function every thread of the team runs.
 // Work per thread and batch below which a further thread costs more than it brings. A training
 // batch crosses about ten barriers, and its phases hand activations, deltas and weights from
 // one core to the other. Measured on 2 cores (flops of the products per batch): a second
@@ -678,6 +677,8 @@ constexpr double kForwardFlopsPerPart = 0.25e6;
 
 }  // namespace
 
+// The function every thread of the region runs is body(t); the shared ranges and the product
+// numbers start again from zero, as every thread's count of products does.
 template <typename Body>
 void Mlp::run_region(double flops, double flops_per_part, Body& body) {
   const int team = threads();

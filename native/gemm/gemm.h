@@ -171,14 +171,6 @@ struct GemmEpilogue {
   bool panels = false;
 };
 
-// A product cut into parts for a team of threads that is already running (the training step
-// runs every GEMM of a batch inside one parallel region). Every thread of the team plans the
-// same product — planning is a pure function of its arguments — then runs its own part with
-// run_gemm_part(plan, t); part t of T is the same work sgemm does as task t on T threads, so
-// results are bit-identical to sgemm's for any T. The workspace must already hold
-// gemm_workspace_bytes() for the largest problem and T threads (planning never allocates);
-// part t packs into slice t of T equal slices, so consecutive products of one team never
-// share packing memory between threads.
 // Work sharing between the parts of one product, for parts that may run at different speeds
 // (a core shared with other work, a slower virtual CPU): each part works through its own range
 // of units from the front, and a part that runs out takes units from the back of another's.
@@ -192,6 +184,14 @@ struct GemmShare {
   Range ranges[kMaxSharingParts];
 };
 
+// A product cut into parts for a team of threads that is already running (the training step
+// runs every GEMM of a batch inside one parallel region). Every thread of the team plans the
+// same product — planning is a pure function of its arguments — then runs its own part with
+// run_gemm_part(plan, t); part t of T is the same work sgemm does as task t on T threads, so
+// results are bit-identical to sgemm's for any T. The workspace must already hold
+// gemm_workspace_bytes() for the largest problem and T threads (planning never allocates);
+// part t packs into slice t of T equal slices, so consecutive products of one team never
+// share packing memory between threads.
 struct GemmPlan {
   Trans ta, tb;
   int m, n, k;
@@ -241,10 +241,10 @@ GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha,
 // Runs part t of the plan (nothing when t has no work); parts may run concurrently.
 void run_gemm_part(const GemmPlan& plan, int t);
 // Lets the parts of a plan share out their units through `share` when its workspace holds all
-// of the operand the parts do not split for every part. Every part of the plan
-// must run it with the same tag, new for each product among those that use `share` (products
-// in a row need not be separated by a barrier: a part never takes units of another product),
-// and `share` must start all zero.
+// of the operand the parts do not split for every part. Every part of the plan must run it
+// with the same tag, new for each product among those that use `share` (products in a row need
+// not be separated by a barrier: a part never takes units of another product), and `share`
+// must start all zero.
 void share_gemm(GemmPlan* plan, GemmShare* share, uint16_t tag);
 // A workspace for `threads` parts that share out their units in any product up to these sizes
 // (each part packs all of the operand the parts do not split); share_gemm leaves a plan static
