@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <atomic>
 #include <memory>
+#include <new>
+#include <system_error>
 #include <thread>
 
 #include "checks.h"
@@ -253,10 +255,14 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     Napi::Float32Array state = get_f32(info, 0, "state", mlp_->state_floats());
     Napi::Float64Array counters = get_f64(info, 1, "counters", kCounterCount);
     Napi::Float32Array scratch = get_f32(info, 2, "scratch", mlp_->scratch_floats(static_cast<int>(capacity)));
+    try {
+      mlp_->bind(state.Data(), counters.Data(), scratch.Data(), static_cast<int>(capacity));
+    } catch (const std::bad_alloc&) {  // the model is as it was (Mlp::bind allocates first)
+      throw_range(env, "capacity", "small enough for the workspace of the model's threads to be allocated", info[3]);
+    }
     state_ref_ = Napi::Persistent(state);
     counters_ref_ = Napi::Persistent(counters);
     scratch_ref_ = Napi::Persistent(scratch);
-    mlp_->bind(state.Data(), counters.Data(), scratch.Data(), static_cast<int>(capacity));
     return env.Undefined();
   }
 
@@ -264,7 +270,13 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value SetThreads(const Napi::CallbackInfo& info) {
     check_count(info, 1, "setThreads");
     check_usable(info.Env());
-    mlp_->set_threads(static_cast<int>(get_integer(info, 0, "threads", 1, 256)));
+    try {
+      mlp_->set_threads(static_cast<int>(get_integer(info, 0, "threads", 1, 256)));
+    } catch (const std::bad_alloc&) {  // the model keeps its team (Mlp::set_threads)
+      throw_range(info.Env(), "threads", "few enough for their workspace to be allocated", info[0]);
+    } catch (const std::system_error&) {
+      throw_range(info.Env(), "threads", "few enough for the system to start them", info[0]);
+    }
     return info.Env().Undefined();
   }
 

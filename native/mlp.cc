@@ -75,6 +75,13 @@ std::string read_tables(int64_t parameters, const int32_t* layers, int64_t layer
   return "";
 }
 
+namespace {
+
+// Workspace per part for shared products: W2 needs 1.6 MB (its first W packed whole), W3 4 MB.
+constexpr std::size_t kSharedPartBytes = std::size_t{8} << 20;
+
+}  // namespace
+
 Mlp::Mlp(ModelSpec spec) : spec_(std::move(spec)) {
   for (size_t l = 0; l < spec_.layers.size(); ++l) {
     const double products = 2.0 * spec_.layers[l].inputs * spec_.layers[l].units;  // flops of one row through W_l
@@ -92,16 +99,25 @@ int64_t Mlp::scratch_floats(int capacity) const {
 }
 
 void Mlp::bind(float* state, double* counters, float* scratch, int capacity) {
+  // What may fail (memory) comes first, so that a bind that throws leaves the model as it was.
+  reserve_workspace(capacity, threads());
+  std::vector<double> row_loss(capacity, 0.0);
+  int64_t rows = 0;
+  for (const LayerSpec& layer : spec_.layers) rows += layer.units;
+  std::vector<double> row_penalty(spec_.l2 != 0 ? rows : 0, 0.0);
+  std::vector<float*> out(spec_.layers.size(), nullptr), delta(out), keep(out), pre(out);
+  out_.swap(out);
+  delta_.swap(delta);
+  keep_.swap(keep);
+  pre_.swap(pre);
+  row_loss_.swap(row_loss);
+  row_penalty_.swap(row_penalty);
   const int64_t p = spec_.param_count;
   params_ = state + kStateVectorParams * p;
   grads_ = state + kStateVectorGrads * p;
   moment1_ = state + kStateVectorMoment1 * p;
   moment2_ = state + kStateVectorMoment2 * p;
   counters_ = counters;
-  out_.assign(spec_.layers.size(), nullptr);
-  delta_.assign(spec_.layers.size(), nullptr);
-  keep_.assign(spec_.layers.size(), nullptr);
-  pre_.assign(spec_.layers.size(), nullptr);
   float* next = scratch;
   for (size_t l = 0; l < spec_.layers.size(); ++l) {
     const int64_t size = static_cast<int64_t>(capacity) * spec_.layers[l].units;
@@ -120,12 +136,7 @@ void Mlp::bind(float* state, double* counters, float* scratch, int capacity) {
   batch_x_ = next;
   batch_y_ = next + static_cast<int64_t>(capacity) * spec_.inputs;
   capacity_ = capacity;
-  row_loss_.assign(capacity, 0.0);
-  int64_t rows = 0;
-  for (const LayerSpec& layer : spec_.layers) rows += layer.units;
-  row_penalty_.assign(spec_.l2 != 0 ? rows : 0, 0.0);
   packed_valid_ = false;
-  reserve_workspace();
 }
 
 void Mlp::bind_data(const float* x, const uint8_t* x_bytes, const double* scaling, const float* y, int rows) {
@@ -146,21 +157,33 @@ void Mlp::set_threads(int threads) {
   if (!exact_threads_) threads = std::min(threads, available_cpus());
   threads = std::max(1, threads);
   if (team_ && team_->size() == threads) return;
-  team_ = std::make_unique<Team>(threads);
-  if (capacity_ > 0) reserve_workspace();
+  // The new team and its workspace first: if either fails, the model keeps its team.
+  std::unique_ptr<Team> team = std::make_unique<Team>(threads);
+  if (capacity_ > 0) reserve_workspace(capacity_, threads);
+  team_ = std::move(team);
+  share_.spins = team_->spins();
 }
 
-void Mlp::reserve_workspace() {
+void Mlp::reserve_workspace(int capacity, int threads) {
   int widest = spec_.inputs;
   for (const LayerSpec& layer : spec_.layers) widest = std::max(widest, layer.units);
-  const int rows = std::max(capacity_, widest);
-  std::size_t bytes = gemm_workspace_bytes(gemm_config(), rows, widest, rows, threads());
-  if (threads() > 1) {  // room for shared parts (share_gemm) in every product of a step
+  const int rows = std::max(capacity, widest);
+  std::size_t bytes = gemm_workspace_bytes(gemm_config(), rows, widest, rows, threads);
+  // Room for shared parts (share_gemm) in the products of a step, where each part packs a whole
+  // operand, within a budget per part: larger products (full-batch L-BFGS on wide layers) keep
+  // their static parts rather than make the workspace grow with threads × rows × width.
+  const int sharing = std::min(threads, kMaxSharingParts);
+  if (sharing > 1) {
+    std::size_t per_part = 0;
     for (const LayerSpec& layer : spec_.layers) {
-      bytes = std::max({bytes, gemm_shared_workspace_bytes(gemm_config(), capacity_, layer.units, layer.inputs, threads()),
-                        gemm_shared_workspace_bytes(gemm_config(), capacity_, layer.inputs, layer.units, threads()),
-                        gemm_shared_workspace_bytes(gemm_config(), layer.units, layer.inputs, capacity_, threads())});
+      for (const std::size_t need : {gemm_shared_workspace_bytes(gemm_config(), capacity, layer.units, layer.inputs, 1),
+                                     gemm_shared_workspace_bytes(gemm_config(), capacity, layer.inputs, layer.units, 1),
+                                     gemm_shared_workspace_bytes(gemm_config(), layer.units, layer.inputs, capacity, 1)}) {
+        if (need <= kSharedPartBytes) per_part = std::max(per_part, need);
+      }
     }
+    // A plan's parts divide the whole workspace between them, so it holds `sharing` parts.
+    bytes = std::max(bytes, per_part * static_cast<std::size_t>(sharing));
   }
   workspace_.reserve(bytes);
 }

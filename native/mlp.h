@@ -11,11 +11,12 @@
 //                     optimizer update fused in the epilogue, while dW_l is still in cache
 //
 // Threads: a call (a chunk of batches, a prediction) is one parallel region of the model's own
-// team (team.h). Every thread runs the same loop on its static part of each phase — a share of
-// each GEMM (gemm.h: plan_gemm / run_gemm_part), of the rows (gather, loss), of the columns
-// (bias gradients) — with a barrier between dependent phases. Each element is computed by the
-// same operations whatever the split, and reductions (the loss) run in row order, so results
-// are bit-identical for any thread count.
+// team (team.h), on as many of its threads as the call's work keeps busy. Every thread runs the
+// same loop on its part of each phase — a share of each GEMM (gemm.h: plan_gemm / run_gemm_part;
+// the parts share out their units at run time, share_gemm), of the rows (gather, loss), of the
+// columns (bias gradients) — with a barrier between dependent phases. Each element is computed
+// by the same operations whatever the split, and reductions (the loss) run in row order, so
+// results are bit-identical for any thread count.
 //
 // The model arrives as the tables of src/tables.ts (read_tables), offsets included: nothing
 // about the layout is recomputed here. Memory is owned by JavaScript and borrowed (see bind()):
@@ -140,7 +141,7 @@ class Mlp {
   UpdateRule next_update(double learning_rate);           // advances the counters
   void penalty_rows(int t);        // row_penalty_ of thread t's share of the rows of every W
   double summed_penalty() const;   // l2 · Σ row_penalty_ in row order: penalty()'s bits
-  void reserve_workspace();
+  void reserve_workspace(int capacity, int threads);  // grows workspace_ (may throw std::bad_alloc)
   // Runs body(t) as one parallel region on the threads that `flops` of work per batch keeps
   // busy (see mlp.cc), setting parts_ for the phases inside.
   template <typename Body>

@@ -55,15 +55,17 @@ void Team::worker(int t) {
   for (;;) {
     // About 100 µs of spinning before sleeping: a region started right after the last one
     // (the next prediction, the next chunk of batches) finds the worker awake.
-    for (int spin = 0; spin < 5 * spins_ && generation_.load(std::memory_order_acquire) == seen && !stop_.load(); ++spin) relax();
-    if (generation_.load(std::memory_order_acquire) == seen) {
+    for (int spin = 0; spin < 5 * spins_ && region_.load(std::memory_order_acquire) == seen && !stop_.load(); ++spin) relax();
+    if (region_.load(std::memory_order_acquire) == seen) {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+      wake_.wait(lock, [&] { return stop_.load() || region_.load() != seen; });
     }
     if (stop_.load()) return;
-    seen = generation_.load(std::memory_order_acquire);
-    if (t < parts_) fn_(arg_, t);
-    running_.fetch_sub(1, std::memory_order_acq_rel);
+    seen = region_.load(std::memory_order_acquire);
+    if (t < static_cast<int>(seen & 0xffff)) {  // this region's parts
+      fn_(arg_, t);
+      running_.fetch_sub(1, std::memory_order_acq_rel);
+    }
   }
 }
 
@@ -75,10 +77,11 @@ void Team::run(void (*fn)(void*, int), void* arg, int parts) {
   }
   fn_ = fn;
   arg_ = arg;
-  running_.store(threads_ - 1, std::memory_order_relaxed);
+  running_.store(parts_ - 1, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    generation_.fetch_add(1, std::memory_order_acq_rel);
+    const uint64_t next = (region_.load(std::memory_order_relaxed) >> 16) + 1;
+    region_.store(next << 16 | static_cast<uint64_t>(parts_), std::memory_order_release);
   }
   wake_.notify_all();
   fn(arg, 0);

@@ -315,14 +315,14 @@ constexpr int kSharedColumnUnits = 1;
 // Takes up to `chunk` units of part v's range for the product tagged `tag`: from the front for
 // the owner, from the back for another part. A range still tagged with an earlier product
 // belongs to a part that has not started this one yet: it will, so wait for it.
-bool take_units(GemmShare::Range& range, uint16_t tag, int chunk, bool owner, int* first, int* last) {
+bool take_units(GemmShare::Range& range, uint16_t tag, int chunk, bool owner, int spins, int* first, int* last) {
   uint64_t word = range.word.load(std::memory_order_acquire);
   for (int waits = 0;;) {
     const int16_t age = static_cast<int16_t>(range_tag(word) - tag);
     if (age < 0) {  // the owner is still in an earlier product
       // Spin briefly, then give the CPU away: with more threads than CPUs (two models busy at
-      // once), the owner may be waiting for this very CPU.
-      if (++waits < 4096) {
+      // once, a team larger than the CPUs), the owner may be waiting for this very CPU.
+      if (++waits < spins) {
         relax_cpu();
       } else {
         std::this_thread::yield();
@@ -378,7 +378,9 @@ void run_shared_task(const Job& J, int t) {
   int victim = 0;  // 0: own range, then the others in turn
   for (;;) {
     int u0 = 0, u1 = 0;
-    while (victim < J.parts && !take_units(ranges[(t + victim) % J.parts], J.share_tag, chunk, victim == 0, &u0, &u1)) ++victim;
+    while (victim < J.parts &&
+           !take_units(ranges[(t + victim) % J.parts], J.share_tag, chunk, victim == 0, J.share->spins, &u0, &u1))
+      ++victim;
     if (victim == J.parts) return;
     if (J.split_n) {
       if (!packed_once) {

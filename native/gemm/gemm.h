@@ -152,7 +152,8 @@ struct GemmContext {
 // plain-function hook for anything else (a fused activation, clipping,
 // statistics). `post` is invoked on each finished block of C — at most MC
 // rows by NR*(a few) columns, typically a strip that has just been written
-// by the micro-kernel and is still in L1 — after bias has been added. Blocks
+// by the micro-kernel and is still in L1 (with shared parts, all m rows of a
+// panel, or a few rows by all n columns) — after bias has been added. Blocks
 // are disjoint; with several threads, `post` may run concurrently on
 // different blocks, so it must be thread-safe. The block granularity is not
 // part of the contract: `post` must only use (row0, col0, rows, cols).
@@ -165,7 +166,8 @@ struct GemmEpilogue {
                float* c,  // block origin C(row0, col0); (rows, cols), ldc
                int ldc, int row0, int col0, int rows, int cols) = nullptr;
   void* user = nullptr;
-  // Hand `post` whole row panels (up to MC rows by up to NC columns) instead of strips of NR
+  // Hand `post` whole row panels (up to MC rows by up to NC columns; with shared parts, the
+  // rows a part took by all n columns, or all m rows by the panel a part took) instead of strips of NR
   // columns: for work that streams through other row-major arrays of C's shape (an optimizer
   // update of the weights), contiguous rows beat many short strided pieces.
   bool panels = false;
@@ -182,13 +184,15 @@ struct GemmShare {
     std::atomic<uint64_t> word{0};
   };
   Range ranges[kMaxSharingParts];
+  int spins = 4096;  // pauses a part waiting for another spins through before yielding its CPU
 };
 
 // A product cut into parts for a team of threads that is already running (the training step
 // runs every GEMM of a batch inside one parallel region). Every thread of the team plans the
 // same product — planning is a pure function of its arguments — then runs its own part with
-// run_gemm_part(plan, t); part t of T is the same work sgemm does as task t on T threads, so
-// results are bit-identical to sgemm's for any T. The workspace must already hold
+// run_gemm_part(plan, t); part t of T is the same work sgemm does as task t on T threads (or,
+// with share_gemm, the units it takes, each computed the same way), so results are
+// bit-identical to sgemm's for any T. The workspace must already hold
 // gemm_workspace_bytes() for the largest problem and T threads (planning never allocates);
 // part t packs into slice t of T equal slices, so consecutive products of one team never
 // share packing memory between threads.

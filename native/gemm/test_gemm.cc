@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <limits>
@@ -377,10 +378,16 @@ void test_packed_b(const GemmConfig& base) {
 // Parts that share out their units (share_gemm): run on threads, with one part late so that
 // the others take its units, every product (and a second one with the next tag, with no pause
 // in between, as the gradients of two layers run) gives the bits of the one-part plan, and the
-// epilogue (adds 1 to each element it is given) sees every element exactly once.
-void add_one(void*, float* c, int ldc, int, int, int rows, int cols) {
+// epilogue sees every element exactly once (it counts them: a unit computed twice would write
+// the same values again, and only the count shows it).
+struct EpilogueCounts {
+  std::vector<std::atomic<int>>* seen;
+  int n;
+};
+void count_elements(void* user, float*, int, int row0, int col0, int rows, int cols) {
+  const EpilogueCounts& e = *static_cast<const EpilogueCounts*>(user);
   for (int i = 0; i < rows; ++i)
-    for (int j = 0; j < cols; ++j) c[static_cast<long>(i) * ldc + j] += 1.0f;
+    for (int j = 0; j < cols; ++j) (*e.seen)[static_cast<size_t>(row0 + i) * e.n + col0 + j].fetch_add(1, std::memory_order_relaxed);
 }
 
 void test_shared_parts(const GemmConfig& base) {
@@ -398,16 +405,29 @@ void test_shared_parts(const GemmConfig& base) {
       std::vector<float> a(static_cast<size_t>(k) * m), b(static_cast<size_t>(k) * n);
       for (auto& x : a) x = dist(rng);
       for (auto& x : b) x = dist(rng);
-      GemmEpilogue epilogue;
-      epilogue.post = &add_one;
-      epilogue.panels = panels;
-      const auto product = [&](int parts, float* c, GemmWorkspace* ws) {  // C = Aᵀ·B, as the gradients are
-        return plan_gemm(Trans::Yes, Trans::No, m, n, k, 1.0f, a.data(), m, b.data(), n, 0.0f, c, n, &epilogue, cfg, parts, ws,
+      // One count per element for each of two products that follow each other.
+      std::vector<std::atomic<int>> seen[2] = {std::vector<std::atomic<int>>(static_cast<size_t>(m) * n),
+                                               std::vector<std::atomic<int>>(static_cast<size_t>(m) * n)};
+      EpilogueCounts counts[2] = {{&seen[0], n}, {&seen[1], n}};
+      GemmEpilogue epilogues[2];
+      for (int p = 0; p < 2; ++p) {
+        epilogues[p].post = &count_elements;
+        epilogues[p].user = &counts[p];
+        epilogues[p].panels = panels;
+      }
+      const auto product = [&](int parts, float* c, GemmWorkspace* ws, int p) {  // C = Aᵀ·B, as the gradients are
+        return plan_gemm(Trans::Yes, Trans::No, m, n, k, 1.0f, a.data(), m, b.data(), n, 0.0f, c, n, &epilogues[p], cfg, parts, ws,
                          GemmSplit::Rows);
       };
       GemmWorkspace one(gemm_workspace_bytes(cfg, m, n, k, 1));
       std::vector<float> want(static_cast<size_t>(m) * n);
-      run_gemm_part(product(1, want.data(), &one), 0);
+      run_gemm_part(product(1, want.data(), &one, 0), 0);
+      const auto recount = [&](int p) {  // elements product p's epilogue saw other than once; all back to 0
+        int wrong = 0;
+        for (std::atomic<int>& c : seen[p]) wrong += c.exchange(0) != 1;
+        return wrong;
+      };
+      recount(0);
       for (int parts : {2, 3}) {
         GemmWorkspace ws(std::max(gemm_workspace_bytes(cfg, m, n, k, parts), gemm_shared_workspace_bytes(cfg, m, n, k, parts)));
         GemmShare share;
@@ -417,19 +437,21 @@ void test_shared_parts(const GemmConfig& base) {
         for (int t = 0; t < parts; ++t)
           threads.emplace_back([&, t] {
             if (t == 1) std::this_thread::sleep_for(std::chrono::milliseconds(5));  // late: its units go to the others
-            for (int p = 0; p < 2; ++p) {
-              GemmPlan plan = product(parts, got[p].data(), &ws);
+            for (int p = 0; p < 2; ++p) {  // no barrier between the two products
+              GemmPlan plan = product(parts, got[p].data(), &ws, p);
               share_gemm(&plan, &share, static_cast<uint16_t>(p + 1));
               if (t == 0 && plan.share == nullptr) shared = false;
               run_gemm_part(plan, t);
             }
           });
         for (std::thread& thread : threads) thread.join();
+        const int miscounted = recount(0) + recount(1);
         Case c{&cfg, panels ? "shared parts, panel epilogue" : "shared parts", Trans::Yes, Trans::No, m, n, k, 1.0f, 0.0f};
         ++g_cases;
-        if (!shared) {
+        if (!shared || miscounted > 0) {
           ++g_failures;
-          std::printf("FAIL %s: m=%d n=%d k=%d parts=%d: the plan was not shared\n", c.path, m, n, k, parts);
+          std::printf("FAIL %s: m=%d n=%d k=%d parts=%d: %s\n", c.path, m, n, k, parts,
+                      shared ? "the epilogue saw some elements other than once" : "the plan was not shared");
           continue;
         }
         for (const std::vector<float>& result : got)
