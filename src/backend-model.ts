@@ -489,6 +489,7 @@ export class BackendModel {
     this.#disposed = true;
     this.#dataRows = 0;
     this.#inPlace = undefined;
+    this.#staging = new Float32Array(0);
     this.#raw.dispose();
   }
 }

@@ -148,10 +148,12 @@ export function toFlatMatrix(name: string, value: unknown, cols: number): { data
 
 /**
  * Rows of a flat matrix as float32, written into `out`: rows first … first + count − 1, or
- * rows[first … first + count) when `rows` is given. Each value is rounded to float32 (as
- * `toMatrix` reads it) and, with `scaling` (mean[cols] then scale[cols]), standardized in
- * double and rounded once: StandardScaler's arithmetic, and the addon's as it gathers rows.
- * The one loop behind every scaled or selected copy of rows.
+ * rows[first … first + count) when `rows` is given. With `scaling` (mean[cols] then
+ * scale[cols]) each value is standardized in double from the value as given and rounded once
+ * (StandardScaler's arithmetic, and the addon's as it gathers rows): doubles keep what float32
+ * would lose before the mean is taken off (1,700,000,000.25 is 1,700,000,000 in float32).
+ * Without it each value is rounded to float32. The one loop behind every scaled or selected
+ * copy of rows.
  */
 export function writeRowsFloat32(
   data: FlatMatrix,
@@ -166,7 +168,7 @@ export function writeRowsFloat32(
     const from = (rows ? rows[first + r]! : first + r) * cols;
     const to = r * cols;
     if (scaling) {
-      for (let c = 0; c < cols; c++) out[to + c] = (Math.fround(data[from + c]!) - scaling[c]!) / scaling[cols + c]!;
+      for (let c = 0; c < cols; c++) out[to + c] = (data[from + c]! - scaling[c]!) / scaling[cols + c]!;
     } else {
       for (let c = 0; c < cols; c++) out[to + c] = data[from + c]!;
     }

@@ -246,16 +246,21 @@ describe.each(BACKENDS)('the %s backend through the wrapper', (name) => {
     const rows = 21; // three chunks of the capacity, the last one short
     const { y } = data(rows);
     const bytes = Uint8Array.from({ length: 3 * rows }, (_, i) => (i * 37) % 256);
-    const doubles = Float64Array.from(randomMatrix(3 * rows, 5), (v) => v + 1e-9); // not float32 values
-    const scaling = Float64Array.of(120, 130, 110, 70, 80, 75); // mean per column, then scale
-    const scaled = (source: Float32Array) => source.map((v, i) => Math.fround((v - scaling[i % 3]!) / scaling[3 + (i % 3)]!));
+    // Large values with small differences: rounded to float32 before the mean is taken off,
+    // they would all but vanish.
+    const doubles = Float64Array.from(randomMatrix(3 * rows, 5), (v) => 1e9 + v);
+    const byteScaling = Float64Array.of(120, 130, 110, 70, 80, 75); // mean per column, then scale
+    const doubleScaling = Float64Array.of(1e9, 1e9, 1e9, 0.5, 0.6, 0.7);
+    // Standardized in double from the values as given, rounded once.
+    const scaled = (source: ArrayLike<number>, s: Float64Array) =>
+      Float32Array.from({ length: source.length }, (_, i) => (source[i]! - s[i % 3]!) / s[3 + (i % 3)]!);
     const m = model(8);
-    for (const [x, asFloat32] of [
-      [bytes, Float32Array.from(bytes)],
-      [doubles, Float32Array.from(doubles)],
+    for (const [x, scaling] of [
+      [bytes, byteScaling],
+      [doubles, doubleScaling],
     ] as const) {
       const expected = new Float32Array(2 * rows);
-      const expectedLoss = m.evaluate(scaled(asFloat32), y, rows, expected);
+      const expectedLoss = m.evaluate(scaled(x, scaling), y, rows, expected);
       const outputs = new Float32Array(2 * rows);
       expect(m.evaluate(x, y, rows, outputs, scaling)).toBe(expectedLoss);
       expect(outputs).toEqual(expected);
@@ -264,8 +269,10 @@ describe.each(BACKENDS)('the %s backend through the wrapper', (name) => {
       expect(predicted).toEqual(expected);
       m.predict(x, rows, predicted); // unscaled: the values as float32
       const plain = new Float32Array(2 * rows);
-      m.predict(asFloat32, rows, plain);
+      m.predict(Float32Array.from(x), rows, plain);
       expect(predicted).toEqual(plain);
     }
+    // The doubles' differences survive standardizing: far more distinct values than float32 keeps.
+    expect(new Set(scaled(doubles, doubleScaling)).size).toBeGreaterThan(new Set(Float32Array.from(doubles)).size * 4);
   });
 });
