@@ -6,7 +6,8 @@
 #   scripts/arm64-node.sh .cache/arm64-node       (as root: it adds the arm64 architecture to apt)
 #   qemu-aarch64-static -L .cache/arm64-node .cache/arm64-node/usr/bin/node -e 'console.log(process.arch)'
 #
-# Debian's arm64 nodejs is version 18; the addon speaks Node-API, which that version serves.
+# Debian 12's arm64 nodejs is version 18, older than the Node.js the package asks for (>= 20);
+# the addon speaks Node-API (version 9 there), and the library runs on it for this test.
 set -euo pipefail
 root="$(realpath -m "${1:?usage: scripts/arm64-node.sh <folder>}")"
 if [ -x "$root/usr/bin/node" ]; then

@@ -4,8 +4,30 @@
  * printed as one line of JSON for the test to hold against the reference.
  */
 import { nativeBinding } from '../../src/backends/native.js';
-import { listBackends } from '../../src/node.js';
+import { listBackends, MLP } from '../../src/node.js';
 import { PARITY_CASES, runParityCase } from '../helpers/parity-cases.js';
+
+// Wide enough for every product to be cut into parts, trained on 1 and on 3 threads (every call
+// on the whole team): barriers, shared parts and the threads themselves, under emulation.
+function threadWeights(threads: number): number[] {
+  const net = new MLP({
+    inputs: 40,
+    layers: [
+      { units: 200, activation: 'relu' },
+      { units: 120, activation: 'tanh' },
+      { units: 5, activation: 'softmax' },
+    ],
+    optimizer: { type: 'adam', learningRate: 0.01 },
+    dropout: 0.1,
+    seed: 9,
+    backend: 'native',
+    threads,
+  });
+  const x = Float32Array.from({ length: 96 * 40 }, (_, i) => Math.sin(i * 0.7));
+  const y = Int32Array.from({ length: 96 }, (_, r) => r % 5);
+  net.fitSync(x, y, { epochs: 2, batchSize: 32 });
+  return net.getWeights().flatMap((layer) => [...layer.weights, ...(layer.bias ?? [])]);
+}
 
 let refused = '';
 try {
@@ -13,8 +35,12 @@ try {
 } catch (error) {
   refused = `${(error as Error).name}: ${(error as Error).message}`;
 }
+process.env.MLPKIT_FORCE_THREADS = '1';
+const [oneThread, threeThreads] = [threadWeights(1), threadWeights(3)];
+delete process.env.MLPKIT_FORCE_THREADS;
 console.log(
   JSON.stringify({
+    threadsAgree: oneThread.length > 0 && oneThread.every((w, i) => Object.is(w, threeThreads[i])),
     arch: process.arch,
     node: process.version,
     native: listBackends().find((b) => b.name === 'native'),

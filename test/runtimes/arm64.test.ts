@@ -1,8 +1,9 @@
 /**
  * The linux-arm64 prebuilt addon, run: Debian's arm64 Node.js under qemu-user (unpacked by
- * scripts/arm64-node.sh into .cache/arm64-node) loads prebuilds/linux-arm64 and trains every
- * parity case to the reference's results within the parity tolerance. Missing emulation
- * skips this test locally and fails it in CI.
+ * scripts/arm64-node.sh into .cache/arm64-node) loads prebuilds/linux-arm64, trains every
+ * parity case to the reference's results within the parity tolerance, and trains a wider
+ * network to the same bits on 1 and 3 threads. Missing emulation skips this test locally and
+ * fails it in CI.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
@@ -46,11 +47,13 @@ describe.skipIf(!ready)('the linux-arm64 addon on arm64 Node.js (qemu-user)', ()
       arch: string;
       native: { available: boolean; isa?: string };
       refused: string;
+      threadsAgree: boolean;
       outcomes: ParityOutcome[];
     };
     expect(report.arch).toBe('arm64');
     expect(report.native).toMatchObject({ available: true, isa: 'scalar' });
     expect(report.refused).toMatch(/^RangeError: x must be a non-empty matrix of whole rows of 3, got a Float32Array of length 7$/);
+    expect(report.threadsAgree).toBe(true); // 1 and 3 threads, every call split: the same bits
     expect(report.outcomes).toHaveLength(PARITY_CASES.length);
     PARITY_CASES.forEach((parityCase, i) => {
       expectParityOutcome(report.outcomes[i]!, runParityCase(parityCase, 'js').outcome, `arm64 native, ${parityCase[0]}`);
