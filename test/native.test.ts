@@ -14,7 +14,7 @@ import { normalizeModelSpec } from '../src/spec.js';
 import { initialCounters, LAYER_FIELDS, modelTables } from '../src/tables.js';
 import { expectClose } from './helpers/close.js';
 import { randomMatrix } from './helpers/gemm.js';
-import { expectTrainingParity, PARITY_CASES } from './helpers/parity.js';
+import { buildWideModel, expectTrainingParity, PARITY_CASES, WIDE_X, WIDE_Y } from './helpers/parity.js';
 
 const addon = nativeBinding();
 const info = addon.info();
@@ -24,34 +24,15 @@ describe('native training parity with the reference', () => {
     expectTrainingParity(parityCase, 'native');
   });
 
-  // Wide enough that every GEMM of the step is cut into parts; 120 rows of 64 features.
-  const wide = (optimizer: OptimizerType, threads: number) =>
-    new MLP({
-      inputs: 64,
-      layers: [
-        { units: 300, activation: 'relu' },
-        { units: 200, activation: 'gelu' },
-        { units: 10, activation: 'softmax' },
-      ],
-      optimizer,
-      l2: 1e-3,
-      dropout: 0.2,
-      seed: 5,
-      backend: 'native',
-      threads,
-    });
-  const wideX = randomMatrix(120 * 64, 8);
-  const wideY = Int32Array.from({ length: 120 }, (_, i) => (i * 7) % 10);
-
   it.each(['sgd', 'momentum', 'nesterov', 'adam'] as const)(
     '%s: 1, 2 and 3 threads give the same bits (fused steps, losses, predictions)',
     (optimizer) => {
       // Three threads even on fewer CPUs: the cap on the team is lifted to test a three-way split.
       process.env.MLPKIT_FORCE_THREADS = '1';
       const runs = [1, 2, 3].map((threads) => {
-        const net = wide(optimizer, threads);
-        const history = net.fitSync(wideX, wideY, { epochs: 2, batchSize: 40 });
-        return { history: history.loss, weights: net.getWeights(), one: net.predict(wideX.subarray(0, 64)), many: net.predict(wideX) };
+        const net = buildWideModel(optimizer, threads);
+        const history = net.fitSync(WIDE_X, WIDE_Y, { epochs: 2, batchSize: 40 });
+        return { history: history.loss, weights: net.getWeights(), one: net.predict(WIDE_X.subarray(0, 64)), many: net.predict(WIDE_X) };
       });
       delete process.env.MLPKIT_FORCE_THREADS;
       expect(runs[0]!.history.every(Number.isFinite)).toBe(true);
@@ -65,27 +46,27 @@ describe('native training parity with the reference', () => {
   );
 
   it('predictions follow every change of the weights (the packed copy they read is refreshed)', () => {
-    const net = wide('adam', 2);
-    const x = wideX.subarray(0, 40 * 64); // more rows than the direct path takes: W is read packed
+    const net = buildWideModel('adam', 2);
+    const x = WIDE_X.subarray(0, 40 * 64); // more rows than the direct path takes: W is read packed
     const alike = (weights: ReturnType<MLP['getWeights']>) => {
-      const other = wide('adam', 1);
+      const other = buildWideModel('adam', 1);
       other.setWeights(weights);
       return other.predict(x);
     };
     const before = net.predict(x);
     expect(net.predict(x)).toEqual(before);
-    net.fitSync(wideX, wideY, { epochs: 1, batchSize: 20 });
+    net.fitSync(WIDE_X, WIDE_Y, { epochs: 1, batchSize: 20 });
     const trained = net.predict(x);
     expect(trained).not.toEqual(before);
     expect(trained).toEqual(alike(net.getWeights()));
-    net.trainBatch(wideX.subarray(0, 20 * 64), wideY.subarray(0, 20));
+    net.trainBatch(WIDE_X.subarray(0, 20 * 64), WIDE_Y.subarray(0, 20));
     expect(net.predict(x)).toEqual(alike(net.getWeights()));
     const scaled = net.getWeights().map(({ weights, bias }) => ({ weights: weights.map((w) => w * 0.5), bias }));
     net.setWeights(scaled);
     expect(net.predict(x)).toEqual(alike(scaled));
-    const other = wide('adam', 3);
+    const other = buildWideModel('adam', 3);
     other.setWeights(scaled);
-    expect(net.evaluate(x, wideY.subarray(0, 40)).loss).toBe(other.evaluate(x, wideY.subarray(0, 40)).loss);
+    expect(net.evaluate(x, WIDE_Y.subarray(0, 40)).loss).toBe(other.evaluate(x, WIDE_Y.subarray(0, 40)).loss);
   });
 
   it('every batch of a chunk reports the L2 penalty of the weights it starts from', () => {
@@ -105,8 +86,8 @@ describe('native training parity with the reference', () => {
         backend: 'native',
         threads: 2,
       });
-    const x = wideX.subarray(0, 40 * 64);
-    const y = wideY.subarray(0, 40);
+    const x = WIDE_X.subarray(0, 40 * 64);
+    const y = WIDE_Y.subarray(0, 40);
     const history = make().fitSync(x, y, { epochs: 2, batchSize: 40, shuffle: false });
     const twin = make();
     const penalties: number[] = [];
@@ -123,16 +104,16 @@ describe('native training parity with the reference', () => {
 
   it('two models training at the same time each get the results they get alone', async () => {
     const solo = ['adam', 'momentum'].map((optimizer) => {
-      const net = wide(optimizer as OptimizerType, 1);
-      net.fitSync(wideX, wideY, { epochs: 3, batchSize: 20 });
+      const net = buildWideModel(optimizer as OptimizerType, 1);
+      net.fitSync(WIDE_X, WIDE_Y, { epochs: 3, batchSize: 20 });
       return net.getWeights();
     });
     // Teams of three, every call on the whole team: six threads on the CPUs there are, whose
     // parts wait for and take work from each other (a waiting part yields its CPU).
     process.env.MLPKIT_FORCE_THREADS = '1';
-    const together = (['adam', 'momentum'] as const).map((optimizer) => wide(optimizer, 3));
+    const together = (['adam', 'momentum'] as const).map((optimizer) => buildWideModel(optimizer, 3));
     delete process.env.MLPKIT_FORCE_THREADS;
-    await Promise.all(together.map((net) => net.fit(wideX, wideY, { epochs: 3, batchSize: 20 })));
+    await Promise.all(together.map((net) => net.fit(WIDE_X, WIDE_Y, { epochs: 3, batchSize: 20 })));
     expect(together[0]!.getWeights()).toEqual(solo[0]);
     expect(together[1]!.getWeights()).toEqual(solo[1]);
   });

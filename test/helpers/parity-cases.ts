@@ -2,7 +2,7 @@
  * The training parity cases and how one is run: plain code without the test runner, so that
  * it also runs in a bundle on another machine (the arm64 addon under emulation).
  */
-import { MLP, type MLPOptions } from '../../src/node.js';
+import { MLP, type MLPOptions, type OptimizerType } from '../../src/node.js';
 
 export const PARITY_X = Array.from({ length: 24 }, (_, i) => [Math.sin(i), Math.cos(i * 1.3), (i % 5) / 5 - 0.4]);
 const classes = PARITY_X.map(([a, b]) => (a! + b! > 0.3 ? 0 : a! > b! ? 1 : 2));
@@ -133,3 +133,27 @@ export function runParityCase(parityCase: ParityCase, backend: 'js' | 'native' |
   };
   return { net, outcome };
 }
+
+/**
+ * A network wide enough that every product of a step is cut into parts on several threads,
+ * and its data (120 rows of 64 features, 10 classes): the thread-count tests train it on 1, 2
+ * and 3 threads (on arm64 too) and expect the same bits.
+ */
+export function buildWideModel(optimizer: OptimizerType, threads: number): MLP {
+  return new MLP({
+    inputs: 64,
+    layers: [
+      { units: 300, activation: 'relu' },
+      { units: 200, activation: 'gelu' },
+      { units: 10, activation: 'softmax' },
+    ],
+    optimizer,
+    l2: 1e-3,
+    dropout: 0.2,
+    seed: 5,
+    backend: 'native',
+    threads,
+  });
+}
+export const WIDE_X = Float32Array.from({ length: 120 * 64 }, (_, i) => Math.sin(i * 0.37) * Math.cos(i * 0.011));
+export const WIDE_Y = Int32Array.from({ length: 120 }, (_, i) => (i * 7) % 10);

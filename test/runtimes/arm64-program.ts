@@ -4,29 +4,15 @@
  * printed as one line of JSON for the test to hold against the reference.
  */
 import { nativeBinding } from '../../src/backends/native.js';
-import { listBackends, MLP } from '../../src/node.js';
-import { PARITY_CASES, runParityCase } from '../helpers/parity-cases.js';
+import { listBackends } from '../../src/node.js';
+import { buildWideModel, flatWeights, PARITY_CASES, runParityCase, WIDE_X, WIDE_Y } from '../helpers/parity-cases.js';
 
-// Wide enough for every product to be cut into parts, trained on 1 and on 3 threads (every call
-// on the whole team): barriers, shared parts and the threads themselves, under emulation.
+// The wide network on 1 and on 3 threads (every call on the whole team): barriers, shared
+// parts and the threads themselves, under emulation.
 function threadWeights(threads: number): number[] {
-  const net = new MLP({
-    inputs: 40,
-    layers: [
-      { units: 200, activation: 'relu' },
-      { units: 120, activation: 'tanh' },
-      { units: 5, activation: 'softmax' },
-    ],
-    optimizer: { type: 'adam', learningRate: 0.01 },
-    dropout: 0.1,
-    seed: 9,
-    backend: 'native',
-    threads,
-  });
-  const x = Float32Array.from({ length: 96 * 40 }, (_, i) => Math.sin(i * 0.7));
-  const y = Int32Array.from({ length: 96 }, (_, r) => r % 5);
-  net.fitSync(x, y, { epochs: 2, batchSize: 32 });
-  return net.getWeights().flatMap((layer) => [...layer.weights, ...(layer.bias ?? [])]);
+  const net = buildWideModel('adam', threads);
+  net.fitSync(WIDE_X, WIDE_Y, { epochs: 2, batchSize: 40 });
+  return flatWeights(net);
 }
 
 let refused = '';
