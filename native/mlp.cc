@@ -414,8 +414,9 @@ void Mlp::gemm(Trans ta, Trans tb, int m, int n, int k, const float* a, int lda,
 }
 
 bool Mlp::use_packed_weights(int n) {
-  // Rows the direct path takes alone read W in place: nothing to gain from a packed copy.
-  if (n <= gemm_config().direct_max_m) return false;
+  // Rows the direct path takes even from packed weights read W in place: nothing to gain
+  // from a packed copy.
+  if (n <= gemm_config().direct_max_m_prepacked) return false;
   if (packed_valid_) return true;
   packed_at_.assign(spec_.layers.size(), 0);
   std::size_t total = 0;

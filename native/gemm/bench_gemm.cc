@@ -247,10 +247,10 @@ void main_table(const GemmConfig& cfg, bool quick, int runs, double peak1, doubl
 // Direct vs packed path, 1 thread: where the small-problem path stops paying.
 void crossover(const GemmConfig& cfg) {
   GemmConfig direct = cfg, packed = cfg;
-  direct.direct_max_m = 1 << 30;
+  direct.direct_max_m = direct.direct_max_m_prepacked = 1 << 30;
   direct.direct_max_mnk = 1e30;
   direct.direct_max_mnk_bt = 1e30;
-  packed.direct_max_m = 0;
+  packed.direct_max_m = packed.direct_max_m_prepacked = 0;
   packed.direct_max_mnk = 0;
   packed.direct_max_mnk_bt = 0;
   GemmWorkspace ws(gemm_workspace_bytes(cfg, 1024, 1024, 1024, 1));

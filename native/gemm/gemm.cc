@@ -40,6 +40,7 @@
 //   avx512    sgemm_ukernel_12x32_avx512   12  32  192  144  4096   m <= 8, mnk <= 64^3 (NT 12^3)
 //   avx2+fma  sgemm_ukernel_6x16_avx2       6  16  256  144  4080   m <= 8, mnk <= 64^3 (NT 12^3)
 //   scalar    sgemm_ukernel_4x8_scalar      4   8  256  128  4096   m <= 1
+//   (B packed already, as the weights of predictions: m <= 3 on avx512 and avx2+fma)
 //
 // (avx2 values measured on a Zen 3 core, 32 KB L1d / 512 KB L2; see
 // bench_gemm.cc. On a Zen 5 core, 48 KB L1d / 1 MB L2, the avx512 row was
@@ -85,6 +86,7 @@ static GemmConfig make_scalar_config() {
   c.direct = sgemm_direct_scalar;
   // Measured: the portable direct loops only beat packing for m = 1 (gemv).
   c.direct_max_m = 1;
+  c.direct_max_m_prepacked = 1;
   c.direct_max_mnk = 0.0;
   c.direct_max_mnk_bt = 0.0;
   return c;
@@ -109,6 +111,9 @@ static GemmConfig make_avx2_config() {
   // (B rows stay in L1/L2, packing is pure overhead) and for NT only below
   // 16^3 (the horizontal sums of the dot-product kernel dominate).
   c.direct_max_m = 8;
+  // Against weights packed once (predictions), W2's layers on a Zen 5 core: the packed path
+  // 1.17-1.27x faster at 4 to 8 rows; at 2 and 3 rows within 11 % either way.
+  c.direct_max_m_prepacked = 3;
   c.direct_max_mnk = 64.0 * 64 * 64;
   c.direct_max_mnk_bt = 12.0 * 12 * 12;
   return c;
@@ -126,8 +131,11 @@ static GemmConfig make_avx512_config() {
   c.ukernel = sgemm_ukernel_12x32_avx512;
   c.pack_a = sgemm_pack_a_mr12;
   c.pack_b = sgemm_pack_b_nr32_avx512;
-  c.direct = sgemm_direct_avx2;
+  c.direct = sgemm_direct_avx512;
   c.direct_max_m = 8;
+  // Against weights packed once (predictions), W2's layers on a Zen 5 core: the packed path
+  // from 4 rows (1.08x; 1.5-1.7x at 6 and 8), level at 3.
+  c.direct_max_m_prepacked = 3;
   c.direct_max_mnk = 64.0 * 64 * 64;
   c.direct_max_mnk_bt = 12.0 * 12 * 12;
   return c;
@@ -555,7 +563,7 @@ GemmPlan make_plan(Trans ta, Trans tb, int m, int n, int k, float alpha, const f
   const double mnk = static_cast<double>(m) * n * k;
   const bool tt = ta == Trans::Yes && tb == Trans::Yes;
   const double max_mnk = tb == Trans::No ? cfg.direct_max_mnk : cfg.direct_max_mnk_bt;
-  J.direct = mnk <= max_mnk || (!tt && m <= cfg.direct_max_m);
+  J.direct = mnk <= max_mnk || (!tt && m <= (packed_b != nullptr ? cfg.direct_max_m_prepacked : cfg.direct_max_m));
   // Small direct products run whole on one thread: for layers of a few units,
   // partitioning costs as much as the product itself. Thin ones with much
   // work (a batch of one row through a wide layer) are still split.

@@ -80,13 +80,15 @@ struct GemmConfig {
   PackBFn pack_b;
   DirectFn direct;
   // Small-problem crossover: the direct path is used when
-  //   m <= direct_max_m (not for TT), or
+  //   m <= direct_max_m (not for TT; m <= direct_max_m_prepacked when op(B) comes packed
+  //                      already, which leaves the packed path only A to pack), or
   //   m*n*k <= direct_max_mnk     for NN / TN (B rows read in place), or
   //   m*n*k <= direct_max_mnk_bt  for NT / TT (dot products along k, whose
   //                               horizontal sums make small cubes slower).
   // Set all to 0 to force the packed path, or to huge values to force the
   // direct path (tests and benchmarks do this on a copy of the config).
   int direct_max_m;
+  int direct_max_m_prepacked;
   double direct_max_mnk;
   double direct_max_mnk_bt;
 };

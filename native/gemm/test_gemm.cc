@@ -148,7 +148,7 @@ void run_case(const Case& t, std::mt19937& rng) {
 
 GemmConfig forced(const GemmConfig& base, bool direct) {
   GemmConfig c = base;
-  c.direct_max_m = direct ? 1 << 30 : 0;
+  c.direct_max_m = c.direct_max_m_prepacked = direct ? 1 << 30 : 0;
   c.direct_max_mnk = direct ? 1e30 : 0.0;
   c.direct_max_mnk_bt = direct ? 1e30 : 0.0;
   return c;

@@ -54,6 +54,11 @@ void sgemm_ukernel_12x32_avx512(int mr, int nr, int k, float alpha,
 // B packing (NR=32): whole panels of the NT (weights) form with 16x16 in-register transposes
 // of zmm rows, the rest through the AVX2 packer; the same bytes as the portable packer.
 void sgemm_pack_b_nr32_avx512(Trans tb, int k, int n, const float* b, int ldb, float* out);
+// Direct path: the NT form (dot products along k, a prediction's rows against the weights) in
+// zmm; the other forms through the AVX2 loops.
+void sgemm_direct_avx512(Trans ta, Trans tb, int m, int n, int k, float alpha,
+                         const float* a, int lda, const float* b, int ldb,
+                         float beta, float* c, int ldc);
 #endif
 
 }  // namespace mlpkit

@@ -66,6 +66,7 @@ struct Avx2Traits {
   using Mask = __m256i;
   static constexpr int kWidth = 8;
   static constexpr int kMr = 6;
+  static constexpr int kDirectRows = 3;  // 9 accumulators + 3 + 3 rows of 16 ymm
 
   MLPKIT_AVX2_INLINE static Vec zero() { return _mm256_setzero_ps(); }
   MLPKIT_AVX2_INLINE static Vec set1(float x) { return _mm256_set1_ps(x); }
@@ -84,6 +85,15 @@ struct Avx2Traits {
   }
   MLPKIT_AVX2_INLINE static void mask_storeu(float* p, Mask m, Vec v) {
     _mm256_maskstore_ps(p, m, v);
+  }
+  MLPKIT_AVX2_INLINE static float hsum(Vec v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+  }
+  MLPKIT_AVX2_INLINE static float fmadd1(float a, float b, float c) {
+    return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
   }
 };
 
@@ -209,13 +219,6 @@ MLPKIT_AVX2_INLINE void pack_a_avx2(Trans ta, int m, int k,
   }
 }
 
-MLPKIT_AVX2_INLINE float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-  return _mm_cvtss_f32(s);
-}
-
 // Direct path, B not transposed (NN, TN): up to 6 rows of C x 16 columns,
 // A broadcast straight from the source, B rows read in place.
 template <int M, bool FULL>
@@ -279,67 +282,6 @@ MLPKIT_AVX2_INLINE void direct_rows_n(Trans ta, int n, int k, float alpha, const
   if (j < n) direct_tile_n<M, false>(ta, n - j, k, alpha, a, lda, b + j, ldb, beta, c + j, ldc);
 }
 
-// Direct path, NT: C(i, j) = dot(A row i, B row j) along contiguous k.
-// Tiles of MI rows of A x NJ rows of B (up to 3x3 = 9 accumulators, 6 loads
-// per 9 FMAs); the k tail uses masked loads, so every element gets the same
-// lane-wise sum and the same reduction tree whatever tile it is in.
-template <int MI, int NJ>
-MLPKIT_AVX2_INLINE void direct_tile_t(int k, float alpha,
-                                      const float* a,  // (MI, k), lda
-                                      int lda,
-                                      const float* b,  // (NJ, k), ldb
-                                      int ldb, float beta,
-                                      float* c,  // (MI, NJ), ldc
-                                      int ldc) {
-  __m256 acc[MI][NJ];
-  for (int i = 0; i < MI; ++i)
-    for (int j = 0; j < NJ; ++j) acc[i][j] = _mm256_setzero_ps();
-  int p = 0;
-  for (; p + 8 <= k; p += 8) {
-    __m256 av[MI];
-    for (int i = 0; i < MI; ++i) av[i] = _mm256_loadu_ps(a + static_cast<long>(i) * lda + p);
-    // With a row or two of A this is bound by streaming B (the weights) from L3: each 64-byte
-    // line of the next tile's rows is asked for one tile ahead (5–10 % at batch 1; a prefetch
-    // past the last row is harmless, it never faults).
-    if ((p & 15) == 0)
-      for (int j = 0; j < NJ; ++j) _mm_prefetch(reinterpret_cast<const char*>(b + static_cast<long>(j + NJ) * ldb + p), _MM_HINT_T0);
-    for (int j = 0; j < NJ; ++j) {
-      const __m256 bv = _mm256_loadu_ps(b + static_cast<long>(j) * ldb + p);
-      for (int i = 0; i < MI; ++i) acc[i][j] = _mm256_fmadd_ps(av[i], bv, acc[i][j]);
-    }
-  }
-  if (p < k) {
-    const __m256i mk = first_lanes(k - p);
-    __m256 av[MI];
-    for (int i = 0; i < MI; ++i)
-      av[i] = _mm256_maskload_ps(a + static_cast<long>(i) * lda + p, mk);
-    for (int j = 0; j < NJ; ++j) {
-      const __m256 bv = _mm256_maskload_ps(b + static_cast<long>(j) * ldb + p, mk);
-      for (int i = 0; i < MI; ++i) acc[i][j] = _mm256_fmadd_ps(av[i], bv, acc[i][j]);
-    }
-  }
-  for (int i = 0; i < MI; ++i) {
-    float* ci = c + static_cast<long>(i) * ldc;
-    for (int j = 0; j < NJ; ++j) {
-      __m128 r = _mm_mul_ss(_mm_set_ss(hsum(acc[i][j])), _mm_set_ss(alpha));
-      if (beta != 0.0f) r = _mm_fmadd_ss(_mm_set_ss(ci[j]), _mm_set_ss(beta), r);
-      ci[j] = _mm_cvtss_f32(r);
-    }
-  }
-}
-
-template <int MI>
-MLPKIT_AVX2_INLINE void direct_rows_t(int n, int k, float alpha, const float* a, int lda,
-                                      const float* b, int ldb, float beta, float* c, int ldc) {
-  int j = 0;
-  for (; j + 3 <= n; j += 3)
-    direct_tile_t<MI, 3>(k, alpha, a, lda, b + static_cast<long>(j) * ldb, ldb, beta, c + j, ldc);
-  if (n - j == 2)
-    direct_tile_t<MI, 2>(k, alpha, a, lda, b + static_cast<long>(j) * ldb, ldb, beta, c + j, ldc);
-  else if (n - j == 1)
-    direct_tile_t<MI, 1>(k, alpha, a, lda, b + static_cast<long>(j) * ldb, ldb, beta, c + j, ldc);
-}
-
 }  // namespace
 
 MLPKIT_AVX2 void sgemm_ukernel_6x16_avx2(int mr, int nr, int k, float alpha,
@@ -396,16 +338,7 @@ MLPKIT_AVX2 void sgemm_direct_avx2(Trans ta, Trans tb, int m, int n, int k, floa
     sgemm_direct_scalar(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
-  int i = 0;
-  for (; i + 3 <= m; i += 3)
-    direct_rows_t<3>(n, k, alpha, a + static_cast<long>(i) * lda, lda, b, ldb, beta,
-                     c + static_cast<long>(i) * ldc, ldc);
-  if (m - i == 2)
-    direct_rows_t<2>(n, k, alpha, a + static_cast<long>(i) * lda, lda, b, ldb, beta,
-                     c + static_cast<long>(i) * ldc, ldc);
-  else if (m - i == 1)
-    direct_rows_t<1>(n, k, alpha, a + static_cast<long>(i) * lda, lda, b, ldb, beta,
-                     c + static_cast<long>(i) * ldc, ldc);
+  direct_nt<Avx2Traits>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 }  // namespace mlpkit

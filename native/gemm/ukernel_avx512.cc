@@ -21,6 +21,10 @@
 // n % 32 keep the full-width arithmetic, so an element's value never depends
 // on its tile position.
 //
+// Direct path (small m, see GemmConfig): the NT form, a prediction's few rows against the
+// weights read in place, as dot products in zmm (direct_tile_nt of ukernel_x86.h, in tiles of
+// up to 4 x 3); the NN and TN forms go to the AVX2 loops.
+//
 // Status: passes the GEMM tests (test_gemm.cc) on AVX-512F hardware (its
 // blocksizes: gemm.cc). The dispatcher selects it only when the CPU reports
 // AVX-512F.
@@ -47,6 +51,7 @@ struct Avx512Traits {
   using Mask = __mmask16;
   static constexpr int kWidth = 16;
   static constexpr int kMr = 12;
+  static constexpr int kDirectRows = 4;
 
   MLPKIT_AVX512_INLINE static Vec zero() { return _mm512_setzero_ps(); }
   MLPKIT_AVX512_INLINE static Vec set1(float x) { return _mm512_set1_ps(x); }
@@ -66,6 +71,10 @@ struct Avx512Traits {
   MLPKIT_AVX512_INLINE static void mask_storeu(float* p, Mask m, Vec v) {
     _mm512_mask_storeu_ps(p, m, v);
   }
+  MLPKIT_AVX512_INLINE static float hsum(Vec v) { return _mm512_reduce_add_ps(v); }
+  MLPKIT_AVX512_INLINE static float fmadd1(float a, float b, float c) {
+    return _mm_cvtss_f32(_mm_fmadd_round_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c), _MM_FROUND_CUR_DIRECTION));
+  }
 };
 
 }  // namespace
@@ -79,8 +88,8 @@ MLPKIT_AVX512 void sgemm_ukernel_12x32_avx512(int mr, int nr, int k, float alpha
   ukernel<Avx512Traits>(mr, nr, k, alpha, a, b, beta, c, ldc);
 }
 
-// GCC 12 warns that the placeholder its unpack intrinsics start from may be uninitialized
-// (GCC bug 105593); the intrinsics overwrite every lane of it.
+// GCC 12 warns that the placeholder its unpack and reduce intrinsics start from may be
+// uninitialized (GCC bug 105593); the intrinsics overwrite every lane of it.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -143,6 +152,15 @@ MLPKIT_AVX512 void sgemm_pack_b_nr32_avx512(Trans tb, int k, int n, const float*
     }
   }
   if (j0 < n) sgemm_pack_b_nr32_avx2(tb, k, n - j0, b + static_cast<long>(j0) * ldb, ldb, out);
+}
+
+MLPKIT_AVX512 void sgemm_direct_avx512(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda,
+                                       const float* b, int ldb, float beta, float* c, int ldc) {
+  if (tb == Trans::No || ta == Trans::Yes) {  // B read along its rows: the AVX2 loops
+    sgemm_direct_avx2(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  direct_nt<Avx512Traits>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 #if defined(__GNUC__) && !defined(__clang__)

@@ -1,5 +1,5 @@
 // Internal: the x86 SIMD micro-kernel body shared by the AVX2 (6x16) and
-// AVX-512 (12x32) kernels. Include only from an ISA file (ukernel_avx2.cc,
+// AVX-512 (12x32) kernels, and their direct path's NT tile. Include only from an ISA file (ukernel_avx2.cc,
 // ukernel_avx512.cc), after defining MLPKIT_UKERNEL_X86_INLINE.
 //
 // Shape: an MR x NR tile with NR = 2 vectors, so every row of C is two
@@ -23,12 +23,15 @@
 // Vector traits V (a struct of static always-inline functions):
 //   Vec, Mask                  register and lane-mask types
 //   kWidth, kMr                floats per vector; rows per tile (MR)
+//   kDirectRows                rows of A per tile of the direct NT path
 //   zero, set1, broadcast(p)   broadcast reads one float from memory
 //   load(p)                    aligned (packed B only); loadu / storeu for C
 //   mul, fmadd(a, b, c)        a*b + c with one rounding
 //   tail_masks(nr, m0, m1)     masks for the first nr of the 2*kWidth columns
 //   maskz_loadu(p, m)          masked-off lanes read as 0 and never touch memory
 //   mask_storeu(p, m, v)       masked-off lanes are not written
+//   hsum(v)                    the sum of v's lanes, by a fixed tree
+//   fmadd1(a, b, c)            a*b + c on one float with one rounding
 //
 // Target: GCC and Clang inline an always_inline function only into a caller
 // compiled for a superset of its ISA, so every function here carries the
@@ -151,6 +154,94 @@ MLPKIT_UKERNEL_X86_INLINE void ukernel(int mr, int nr, int k, float alpha,
                                        float* c,  // (mr, nr), ldc
                                        int ldc) {
   ukernel_rows<V, V::kMr>(mr, nr, k, alpha, a, b, beta, c, ldc);
+}
+
+// Direct path, NT: C(i, j) = alpha * dot(A row i, B row j) (+ beta * C), both rows read in
+// place along contiguous k (a prediction's few rows against the weights, W stored (n, k)).
+// Tiles of MI rows of A by NJ rows of B: MI*NJ accumulators, MI + NJ loads per step of one
+// vector along k. With one row of A this streams B once from wherever it lives (usually L3),
+// so the tile keeps enough independent FMA chains for the loop to run at the speed of the
+// read. Lane l of an element's accumulator holds its products at k ≡ l (mod kWidth); the k tail
+// uses masked loads, and every element is reduced by the same tree whatever tile it is in.
+template <class V, int MI, int NJ>
+MLPKIT_UKERNEL_X86_INLINE void direct_tile_nt(int k, float alpha,
+                                              const float* a,  // (MI, k), lda
+                                              int lda,
+                                              const float* b,  // (NJ, k), ldb
+                                              int ldb, float beta,
+                                              float* c,  // (MI, NJ), ldc
+                                              int ldc) {
+  using Vec = typename V::Vec;
+  constexpr int W = V::kWidth;
+  Vec acc[MI][NJ];
+  for (int i = 0; i < MI; ++i)
+    for (int j = 0; j < NJ; ++j) acc[i][j] = V::zero();
+  int p = 0;
+  for (; p + W <= k; p += W) {
+    // Every row is loaded once per step into a register (the empty asm keeps the compiler from
+    // folding the loads into the FMAs): folded, a row would be read by each of its FMAs, and
+    // an unaligned one (W at any offset of the state) split across two lines every time.
+    Vec av[MI], bv[NJ];
+    for (int i = 0; i < MI; ++i) {
+      av[i] = V::loadu(a + static_cast<long>(i) * lda + p);
+      if (NJ > 1) asm("" : "+v"(av[i]));
+    }
+    // Each 64-byte line of the next tile's rows is asked for one tile ahead (5–10 % at batch
+    // 1; a prefetch past the last row is harmless, it never faults).
+    if ((p & 15) == 0)
+      for (int j = 0; j < NJ; ++j) _mm_prefetch(reinterpret_cast<const char*>(b + static_cast<long>(j + NJ) * ldb + p), _MM_HINT_T0);
+    for (int j = 0; j < NJ; ++j) {
+      bv[j] = V::loadu(b + static_cast<long>(j) * ldb + p);
+      if (MI > 1) asm("" : "+v"(bv[j]));
+    }
+    for (int i = 0; i < MI; ++i)
+      for (int j = 0; j < NJ; ++j) acc[i][j] = V::fmadd(av[i], bv[j], acc[i][j]);
+  }
+  if (p < k) {
+    typename V::Mask lanes, unused;
+    V::tail_masks(k - p, lanes, unused);
+    Vec av[MI];
+    for (int i = 0; i < MI; ++i) av[i] = V::maskz_loadu(a + static_cast<long>(i) * lda + p, lanes);
+    for (int j = 0; j < NJ; ++j) {
+      const Vec bv = V::maskz_loadu(b + static_cast<long>(j) * ldb + p, lanes);
+      for (int i = 0; i < MI; ++i) acc[i][j] = V::fmadd(av[i], bv, acc[i][j]);
+    }
+  }
+  for (int i = 0; i < MI; ++i) {
+    float* ci = c + static_cast<long>(i) * ldc;
+    for (int j = 0; j < NJ; ++j) {
+      const float sum = V::hsum(acc[i][j]) * alpha;
+      ci[j] = beta != 0.0f ? V::fmadd1(ci[j], beta, sum) : sum;
+    }
+  }
+}
+
+// MI rows of C: tiles of NJ columns, then the last columns one at a time.
+template <class V, int MI, int NJ>
+MLPKIT_UKERNEL_X86_INLINE void direct_rows_nt(int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
+                                              float beta, float* c, int ldc) {
+  int j = 0;
+  for (; j + NJ <= n; j += NJ) direct_tile_nt<V, MI, NJ>(k, alpha, a, lda, b + static_cast<long>(j) * ldb, ldb, beta, c + j, ldc);
+  for (; j < n; ++j) direct_tile_nt<V, MI, 1>(k, alpha, a, lda, b + static_cast<long>(j) * ldb, ldb, beta, c + j, ldc);
+}
+
+// The direct path's NT form (DirectFn, gemm.h, with ta = No and tb = Yes):
+// groups of V::kDirectRows rows of C in tiles of 3 columns (4 x 3 = 12 accumulators in zmm,
+// 3 x 3 = 9 in ymm), the last rows in tiles of 4 columns, so that even one row keeps four
+// FMA chains.
+template <class V>
+MLPKIT_UKERNEL_X86_INLINE void direct_nt(int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
+                                         float beta, float* c, int ldc) {
+  constexpr int R = V::kDirectRows;
+  int i = 0;
+  for (; i + R <= m; i += R) direct_rows_nt<V, R, 3>(n, k, alpha, a + static_cast<long>(i) * lda, lda, b, ldb, beta, c + static_cast<long>(i) * ldc, ldc);
+  const float* ai = a + static_cast<long>(i) * lda;
+  float* ci = c + static_cast<long>(i) * ldc;
+  if constexpr (R > 3) {
+    if (m - i == 3) direct_rows_nt<V, 3, 3>(n, k, alpha, ai, lda, b, ldb, beta, ci, ldc);
+  }
+  if (m - i == 2) direct_rows_nt<V, 2, 4>(n, k, alpha, ai, lda, b, ldb, beta, ci, ldc);
+  if (m - i == 1) direct_rows_nt<V, 1, 4>(n, k, alpha, ai, lda, b, ldb, beta, ci, ldc);
 }
 
 }  // namespace
