@@ -1,6 +1,7 @@
 /**
  * Native training and inference throughput as a share of the core's measured FMA peak, on 1
- * and 2 threads: the figures of the native backend's targets.
+ * and 2 threads: the figures of the native backend's targets. Inference of one row, which
+ * reads every weight once, is also set against the core's measured read bandwidth.
  *
  *   npm run bench:native                    the ISA the CPU offers
  *   MLPKIT_ISA=avx2 npm run bench:native    the AVX2 path on an AVX-512 machine
@@ -151,6 +152,21 @@ for (const r of rows) {
   const speedUp = r.threads === 1 ? '' : `${(r.samplesPerSecond / one.get(r.workload)!).toFixed(2)}×`;
   console.log(
     `| ${r.workload} | ${r.threads} | ${Math.round(r.samplesPerSecond).toLocaleString('en')} | ${r.gflops.toFixed(1)} | ${share} | ${speedUp} | ${torchRate(r.group, r.threads)} |`,
+  );
+}
+
+// Batch 1 reads every weight once per row, so its yardstick is the read bandwidth of one core
+// at the size of the weights (they live in L3 between calls), and for two threads at half the
+// size each (each core reads its half of every layer).
+const weightBytes = 4 * (macs(WORKLOADS.W2 as MLPOptions).forward + WORKLOADS.W2!.layers.reduce((sum, layer) => sum + layer.units, 0));
+console.log(`\nW2 inference at batch 1 reads ${(weightBytes / 1e6).toFixed(2)} MB of weights per row:`);
+for (const threads of [1, 2]) {
+  const gbs = addon.readBandwidth(weightBytes / threads, 1);
+  const bound = (threads * gbs * 1e9) / weightBytes;
+  const measured = rows.find((r) => r.group === 'W2-infer-1' && r.threads === threads)!.samplesPerSecond;
+  console.log(
+    `- ${threads} thread${threads > 1 ? 's' : ''}: one core reads ${(weightBytes / threads / 1e6).toFixed(2)} MB at ${gbs.toFixed(1)} GB/s (best pass), ` +
+      `so at most ${Math.round(bound).toLocaleString('en')} samples/s; measured ${Math.round(measured).toLocaleString('en')} (${((100 * measured) / bound).toFixed(0)} %)`,
   );
 }
 

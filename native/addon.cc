@@ -170,6 +170,19 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), measure_fma_peak_gflops(seconds, isa));
 }
 
+// [sync] readBandwidth(bytes, seconds) → GB/s at which one core reads a block of `bytes` over
+// and over with the chosen kernels' vector loads (best pass of about `seconds`).
+Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) {
+  check_count(info, 2, "readBandwidth");
+  const int64_t bytes = get_integer(info, 0, "bytes", 1, int64_t{1} << 32);
+  const double seconds = get_number(info, 1, "seconds", 0.01, 10);
+  try {
+    return Napi::Number::New(info.Env(), measure_read_gbs(static_cast<std::size_t>(bytes), seconds, gemm_config().isa));
+  } catch (const std::bad_alloc&) {
+    throw Napi::RangeError::New(info.Env(), "readBandwidth: no memory for a block of " + std::to_string(bytes) + " bytes");
+  }
+}
+
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -540,6 +553,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("philox", Napi::Function::New(env, Philox, "philox"));
   exports.Set("sgemm", Napi::Function::New(env, Sgemm, "sgemm"));
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
+  exports.Set("readBandwidth", Napi::Function::New(env, ReadBandwidth, "readBandwidth"));
   exports.Set("columnMoments", Napi::Function::New(env, ColumnMoments, "columnMoments"));
   exports.Set("Model", ModelWrap::Define(env));
   return exports;

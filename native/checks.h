@@ -8,6 +8,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <iomanip>
+#include <sstream>
 #include <string>
 
 namespace mlpkit {
@@ -55,12 +57,19 @@ inline void check_count(const Napi::CallbackInfo& info, size_t count, const char
   }
 }
 
+// A bound as JavaScript would print it (0.01, not 0.010000).
+inline std::string number_text(double d) {
+  std::ostringstream text;
+  text << std::setprecision(15) << d;
+  return text.str();
+}
+
 inline double get_number(const Napi::CallbackInfo& info, size_t i, const std::string& name, double min, double max) {
   const Napi::Value v = info[i];
   if (!v.IsNumber()) throw_type(info.Env(), name, "a number", v);
   const double d = v.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || d < min || d > max) {
-    throw_range(info.Env(), name, "a finite number between " + std::to_string(min) + " and " + std::to_string(max), v);
+    throw_range(info.Env(), name, "a finite number between " + number_text(min) + " and " + number_text(max), v);
   }
   return d;
 }

@@ -1,6 +1,9 @@
-// The FMA peak of one core, measured: the yardstick the benchmarks report GEMM speed against.
+// The FMA peak and the read bandwidth of one core, measured: the yardsticks the benchmarks report
+// speed against.
 #ifndef MLPKIT_NATIVE_PEAK_H_
 #define MLPKIT_NATIVE_PEAK_H_
+
+#include <cstddef>
 
 #include "gemm/gemm.h"
 
@@ -10,6 +13,12 @@ namespace mlpkit {
 // kernels of `isa` use (512-bit for avx512, 256-bit for avx2; 0 for scalar, which has no
 // vector peak), for about `seconds`: the yardstick speeds are reported against.
 double measure_fma_peak_gflops(double seconds, Isa isa);
+
+// GB/s at which one core reads a block of `bytes` again and again (vector loads of the width the
+// kernels of `isa` use, summed), best pass of about `seconds`: from L1, L2 or L3 depending on the
+// size. The bound of work that streams its operands once per call, such as a prediction of one
+// row, which reads every weight once.
+double measure_read_gbs(std::size_t bytes, double seconds, Isa isa);
 
 }  // namespace mlpkit
 

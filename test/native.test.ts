@@ -487,6 +487,16 @@ describe('MLPKIT_ISA', () => {
     for (const { isa } of info.configs)
       if (isa !== 'scalar') expect(addon.fmaPeak(0.01, isa === 'avx2+fma' ? 'avx2' : 'avx512')).toBeGreaterThan(0);
   });
+
+  it('the read bandwidth is measured for a block of the size asked for, which must be a whole number of bytes', () => {
+    expect(() => addon.readBandwidth(0, 0.01)).toThrow(/bytes must be an integer between 1 and 4294967296, got 0/);
+    expect(() => addon.readBandwidth(1.5, 0.01)).toThrow(/bytes must be an integer/);
+    expect(() => addon.readBandwidth(1024, 0)).toThrow(/seconds must be a finite number between 0.01 and 10, got 0/);
+    for (const bytes of [100, 2 ** 16]) {
+      const gbs = addon.readBandwidth(bytes, 0.01);
+      expect(Number.isFinite(gbs) && gbs > 0).toBe(true);
+    }
+  });
 });
 
 describe('the scaler fitted natively', () => {

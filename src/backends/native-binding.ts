@@ -57,6 +57,12 @@ export interface NativeBinding {
    * use) for about `seconds`: the yardstick of the benchmarks. 0 for scalar.
    */
   fmaPeak(seconds: number, isa: 'auto' | 'avx512' | 'avx2' | 'scalar'): number;
+  /**
+   * GB/s at which one core reads a block of `bytes` over and over with the kernels' vector loads
+   * (the best pass of about `seconds`): the yardstick of work bound by reading its operands,
+   * such as a prediction of one row.
+   */
+  readBandwidth(bytes: number, seconds: number): number;
   /** StandardScaler's sums over rows of x, to its bits (see ColumnMoments in src/scaler.ts). */
   columnMoments(x: Float32Array | Uint8Array, cols: number, rows: Int32Array | undefined, mean: Float64Array, squares: Float64Array): void;
   /** new Model(parameters, layers, layerValues, hyper, loss, optimizer, seedLo, seedHi): the tables of tables.ts. */
