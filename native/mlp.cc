@@ -657,32 +657,39 @@ void Mlp::backward(int t, const float* x, int n, const UpdateRule* update) {
     if (parts <= kMaxSharingParts) share_gemm(&plan, &share_, ++share_tags_[t]);
     run_gemm_part(plan, t);
   }
-  team_->barrier();
 }
 
-UpdateRule Mlp::next_update(double learning_rate) {
-  counters_[kCounterStep] += 1;
-  if (spec_.optimizer == Optimizer::Adam) {
-    counters_[kCounterBeta1Power] *= spec_.beta1;  // β^t as running products, as every backend computes them
-    counters_[kCounterBeta2Power] *= spec_.beta2;
-  }
+// β^t as running products, as every backend computes them.
+UpdateRule Mlp::next_update(double learning_rate) const {
+  const bool adam = spec_.optimizer == Optimizer::Adam;
+  const double beta1_power = adam ? counters_[kCounterBeta1Power] * spec_.beta1 : counters_[kCounterBeta1Power];
+  const double beta2_power = adam ? counters_[kCounterBeta2Power] * spec_.beta2 : counters_[kCounterBeta2Power];
   // Coefficients in double, rounded once: 1 − 0.999f alone would be off by 1e-5 relative.
   return UpdateRule{spec_.optimizer, static_cast<float>(learning_rate), static_cast<float>(spec_.momentum),
                     static_cast<float>(spec_.beta1), static_cast<float>(spec_.beta2), static_cast<float>(1.0 - spec_.beta1),
-                    static_cast<float>(1.0 - spec_.beta2), static_cast<float>(1.0 / (1.0 - counters_[kCounterBeta1Power])),
-                    static_cast<float>(1.0 / (1.0 - counters_[kCounterBeta2Power])), static_cast<float>(spec_.epsilon)};
+                    static_cast<float>(1.0 - spec_.beta2), static_cast<float>(1.0 / (1.0 - beta1_power)),
+                    static_cast<float>(1.0 / (1.0 - beta2_power)), static_cast<float>(spec_.epsilon)};
+}
+
+void Mlp::advance_counters() {
+  counters_[kCounterStep] += 1;
+  if (spec_.optimizer == Optimizer::Adam) {
+    counters_[kCounterBeta1Power] *= spec_.beta1;
+    counters_[kCounterBeta2Power] *= spec_.beta2;
+  }
 }
 
 double Mlp::step(int t, const float* x, const float* y, int n, double learning_rate) {
   forward(t, x, n, true);
-  const double data_loss = loss_forward(t, y, n);
-  // Every thread computes the same loss and so takes the same branch. The counters move once
-  // all threads are past the forward pass (its dropout masks read the step).
-  const double loss = data_loss + penalty_;
+  // Every thread takes its own copy of the update from the counters as they stand, before the
+  // barrier in loss_forward: past it, no thread reads them again in this step (the dropout
+  // masks of the forward pass read the step too), so thread 0 may move them at its end.
+  const UpdateRule update = next_update(learning_rate);
+  // Every thread computes the same loss and so takes the same branch.
+  const double loss = loss_forward(t, y, n) + penalty_;
   if (!std::isfinite(loss)) return loss;
-  if (t == 0) update_ = next_update(learning_rate);
-  team_->barrier();
-  backward(t, x, n, &update_);
+  backward(t, x, n, &update);
+  if (t == 0) advance_counters();  // published by the barrier that ends the step
   return loss;
 }
 
@@ -716,7 +723,7 @@ double Mlp::train_step(const float* x, const float* y, int n, double learning_ra
   packed_valid_ = false;
   penalty_ = penalty();
   double loss = 0.0;
-  auto body = [&](int t) {
+  auto body = [&](int t) {  // the region's end ends the step
     const double value = step(t, x, y, n, learning_rate);
     if (t == 0) loss = value;
   };
@@ -772,8 +779,14 @@ int Mlp::train(const int32_t* order, const int32_t* bounds, int first, int count
         losses[b] = loss;
         stopping = stop.load(std::memory_order_relaxed);
       }
-      team_->barrier();  // every thread sees `stopping` and the step's last writes
-      if (!std::isfinite(loss) || stopping) {
+      if (!std::isfinite(loss)) {  // the same on every thread, which all stop here
+        if (t == 0) done = b - first + 1;
+        return;
+      }
+      // The end of the step: every update and the counters are in before the next batch is
+      // gathered over this one, and every thread sees `stopping`.
+      team_->barrier();
+      if (stopping) {
         if (t == 0) done = b - first + 1;
         return;
       }
@@ -786,7 +799,7 @@ int Mlp::train(const int32_t* order, const int32_t* bounds, int first, int count
 double Mlp::loss_and_gradient(const float* x, const float* y, int n) {
   penalty_ = penalty();
   double loss = 0.0;
-  auto body = [&](int t) {
+  auto body = [&](int t) {  // the region's end waits for every gradient
     forward(t, x, n, false);
     const double value = loss_forward(t, y, n) + penalty_;
     backward(t, x, n, nullptr);

@@ -136,9 +136,12 @@ class Mlp {
   void output_activation(int r0, int r1);                  // ŷ = φ_L(logits) of rows [r0, r1)
   void loss_rows(const float* y, int n, int r0, int r1);   // per-row loss, ŷ and δ_L of rows [r0, r1)
   double loss_forward(int t, const float* y, int n);      // the mean data loss, the same on every thread
-  void backward(int t, const float* x, int n, const UpdateRule* update);  // null: gradients only
-  double step(int t, const float* x, const float* y, int n, double learning_rate);
-  UpdateRule next_update(double learning_rate);           // advances the counters
+  // null update: gradients only. Ends without a barrier: the caller's (or the region's end)
+  // ends the step.
+  void backward(int t, const float* x, int n, const UpdateRule* update);
+  double step(int t, const float* x, const float* y, int n, double learning_rate);  // ends like backward
+  UpdateRule next_update(double learning_rate) const;     // from the counters as they stand
+  void advance_counters();                                // once per step, by thread 0
   void penalty_rows(int t);        // row_penalty_ of thread t's share of the rows of every W
   double summed_penalty() const;   // l2 · Σ row_penalty_ in row order: penalty()'s bits
   void reserve_workspace(int capacity, int threads);  // grows workspace_ (may throw std::bad_alloc)
@@ -183,7 +186,6 @@ class Mlp {
   std::vector<double> row_loss_;  // (capacity): the loss of each row of a batch
   double penalty_ = 0.0;          // l2·‖W‖² of the step under way
   std::vector<double> row_penalty_;  // Σ w² of each row of every W (layer by layer), when l2 > 0
-  UpdateRule update_{};           // the update of the step under way
 };
 
 }  // namespace mlpkit

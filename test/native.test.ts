@@ -45,6 +45,30 @@ describe('native training parity with the reference', () => {
     },
   );
 
+  it('a network of one layer (no barrier inside its backward pass) also gives the same bits on 1, 2 and 3 threads', () => {
+    // Every thread reads Adam's counters for its own copy of the update; thread 0 moves them at
+    // the end of its step, which with one layer may come before another thread's start of it.
+    process.env.MLPKIT_FORCE_THREADS = '1';
+    const runs = [1, 2, 3].map((threads) => {
+      const net = new MLP({
+        inputs: 64,
+        layers: [{ units: 10, activation: 'softmax' }],
+        optimizer: 'adam',
+        seed: 3,
+        backend: 'native',
+        threads,
+      });
+      const history = net.fitSync(WIDE_X, WIDE_Y, { epochs: 6, batchSize: 8 });
+      return { history: history.loss, weights: net.getWeights() };
+    });
+    delete process.env.MLPKIT_FORCE_THREADS;
+    expect(runs[0]!.history.every(Number.isFinite)).toBe(true);
+    for (const run of runs.slice(1)) {
+      expect(run.history).toEqual(runs[0]!.history);
+      expect(run.weights).toEqual(runs[0]!.weights);
+    }
+  });
+
   it('predictions follow every change of the weights (the packed copy they read is refreshed)', () => {
     const net = buildWideModel('adam', 2);
     const x = WIDE_X.subarray(0, 40 * 64); // more rows than the direct path takes: W is read packed
