@@ -7,7 +7,8 @@
  *   MLPKIT_ISA=avx2 npm run bench:native    the AVX2 path on an AVX-512 machine
  *   npm run bench:native -- --runs 5 --seconds 2
  *
- * Each figure is the median of `runs` runs of at least `seconds` each, after a warm-up run.
+ * Each figure is the median of `runs` runs of at least `seconds` each, after a warm-up run; what
+ * is compared (1 and 2 threads, 2 and 8, one model and two) runs in turns, run by run.
  * GFLOP counts are the multiply-adds of the GEMMs (2 per MAC): forward for inference; forward,
  * weight gradient and delta (every layer but the first) for training.
  */
@@ -47,90 +48,132 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-/** Samples per second of `step` (which processes `samples` samples), median of the runs. */
-function rate(samples: number, step: () => void): number {
-  step();
-  const rates: number[] = [];
+/**
+ * Samples per second of each step (each processes `samples` samples), run in turns: run r of
+ * every step before run r + 1 of any, so that a machine whose speed drifts (a shared host, an
+ * uneven virtual CPU) slows them alike. Returns each step's median and the median of each
+ * step's run-by-run ratio to the first step.
+ */
+function ratesInTurns(samples: number, steps: (() => void)[]): { medians: number[]; ratios: number[] } {
+  steps.forEach((step) => step());
+  const rates: number[][] = steps.map(() => []);
   for (let r = 0; r < runs; r++) {
-    let done = 0;
-    const start = performance.now();
-    let elapsed = 0;
-    while (elapsed < seconds * 1000) {
-      step();
-      done += samples;
-      elapsed = performance.now() - start;
-    }
-    rates.push(done / (elapsed / 1000));
+    steps.forEach((step, s) => {
+      let done = 0;
+      const start = performance.now();
+      let elapsed = 0;
+      while (elapsed < seconds * 1000) {
+        step();
+        done += samples;
+        elapsed = performance.now() - start;
+      }
+      rates[s]!.push(done / (elapsed / 1000));
+    });
   }
-  return median(rates);
+  return {
+    medians: rates.map(median),
+    ratios: rates.map((own) => median(own.map((rate, r) => rate / rates[0]![r]!))),
+  };
 }
 
-type Row = { group: GroupId; workload: string; threads: number; samplesPerSecond: number; gflops: number };
+type Row = {
+  group: GroupId;
+  workload: string;
+  threads: number;
+  samplesPerSecond: number;
+  gflops: number;
+  /** Median ratio to the 1-thread rate of the runs taken in turns with it. */
+  speedUp: number;
+};
 const rows: Row[] = [];
 
-function measureTraining(name: 'W2' | 'W3', batch: number, threads: number): void {
+/** W2 or W3 training on each of `threadCounts`, in turns; a row per count. */
+function measureTraining(name: 'W2' | 'W3', batch: number, threadCounts: number[]): Row[] {
   const options = WORKLOADS[name] as MLPOptions;
-  const net = new MLP({ ...options, seed: 1, backend: 'native', threads });
+  const nets = threadCounts.map((threads) => new MLP({ ...options, seed: 1, backend: 'native', threads }));
   const n = 2048;
   const { x, y } = syntheticClasses(n, options.inputs, 10, 3);
-  const samplesPerSecond = rate(n, () => net.fitSync(x, y, { epochs: 1, batchSize: batch }));
-  rows.push({
+  const { medians, ratios } = ratesInTurns(
+    n,
+    nets.map((net) => () => net.fitSync(x, y, { epochs: 1, batchSize: batch })),
+  );
+  return threadCounts.map((threads, i) => ({
     group: name,
     workload: `${name} train, batch ${batch}`,
     threads,
-    samplesPerSecond,
-    gflops: (samplesPerSecond * 2 * macs(options).training) / 1e9,
-  });
+    samplesPerSecond: medians[i]!,
+    gflops: (medians[i]! * 2 * macs(options).training) / 1e9,
+    speedUp: ratios[i]!,
+  }));
 }
 
-function measureInference(batch: number, threads: number): void {
+/** W2 inference at a batch size on each of `threadCounts`, in turns; a row per count. */
+function measureInference(batch: number, threadCounts: number[]): Row[] {
   const options = WORKLOADS.W2 as MLPOptions;
-  const net = new MLP({ ...options, seed: 1, backend: 'native', threads });
+  const nets = threadCounts.map((threads) => new MLP({ ...options, seed: 1, backend: 'native', threads }));
   const { x } = syntheticClasses(batch, options.inputs, 10, 4);
   const calls = batch === 1 ? 256 : 8;
-  const samplesPerSecond = rate(batch * calls, () => {
-    for (let c = 0; c < calls; c++) net.predict(x);
-  });
-  rows.push({
+  const { medians, ratios } = ratesInTurns(
+    batch * calls,
+    nets.map((net) => () => {
+      for (let c = 0; c < calls; c++) net.predict(x);
+    }),
+  );
+  return threadCounts.map((threads, i) => ({
     group: batch === 1 ? 'W2-infer-1' : 'W2-infer-256',
     workload: `W2 inference, batch ${batch}`,
     threads,
-    samplesPerSecond,
-    gflops: (samplesPerSecond * 2 * macs(options).forward) / 1e9,
-  });
+    samplesPerSecond: medians[i]!,
+    gflops: (medians[i]! * 2 * macs(options).forward) / 1e9,
+    speedUp: ratios[i]!,
+  }));
 }
 
-/** Two models of a workload training at once (fit, asynchronously), each on `threads`: their summed rate. */
-async function measureConcurrent(name: 'W2' | 'W3', batch: number, threads: number): Promise<number> {
+/**
+ * Two models of a workload training at once (fit, asynchronously), each on `threads`, in turns
+ * with one of them alone: the median of the pair's summed rate, and of its ratio to the rate of
+ * the model alone in the run before.
+ */
+async function measureConcurrent(name: 'W2' | 'W3', batch: number, threads: number): Promise<{ both: number; ratio: number }> {
   const options = WORKLOADS[name] as MLPOptions;
   const nets = [1, 2].map((seed) => new MLP({ ...options, seed, backend: 'native', threads }));
   const n = 2048;
   const { x, y } = syntheticClasses(n, options.inputs, 10, 3);
-  const rates: number[] = [];
-  await Promise.all(nets.map((net) => net.fit(x, y, { epochs: 1, batchSize: batch })));
-  for (let r = 0; r < runs; r++) {
+  const train = async (models: MLP[]): Promise<number> => {
     const start = performance.now();
     let done = 0;
     await Promise.all(
-      nets.map(async (net) => {
+      models.map(async (net) => {
         while (performance.now() - start < seconds * 1000) {
           await net.fit(x, y, { epochs: 1, batchSize: batch });
           done += n;
         }
       }),
     );
-    rates.push(done / ((performance.now() - start) / 1000));
+    return done / ((performance.now() - start) / 1000);
+  };
+  await Promise.all(nets.map((net) => net.fit(x, y, { epochs: 1, batchSize: batch })));
+  const both: number[] = [];
+  const ratios: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const alone = await train(nets.slice(0, 1));
+    both.push(await train(nets));
+    ratios.push(both[r]! / alone);
   }
-  return median(rates);
+  return { both: median(both), ratio: median(ratios) };
 }
 
-console.log(`native ${info.isa}, FMA peak of one core ${peak.toFixed(1)} GFLOP/s; medians of ${runs} runs of ≥ ${seconds} s\n`);
-for (const threads of [1, 2]) {
-  measureTraining('W2', 64, threads);
-  measureTraining('W3', 256, threads);
-  measureInference(256, threads);
-  measureInference(1, threads);
-}
+console.log(
+  `native ${info.isa}, FMA peak of one core ${peak.toFixed(1)} GFLOP/s; medians of ${runs} runs of ≥ ${seconds} s, ` +
+    '1 and 2 threads in turns (the speed-up is the median of the ratios of runs taken together)\n',
+);
+const measured = [
+  measureTraining('W2', 64, [1, 2]),
+  measureTraining('W3', 256, [1, 2]),
+  measureInference(256, [1, 2]),
+  measureInference(1, [1, 2]),
+];
+for (const threads of [1, 2]) rows.push(...measured.map((pair) => pair.find((r) => r.threads === threads)!));
 const torch = pytorchResults(['W2', 'W3', 'W2-infer-256', 'W2-infer-1'], [1, 2], { seconds, runs });
 if ('reason' in torch) console.log(`PyTorch: not run (${torch.reason})\n`);
 const torchRate = (group: GroupId, threads: number): string => {
@@ -140,7 +183,6 @@ const torchRate = (group: GroupId, threads: number): string => {
   );
   return r ? Math.round(r.median).toLocaleString('en') : '';
 };
-const one = new Map(rows.filter((r) => r.threads === 1).map((r) => [r.workload, r.samplesPerSecond]));
 const torchLabel = 'reason' in torch ? 'PyTorch' : `PyTorch ${torch.version} (${torch.blas})`;
 console.log(`| workload | threads | samples/s | GFLOP/s | % of 1-core peak | speed-up over 1 thread | ${torchLabel}, samples/s |`);
 console.log('|---|---|---|---|---|---|---|');
@@ -149,7 +191,7 @@ for (const r of rows) {
     r.threads === 1
       ? `${((100 * r.gflops) / peak).toFixed(0)} %`
       : `${((100 * r.gflops) / (r.threads * peak)).toFixed(0)} % of ${r.threads} cores`;
-  const speedUp = r.threads === 1 ? '' : `${(r.samplesPerSecond / one.get(r.workload)!).toFixed(2)}×`;
+  const speedUp = r.threads === 1 ? '' : `${r.speedUp.toFixed(2)}×`;
   console.log(
     `| ${r.workload} | ${r.threads} | ${Math.round(r.samplesPerSecond).toLocaleString('en')} | ${r.gflops.toFixed(1)} | ${share} | ${speedUp} | ${torchRate(r.group, r.threads)} |`,
   );
@@ -171,24 +213,20 @@ for (const threads of [1, 2]) {
 }
 
 const cpus = info.threads;
-console.log(`\nMore threads than CPUs, and two models at once (${cpus} CPUs available)\n`);
+console.log(`\nMore threads than CPUs, and two models at once (${cpus} CPUs available; each in turns with what it is set against)\n`);
 console.log('| case | samples/s | against |');
 console.log('|---|---|---|');
 for (const [name, batch] of [
   ['W2', 64],
   ['W3', 256],
 ] as const) {
-  const right = rows.find((r) => r.workload === `${name} train, batch ${batch}` && r.threads === cpus)!.samplesPerSecond;
-  const before = rows.length;
-  measureTraining(name, batch, 4 * cpus);
-  const over = rows.splice(before)[0]!.samplesPerSecond;
+  const over = measureTraining(name, batch, [cpus, 4 * cpus])[1]!;
   console.log(
-    `| ${name} train, ${4 * cpus} threads asked for | ${Math.round(over).toLocaleString('en')} | ${(over / right).toFixed(2)}× of ${cpus} threads |`,
+    `| ${name} train, ${4 * cpus} threads asked for | ${Math.round(over.samplesPerSecond).toLocaleString('en')} | ${over.speedUp.toFixed(2)}× of ${cpus} threads |`,
   );
-  const alone = one.get(`${name} train, batch ${batch}`)!;
-  const both = await measureConcurrent(name, batch, 1);
+  const { both, ratio } = await measureConcurrent(name, batch, 1);
   console.log(
-    `| two ${name} models at once, 1 thread each | ${Math.round(both).toLocaleString('en')} | ${(both / alone).toFixed(2)}× of one model on 1 thread |`,
+    `| two ${name} models at once, 1 thread each | ${Math.round(both).toLocaleString('en')} | ${ratio.toFixed(2)}× of one model on 1 thread |`,
   );
 }
 
