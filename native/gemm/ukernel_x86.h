@@ -1,6 +1,7 @@
 // Internal: the x86 SIMD micro-kernel body shared by the AVX2 (6x16) and
-// AVX-512 (12x32) kernels, and their direct path's NT tile. Include only from an ISA file (ukernel_avx2.cc,
-// ukernel_avx512.cc), after defining MLPKIT_UKERNEL_X86_INLINE.
+// AVX-512 (12x32) kernels, and the NT form of their direct path. Include only
+// from an ISA file (ukernel_avx2.cc, ukernel_avx512.cc), after defining
+// MLPKIT_UKERNEL_X86_INLINE.
 //
 // Shape: an MR x NR tile with NR = 2 vectors, so every row of C is two
 // vector accumulators and every k step is
