@@ -6,6 +6,9 @@
 //     for pc in k by KC:
 //       for ic in m by MC:                   A block (MC x KC) lives in L2
 //         pack A[ic:ic+mc, pc:pc+kc] -> ceil(mc/MR) micro-panels (kc, MR)
+//           (not when op(A) = A is row-major and the ISA has a kernel that reads its MR
+//           rows in place, ukernel_rows_a: a batch of activations, reused across the panels
+//           from L2 either way, needs no copy)
 //         for jr in nc by NR:                B micro-panel (KC x NR) in L1
 //           if first ic: pack B[pc:pc+kc, jr:jr+NR] -> micro-panel (kc, NR)
 //                        and prefetch the source of the next one
@@ -18,8 +21,8 @@
 // does more of the product:
 //
 //   rows:    pack all of B once, in k blocks; per take of 2·MR rows, for each k block:
-//              pack A, then every NR panel; the epilogue after the last block
-//   columns: pack all of A once, in k blocks; per take of one NR panel, for each k block:
+//              pack A (as above), then every NR panel; the epilogue after the last block
+//   columns: pack all of A once (as above), in k blocks; per take of one NR panel, for each k block:
 //              pack B into one slot, then every MR tile; the epilogue after the last block
 //
 // B is packed lazily (BLIS packs the whole KC x NC block before the ic loop):
@@ -103,6 +106,7 @@ static GemmConfig make_avx2_config() {
   c.mc = 144;
   c.nc = 4080;
   c.ukernel = sgemm_ukernel_6x16_avx2;
+  c.ukernel_rows_a = sgemm_ukernel_rows_6x16_avx2;
   c.pack_a = sgemm_pack_a_mr6_avx2;
   c.pack_b = sgemm_pack_b_nr16_avx2;
   c.direct = sgemm_direct_avx2;
@@ -129,6 +133,7 @@ static GemmConfig make_avx512_config() {
   c.mc = 144;
   c.nc = 4096;
   c.ukernel = sgemm_ukernel_12x32_avx512;
+  c.ukernel_rows_a = sgemm_ukernel_rows_12x32_avx512;
   c.pack_a = sgemm_pack_a_mr12;
   c.pack_b = sgemm_pack_b_nr32_avx512;
   c.direct = sgemm_direct_avx512;
@@ -350,6 +355,10 @@ bool take_units(GemmShare::Range& range, uint16_t tag, int chunk, bool owner, in
   }
 }
 
+// Whether the micro-kernel reads A where it is (rows of a row-major op(A)) rather than packed:
+// packing A costs as much as a few percent of a product whose A is a batch of activations.
+inline bool reads_a_in_place(const Job& J) { return J.ta == Trans::No && J.cfg->ukernel_rows_a != nullptr; }
+
 // Bytes of a part's workspace slice when its plan's parts share out their units: all of the
 // operand the parts do not split, packed once in the plan's k blocks (rows: op(B) as
 // pack_b_panels lays it out; columns: op(A), block pc at pc·m_pad), then the buffer for the
@@ -381,6 +390,7 @@ void run_shared_task(const Job& J, int t) {
       ws + (J.split_n ? round_up_bytes(static_cast<std::size_t>(m_pad) * J.k * sizeof(float) + kSlack)
                       : round_up_bytes(packed_b_floats(cfg, J.k, J.n) * sizeof(float) + kSlack)));
   const float* all_b = J.packed_b != nullptr ? J.packed_b : whole;
+  const bool rows_a = reads_a_in_place(J);
   const int chunk = J.split_n ? kSharedColumnUnits : kSharedRowUnits;
   bool packed_once = false;
   int victim = 0;  // 0: own range, then the others in turn
@@ -391,7 +401,7 @@ void run_shared_task(const Job& J, int t) {
       ++victim;
     if (victim == J.parts) return;
     if (J.split_n) {
-      if (!packed_once) {
+      if (!packed_once && !rows_a) {
         for (int pc = 0; pc < J.k; pc += J.kc) cfg.pack_a(J.ta, J.m, std::min(J.kc, J.k - pc), a_at(J, 0, pc), J.lda, whole + pc * m_pad);
         packed_once = true;
       }
@@ -402,9 +412,15 @@ void run_shared_task(const Job& J, int t) {
           const int kc = std::min(J.kc, J.k - pc);
           const float* bp = J.packed_b != nullptr ? J.packed_b + pc * n_pad + static_cast<long>(jr) * kc : piece;
           if (J.packed_b == nullptr) cfg.pack_b(J.tb, kc, nrr, b_at(J, pc, jr), J.ldb, piece);
-          for (int ir = 0; ir < J.m; ir += mr)
-            cfg.ukernel(std::min(mr, J.m - ir), nrr, kc, J.alpha, whole + pc * m_pad + static_cast<long>(ir) * kc, bp,
-                        pc == 0 ? J.beta : 1.0f, J.c + static_cast<long>(ir) * J.ldc + jr, J.ldc);
+          for (int ir = 0; ir < J.m; ir += mr) {
+            float* ctile = J.c + static_cast<long>(ir) * J.ldc + jr;
+            if (rows_a) {
+              cfg.ukernel_rows_a(std::min(mr, J.m - ir), nrr, kc, J.alpha, a_at(J, ir, pc), J.lda, bp, pc == 0 ? J.beta : 1.0f, ctile, J.ldc);
+            } else {
+              cfg.ukernel(std::min(mr, J.m - ir), nrr, kc, J.alpha, whole + pc * m_pad + static_cast<long>(ir) * kc, bp,
+                          pc == 0 ? J.beta : 1.0f, ctile, J.ldc);
+            }
+          }
         }
         if (J.epilogue != nullptr && !J.epilogue->panels) apply_epilogue(*J.epilogue, J.c + jr, J.ldc, 0, jr, J.m, nrr);
       }
@@ -415,14 +431,20 @@ void run_shared_task(const Job& J, int t) {
       const int m0 = u0 * mr, m1 = std::min(u1 * mr, J.m);
       for (int pc = 0; pc < J.k; pc += J.kc) {
         const int kc = std::min(J.kc, J.k - pc);
-        cfg.pack_a(J.ta, m1 - m0, kc, a_at(J, m0, pc), J.lda, piece);
+        if (!rows_a) cfg.pack_a(J.ta, m1 - m0, kc, a_at(J, m0, pc), J.lda, piece);
         for (int jr = 0; jr < J.n; jr += nr) {
           const int nrr = std::min(nr, J.n - jr);
           float* cstrip = J.c + static_cast<long>(m0) * J.ldc + jr;
-          for (int ir = 0; ir < m1 - m0; ir += mr)
-            cfg.ukernel(std::min(mr, m1 - m0 - ir), nrr, kc, J.alpha, piece + static_cast<long>(ir) * kc,
-                        all_b + pc * n_pad + static_cast<long>(jr) * kc, pc == 0 ? J.beta : 1.0f, cstrip + static_cast<long>(ir) * J.ldc,
-                        J.ldc);
+          const float* bp = all_b + pc * n_pad + static_cast<long>(jr) * kc;
+          for (int ir = 0; ir < m1 - m0; ir += mr) {
+            if (rows_a) {
+              cfg.ukernel_rows_a(std::min(mr, m1 - m0 - ir), nrr, kc, J.alpha, a_at(J, m0 + ir, pc), J.lda, bp, pc == 0 ? J.beta : 1.0f,
+                                 cstrip + static_cast<long>(ir) * J.ldc, J.ldc);
+            } else {
+              cfg.ukernel(std::min(mr, m1 - m0 - ir), nrr, kc, J.alpha, piece + static_cast<long>(ir) * kc, bp, pc == 0 ? J.beta : 1.0f,
+                          cstrip + static_cast<long>(ir) * J.ldc, J.ldc);
+            }
+          }
           if (pc + kc == J.k && J.epilogue != nullptr && !J.epilogue->panels)
             apply_epilogue(*J.epilogue, cstrip, J.ldc, m0, jr, m1 - m0, nrr);
         }
@@ -466,6 +488,7 @@ void run_task(const Job& J, int t) {
   const int mc_blk = balanced_block(m1 - m0, cfg.mc, mr);
   const int nc_blk = balanced_block(n1 - n0, cfg.nc, nr);
   const bool single_ic = mc_blk >= m1 - m0;
+  const bool rows_a = reads_a_in_place(J);
 
   for (int jc = n0; jc < n1; jc += nc_blk) {
     const int nc = std::min(nc_blk, n1 - jc);
@@ -476,7 +499,7 @@ void run_task(const Job& J, int t) {
       for (int ic = m0; ic < m1; ic += mc_blk) {
         const int mc = std::min(mc_blk, m1 - ic);
         const bool first_ic = ic == m0;
-        cfg.pack_a(J.ta, mc, kc, a_at(J, ic, pc), J.lda, packed_a);
+        if (!rows_a) cfg.pack_a(J.ta, mc, kc, a_at(J, ic, pc), J.lda, packed_a);
         const int parts = (mc + mr - 1) / mr;
         for (int jr = 0; jr < nc; jr += nr) {
           const int nrr = std::min(nr, nc - jr);
@@ -498,9 +521,13 @@ void run_task(const Job& J, int t) {
           float* cstrip = J.c + static_cast<long>(ic) * J.ldc + jc + jr;
           for (int ir = 0, part = 0; ir < mc; ir += mr, ++part) {
             if (prefetch) prefetch_b_source(J, pc, kc, jc + jr + nr, part, parts);
-            cfg.ukernel(std::min(mr, mc - ir), nrr, kc, J.alpha,
-                        packed_a + static_cast<long>(ir) * kc, bp, beta,
-                        cstrip + static_cast<long>(ir) * J.ldc, J.ldc);
+            if (rows_a) {
+              cfg.ukernel_rows_a(std::min(mr, mc - ir), nrr, kc, J.alpha, a_at(J, ic + ir, pc), J.lda, bp, beta,
+                                 cstrip + static_cast<long>(ir) * J.ldc, J.ldc);
+            } else {
+              cfg.ukernel(std::min(mr, mc - ir), nrr, kc, J.alpha, packed_a + static_cast<long>(ir) * kc, bp, beta,
+                          cstrip + static_cast<long>(ir) * J.ldc, J.ldc);
+            }
           }
           if (last_k && J.epilogue != nullptr && !J.epilogue->panels)
             apply_epilogue(*J.epilogue, cstrip, J.ldc, ic, jc + jr, mc, nrr);

@@ -49,6 +49,16 @@ using UkernelFn = void (*)(int mr, int nr, int k, float alpha,
                            float* c,        // (mr, nr) row-major, ldc
                            int ldc);
 
+// The same tile with A read in place, row-major (op(A) = A): row i at a + i·lda. The same
+// products in the same order as on A packed, so the same bits; no packing of A.
+using UkernelRowsFn = void (*)(int mr, int nr, int k, float alpha,
+                               const float* a,  // (mr, k), lda
+                               int lda,
+                               const float* b,  // packed (k, NR) micro-panel
+                               float beta,
+                               float* c,        // (mr, nr) row-major, ldc
+                               int ldc);
+
 // Packs op(A)[0:m, 0:k] into ceil(m/MR) micro-panels of (k, MR), zero-padded.
 using PackAFn = void (*)(Trans ta, int m, int k,
                          const float* a,  // op(A) source: (m, k) if No, (k, m) if Yes; lda
@@ -76,6 +86,7 @@ struct GemmConfig {
   int mr, nr;        // micro-tile
   int kc, mc, nc;    // cache blocksizes (upper bounds; the driver balances them)
   UkernelFn ukernel;
+  UkernelRowsFn ukernel_rows_a;  // null: A is always packed
   PackAFn pack_a;
   PackBFn pack_b;
   DirectFn direct;

@@ -34,6 +34,9 @@ void sgemm_ukernel_6x16_avx2(int mr, int nr, int k, float alpha,
                              float beta,
                              float* c,  // (mr, nr), ldc
                              int ldc);
+// The 6x16 kernel with A read in place by rows (UkernelRowsFn).
+void sgemm_ukernel_rows_6x16_avx2(int mr, int nr, int k, float alpha, const float* a, int lda, const float* b, float beta,
+                                  float* c, int ldc);
 // A packing (MR=6) with 8x8 in-register transposes; needs 8 floats of slack
 // after the packed block.
 void sgemm_pack_a_mr6_avx2(Trans ta, int m, int k, const float* a, int lda, float* out);
@@ -51,6 +54,9 @@ void sgemm_ukernel_12x32_avx512(int mr, int nr, int k, float alpha,
                                 float beta,
                                 float* c,  // (mr, nr), ldc
                                 int ldc);
+// The 12x32 kernel with A read in place by rows (UkernelRowsFn).
+void sgemm_ukernel_rows_12x32_avx512(int mr, int nr, int k, float alpha, const float* a, int lda, const float* b,
+                                     float beta, float* c, int ldc);
 // B packing (NR=32): whole panels of the NT (weights) form with 16x16 in-register transposes
 // of zmm rows, the rest through the AVX2 packer; the same bytes as the portable packer.
 void sgemm_pack_b_nr32_avx512(Trans tb, int k, int n, const float* b, int ldb, float* out);

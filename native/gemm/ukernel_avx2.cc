@@ -12,7 +12,8 @@
 // Loop structure (driver, gemm.cc):
 //   jc: n by NC  ->  pc: k by KC  ->  ic: m by MC [pack A]
 //     -> jr: by NR=16 [pack B micro-panel on first use]  ->  ir: by MR=6
-//     -> sgemm_ukernel_6x16_avx2
+//     -> sgemm_ukernel_6x16_avx2, or sgemm_ukernel_rows_6x16_avx2 on a
+//        row-major A read in place
 //
 // Packed layouts:
 //   A micro-panel (kc, 6):  element (i, p) at p*6 + i    (broadcast per row)
@@ -291,6 +292,16 @@ MLPKIT_AVX2 void sgemm_ukernel_6x16_avx2(int mr, int nr, int k, float alpha,
                                          float* c,  // (mr, nr), ldc
                                          int ldc) {
   ukernel<Avx2Traits>(mr, nr, k, alpha, a, b, beta, c, ldc);
+}
+
+MLPKIT_AVX2 void sgemm_ukernel_rows_6x16_avx2(int mr, int nr, int k, float alpha,
+                                              const float* a,  // (mr, k), lda
+                                              int lda,
+                                              const float* b,  // packed (k, 16)
+                                              float beta,
+                                              float* c,  // (mr, nr), ldc
+                                              int ldc) {
+  ukernel_rows_a<Avx2Traits>(mr, nr, k, alpha, a, lda, b, beta, c, ldc);
 }
 
 MLPKIT_AVX2 void sgemm_pack_a_mr6_avx2(Trans ta, int m, int k, const float* a, int lda,

@@ -7,7 +7,8 @@
 // Loop structure (driver, gemm.cc):
 //   jc: n by NC  ->  pc: k by KC  ->  ic: m by MC [pack A]
 //     -> jr: by NR=32 [pack B micro-panel on first use]  ->  ir: by MR=12
-//     -> sgemm_ukernel_12x32_avx512
+//     -> sgemm_ukernel_12x32_avx512, or sgemm_ukernel_rows_12x32_avx512 on a
+//        row-major A read in place (its 12 rows at 3 base pointers + 0..3·lda)
 //
 // Packed layouts:
 //   A micro-panel (kc, 12): element (i, p) at p*12 + i
@@ -86,6 +87,16 @@ MLPKIT_AVX512 void sgemm_ukernel_12x32_avx512(int mr, int nr, int k, float alpha
                                               float* c,  // (mr, nr), ldc
                                               int ldc) {
   ukernel<Avx512Traits>(mr, nr, k, alpha, a, b, beta, c, ldc);
+}
+
+MLPKIT_AVX512 void sgemm_ukernel_rows_12x32_avx512(int mr, int nr, int k, float alpha,
+                                                   const float* a,  // (mr, k), lda
+                                                   int lda,
+                                                   const float* b,  // packed (k, 32)
+                                                   float beta,
+                                                   float* c,  // (mr, nr), ldc
+                                                   int ldc) {
+  ukernel_rows_a<Avx512Traits>(mr, nr, k, alpha, a, lda, b, beta, c, ldc);
 }
 
 // GCC 12 warns that the placeholder its unpack and reduce intrinsics start from may be

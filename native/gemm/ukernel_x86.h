@@ -69,13 +69,34 @@ MLPKIT_UKERNEL_X86_INLINE void ukernel_step(typename V::Vec (&acc0)[M],
   }
 }
 
+// The same step with A read in place, row i at r[i / 4] + (i % 4)·lda: three base pointers
+// and three multiples of lda keep twelve rows within x86 addressing, in registers.
 template <class V, int M>
+MLPKIT_UKERNEL_X86_INLINE void ukernel_step_rows(typename V::Vec (&acc0)[M],
+                                                 typename V::Vec (&acc1)[M],
+                                                 const float* const (&r)[3],  // rows 0, 4, 8 at this k
+                                                 long lda,
+                                                 const float* b) {  // packed B, one k step
+  const typename V::Vec b0 = V::load(b);
+  const typename V::Vec b1 = V::load(b + V::kWidth);
+  _Pragma("GCC unroll 16")
+  for (int i = 0; i < M; ++i) {
+    const typename V::Vec ai = V::broadcast(r[i / 4] + (i % 4) * lda);
+    acc0[i] = V::fmadd(ai, b0, acc0[i]);
+    acc1[i] = V::fmadd(ai, b1, acc1[i]);
+  }
+}
+
+// A tile of M rows; A packed (kRows false: a is the (k, MR) micro-panel) or read in place
+// (kRows: a is the tile's first row, lda apart, k contiguous), with the same products in the
+// same order either way.
+template <class V, int M, bool kRows = false>
 MLPKIT_UKERNEL_X86_INLINE void ukernel_tile(int nr, int k, float alpha,
-                                            const float* a,  // packed (k, MR)
+                                            const float* a,  // packed (k, MR), or rows (M, k) lda apart
                                             const float* b,  // packed (k, NR)
                                             float beta,
                                             float* c,  // (M, nr), ldc
-                                            int ldc) {
+                                            int ldc, long lda = 0) {
   using Vec = typename V::Vec;
   constexpr int W = V::kWidth, MR = V::kMr, NR = 2 * W;
   Vec acc0[M], acc1[M];
@@ -91,11 +112,21 @@ MLPKIT_UKERNEL_X86_INLINE void ukernel_tile(int nr, int k, float alpha,
   }
   // Unrolled by the compiler rather than by hand: a hand-unrolled body plus
   // remainder loop made GCC 12 keep the accumulators in memory.
-  _Pragma("GCC unroll 4")
-  for (int p = 0; p < k; ++p) {
-    ukernel_step<V, M>(acc0, acc1, a, b);
-    a += MR;
-    b += NR;
+  if constexpr (kRows) {
+    const float* r[3] = {a, a + 4 * lda, a + 8 * lda};
+    _Pragma("GCC unroll 4")
+    for (int p = 0; p < k; ++p) {
+      ukernel_step_rows<V, M>(acc0, acc1, r, lda, b);
+      for (const float*& row : r) ++row;
+      b += NR;
+    }
+  } else {
+    _Pragma("GCC unroll 4")
+    for (int p = 0; p < k; ++p) {
+      ukernel_step<V, M>(acc0, acc1, a, b);
+      a += MR;
+      b += NR;
+    }
   }
 
   const Vec va = V::set1(alpha);
@@ -133,16 +164,16 @@ MLPKIT_UKERNEL_X86_INLINE void ukernel_tile(int nr, int k, float alpha,
 
 // Picks the instantiation for mr rows, full tiles first (one compare on the
 // hot path); mr <= 1 runs the 1-row tile.
-template <class V, int M>
+template <class V, int M, bool kRows>
 MLPKIT_UKERNEL_X86_INLINE void ukernel_rows(int mr, int nr, int k, float alpha, const float* a,
-                                            const float* b, float beta, float* c, int ldc) {
+                                            const float* b, float beta, float* c, int ldc, long lda) {
   if constexpr (M > 1) {
     if (mr < M) {
-      ukernel_rows<V, M - 1>(mr, nr, k, alpha, a, b, beta, c, ldc);
+      ukernel_rows<V, M - 1, kRows>(mr, nr, k, alpha, a, b, beta, c, ldc, lda);
       return;
     }
   }
-  ukernel_tile<V, M>(nr, k, alpha, a, b, beta, c, ldc);
+  ukernel_tile<V, M, kRows>(nr, k, alpha, a, b, beta, c, ldc, lda);
 }
 
 // The whole micro-kernel (UkernelFn contract, gemm.h) for tile V::kMr x
@@ -154,7 +185,19 @@ MLPKIT_UKERNEL_X86_INLINE void ukernel(int mr, int nr, int k, float alpha,
                                        float beta,
                                        float* c,  // (mr, nr), ldc
                                        int ldc) {
-  ukernel_rows<V, V::kMr>(mr, nr, k, alpha, a, b, beta, c, ldc);
+  ukernel_rows<V, V::kMr, false>(mr, nr, k, alpha, a, b, beta, c, ldc, 0);
+}
+
+// The same with A read in place (UkernelRowsFn, gemm.h): row i of the tile at a + i·lda.
+template <class V>
+MLPKIT_UKERNEL_X86_INLINE void ukernel_rows_a(int mr, int nr, int k, float alpha,
+                                              const float* a,  // (mr, k), lda
+                                              int lda,
+                                              const float* b,  // packed (k, NR)
+                                              float beta,
+                                              float* c,  // (mr, nr), ldc
+                                              int ldc) {
+  ukernel_rows<V, V::kMr, true>(mr, nr, k, alpha, a, b, beta, c, ldc, lda);
 }
 
 // Direct path, NT: C(i, j) = alpha * dot(A row i, B row j) (+ beta * C), both rows read in
