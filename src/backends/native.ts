@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Backend, RawModel } from '../backend.js';
+import { lendFiniteScan } from '../data.js';
 import { checkedKernels } from '../kernels.js';
 import { initialCounters, type ModelTables } from '../tables.js';
 import type { NativeBinding, NativeModelHandle } from './native-binding.js';
@@ -39,7 +40,10 @@ let binding: NativeBinding | undefined;
 
 /** The loaded addon (for the parity tests and benchmarks of its kernels). */
 export function nativeBinding(): NativeBinding {
-  binding ??= loadNativeBinding();
+  if (binding === undefined) {
+    binding = loadNativeBinding();
+    lendFiniteScan(binding.allFinite);
+  }
   return binding;
 }
 
