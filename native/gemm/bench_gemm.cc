@@ -250,9 +250,11 @@ void crossover(const GemmConfig& cfg) {
   direct.direct_max_m = direct.direct_max_m_prepacked = 1 << 30;
   direct.direct_max_mnk = 1e30;
   direct.direct_max_mnk_bt = 1e30;
+  direct.direct_max_n_bt = 1 << 30;
   packed.direct_max_m = packed.direct_max_m_prepacked = 0;
   packed.direct_max_mnk = 0;
   packed.direct_max_mnk_bt = 0;
+  packed.direct_max_n_bt = 0;
   GemmWorkspace ws(gemm_workspace_bytes(cfg, 1024, 1024, 1024, 1));
   GemmContext cd, cp;
   cd.config = &direct;
@@ -328,9 +330,9 @@ int main(int argc, char** argv) {
     cfg.mc = mc / cfg.mr * cfg.mr;
     cfg.nc = nc / cfg.nr * cfg.nr;
   }
-  std::printf("config: %s  MR=%d NR=%d KC=%d MC=%d NC=%d  direct: m<=%d or mnk<=%.0f (NT: %.0f)\n",
+  std::printf("config: %s  MR=%d NR=%d KC=%d MC=%d NC=%d  direct: m<=%d or mnk<=%.0f (NT: %.0f, or n<=%d)\n",
               cfg.name, cfg.mr, cfg.nr, cfg.kc, cfg.mc, cfg.nc, cfg.direct_max_m, cfg.direct_max_mnk,
-              cfg.direct_max_mnk_bt);
+              cfg.direct_max_mnk_bt, cfg.direct_max_n_bt);
   // The scalar kernels have no vector peak of their own: they are shown against ymm's.
   const Isa yardstick = cfg.isa == Isa::Scalar ? Isa::Avx2 : cfg.isa;
   const double peak1 = fma_peak_gflops(1, yardstick);

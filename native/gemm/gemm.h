@@ -95,13 +95,16 @@ struct GemmConfig {
   //                      already, which leaves the packed path only A to pack), or
   //   m*n*k <= direct_max_mnk     for NN / TN (B rows read in place), or
   //   m*n*k <= direct_max_mnk_bt  for NT / TT (dot products along k, whose
-  //                               horizontal sums make small cubes slower).
+  //                               horizontal sums make small cubes slower), or
+  //   n <= direct_max_n_bt        for NT: a few columns, where a packed tile NR wide would
+  //                               compute mostly padding (a classifier's output layer).
   // Set all to 0 to force the packed path, or to huge values to force the
   // direct path (tests and benchmarks do this on a copy of the config).
   int direct_max_m;
   int direct_max_m_prepacked;
   double direct_max_mnk;
   double direct_max_mnk_bt;
+  int direct_max_n_bt;
 };
 
 // Best configuration for this CPU (detected once, thread-safe), capped by the MLPKIT_ISA

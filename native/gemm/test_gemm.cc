@@ -171,6 +171,7 @@ GemmConfig forced(const GemmConfig& base, bool direct) {
   c.direct_max_m = c.direct_max_m_prepacked = direct ? 1 << 30 : 0;
   c.direct_max_mnk = direct ? 1e30 : 0.0;
   c.direct_max_mnk_bt = direct ? 1e30 : 0.0;
+  c.direct_max_n_bt = direct ? 1 << 30 : 0;
   return c;
 }
 
