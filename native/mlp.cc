@@ -404,13 +404,29 @@ inline int64_t part_begin(int64_t total, int t, int parts) { return total * t / 
 
 }  // namespace
 
-void Mlp::gemm(Trans ta, Trans tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
-               const GemmEpilogue& epilogue, int t, const float* packed_b) {
+bool Mlp::gemm(Trans ta, Trans tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
+               const GemmEpilogue& epilogue, int t, const float* packed_b, bool row_wise) {
   GemmPlan plan = plan_gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc, &epilogue, gemm_config(), parts_, &workspace_,
                             GemmSplit::Auto, packed_b);
+  // The plan depends on the shape and the parts only, so every thread takes the same branch.
+  const bool post = !row_wise || epilogue_sees_whole_rows(plan);
+  GemmEpilogue bias_only;
+  if (!post) {
+    bias_only.kind = epilogue.kind;
+    bias_only.bias = epilogue.bias;
+    plan.epilogue = &bias_only;
+  }
   if (parts_ <= kMaxSharingParts) share_gemm(&plan, &share_, ++share_tags_[t]);
   run_gemm_part(plan, t);
   team_->barrier();
+  return post;
+}
+
+// The loss of the rows of the last layer's finished logits, in its GEMM's epilogue: the rows are
+// still in L1, and the barrier that ends the product is the one the loss needed.
+void Mlp::loss_post(void* user, float* /*c*/, int /*ldc*/, int row0, int /*col0*/, int rows, int /*cols*/) {
+  const LossEpilogue& e = *static_cast<const LossEpilogue*>(user);
+  e.mlp->loss_rows(e.y, e.n, row0, row0 + rows);
 }
 
 bool Mlp::use_packed_weights(int n) {
@@ -443,7 +459,8 @@ void Mlp::pack_weights(int t) {
   team_->barrier();
 }
 
-void Mlp::forward(int t, const float* x, int n, bool training, bool packed) {
+bool Mlp::forward(int t, const float* x, int n, bool training, bool packed, const float* y) {
+  bool loss_done = false;
   const float* input = x;
   const size_t last = spec_.layers.size() - 1;
   for (size_t l = 0; l <= last; ++l) {
@@ -459,11 +476,20 @@ void Mlp::forward(int t, const float* x, int n, bool training, bool packed) {
       epilogue.post = &forward_post;
       epilogue.user = &fe;
     }
+    LossEpilogue le{this, y, n};
+    const bool loss_here = l == last && y != nullptr;
+    if (loss_here) {
+      epilogue.post = &Mlp::loss_post;
+      epilogue.user = &le;
+      epilogue.panels = true;
+    }
     const float* packed_w = packed ? static_cast<const float*>(packed_weights_.data()) + packed_at_[l] : nullptr;
-    gemm(Trans::No, Trans::Yes, n, layer.units, layer.inputs, input, layer.inputs, params_ + layer.weight_offset, layer.inputs,
-         out_[l], layer.units, epilogue, t, packed_w);
+    const bool post = gemm(Trans::No, Trans::Yes, n, layer.units, layer.inputs, input, layer.inputs, params_ + layer.weight_offset,
+                           layer.inputs, out_[l], layer.units, epilogue, t, packed_w, loss_here);
+    loss_done = loss_here && post;
     input = out_[l];
   }
+  return loss_done;
 }
 
 void Mlp::output_activation(int r0, int r1) {
@@ -556,6 +582,10 @@ double Mlp::loss_forward(int t, const float* y, int n) {
   const int parts = parts_;
   loss_rows(y, n, static_cast<int>(part_begin(n, t, parts)), static_cast<int>(part_begin(n, t + 1, parts)));
   team_->barrier();
+  return summed_loss(n);
+}
+
+double Mlp::summed_loss(int n) const {
   double total = 0.0;  // summed in row order by every thread: the same bits for any split
   for (int r = 0; r < n; ++r) total += row_loss_[r];
   return total / n;
@@ -680,13 +710,14 @@ void Mlp::advance_counters() {
 }
 
 double Mlp::step(int t, const float* x, const float* y, int n, double learning_rate) {
-  forward(t, x, n, true);
-  // Every thread takes its own copy of the update from the counters as they stand, before the
-  // barrier in loss_forward: past it, no thread reads them again in this step (the dropout
-  // masks of the forward pass read the step too), so thread 0 may move them at its end.
+  // Every thread takes its own copy of the update from the counters as they stand, first: past
+  // the forward pass's last barrier no thread reads them again in this step (its dropout masks
+  // read the step), so thread 0 may move them at its end.
   const UpdateRule update = next_update(learning_rate);
+  // The loss is computed in the last layer's epilogue when its parts hold whole rows.
+  const bool loss_done = forward(t, x, n, true, false, y);
   // Every thread computes the same loss and so takes the same branch.
-  const double loss = loss_forward(t, y, n) + penalty_;
+  const double loss = (loss_done ? summed_loss(n) : loss_forward(t, y, n)) + penalty_;
   if (!std::isfinite(loss)) return loss;
   backward(t, x, n, &update);
   if (t == 0) advance_counters();  // published by the barrier that ends the step

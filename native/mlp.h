@@ -3,7 +3,9 @@
 //
 //   for l in 0..L-1:  out_l = A_{l-1} · W_lᵀ  + b_l, then φ_l and the dropout mask, fused in
 //                     the GEMM epilogue (the output layer keeps its logits for the loss)
-//   loss_forward:     mean loss over the rows; fused δ_L (softmax+CE and sigmoid+BCE: ŷ − y)
+//   loss:             per row, the loss, ŷ and δ_L (softmax+CE and sigmoid+BCE fused: ŷ − y),
+//                     in the output layer's epilogue when its parts own whole rows (loss_post),
+//                     else as a pass of its own (loss_forward); then the mean in row order
 //   for l in L-1..0:  δ_{l-1} = (δ_l · W_l) ⊙ φ'_{l-1} ⊙ keep_{l-1}   (GEMM "NN", fused epilogue),
 //                     first, since it reads W_l before the update
 //                     db_l = Σ_rows δ_l, and b_l's update
@@ -128,14 +130,25 @@ class Mlp {
  private:
   // The phases of a step, each run by every thread t of the team on its part; the GEMMs end in
   // a barrier.
-  void gemm(Trans ta, Trans tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
-            const GemmEpilogue& epilogue, int t, const float* packed_b = nullptr);
-  void forward(int t, const float* x, int n, bool training, bool packed = false);  // packed: W from packed_weights_
+  // row_wise: the epilogue's post works on whole rows; when the plan's parts split the columns
+  // it is left out (the bias is still added) and gemm returns false.
+  bool gemm(Trans ta, Trans tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
+            const GemmEpilogue& epilogue, int t, const float* packed_b = nullptr, bool row_wise = false);
+  // packed: W from packed_weights_. With targets y (a training step), the last layer's epilogue
+  // computes the loss rows too when it can; returns whether it did.
+  bool forward(int t, const float* x, int n, bool training, bool packed = false, const float* y = nullptr);
   bool use_packed_weights(int n);  // before a region that predicts n rows: whether packed_weights_ serves it
   void pack_weights(int t);        // inside that region, when packed_valid_ is false
   void output_activation(int r0, int r1);                  // ŷ = φ_L(logits) of rows [r0, r1)
   void loss_rows(const float* y, int n, int r0, int r1);   // per-row loss, ŷ and δ_L of rows [r0, r1)
   double loss_forward(int t, const float* y, int n);      // the mean data loss, the same on every thread
+  double summed_loss(int n) const;                        // the mean of row_loss_, once every row is in
+  struct LossEpilogue {
+    Mlp* mlp;
+    const float* y;
+    int n;
+  };
+  static void loss_post(void* user, float* c, int ldc, int row0, int col0, int rows, int cols);  // GemmEpilogue::post
   // null update: gradients only. Ends without a barrier: the caller's (or the region's end)
   // ends the step.
   void backward(int t, const float* x, int n, const UpdateRule* update);

@@ -19,6 +19,28 @@ import { buildWideModel, expectTrainingParity, PARITY_CASES, WIDE_X, WIDE_Y } fr
 const addon = nativeBinding();
 const info = addon.info();
 
+/**
+ * Trains the network `build` makes on 1, 2 and 3 threads (three even on fewer CPUs: the cap on
+ * the team is lifted to test a three-way split) and expects the same losses and weights.
+ */
+function expectTheSameBitsOnOneTwoThreeThreads(build: (threads: number) => MLP, train: (net: MLP) => number[]): void {
+  process.env.MLPKIT_FORCE_THREADS = '1';
+  let runs: { loss: number[]; weights: ReturnType<MLP['getWeights']> }[];
+  try {
+    runs = [1, 2, 3].map((threads) => {
+      const net = build(threads);
+      return { loss: train(net), weights: net.getWeights() };
+    });
+  } finally {
+    delete process.env.MLPKIT_FORCE_THREADS;
+  }
+  expect(runs[0]!.loss.every(Number.isFinite)).toBe(true);
+  for (const run of runs.slice(1)) {
+    expect(run.loss).toEqual(runs[0]!.loss);
+    expect(run.weights).toEqual(runs[0]!.weights);
+  }
+}
+
 describe('native training parity with the reference', () => {
   it.each(PARITY_CASES)('%s: 20 updates stay within max(1e-4, 1e-3·|ref|) of the reference', (...parityCase) => {
     expectTrainingParity(parityCase, 'native');
@@ -48,25 +70,32 @@ describe('native training parity with the reference', () => {
   it('a network of one layer (no barrier inside its backward pass) also gives the same bits on 1, 2 and 3 threads', () => {
     // Every thread reads Adam's counters for its own copy of the update; thread 0 moves them at
     // the end of its step, which with one layer may come before another thread's start of it.
-    process.env.MLPKIT_FORCE_THREADS = '1';
-    const runs = [1, 2, 3].map((threads) => {
-      const net = new MLP({
-        inputs: 64,
-        layers: [{ units: 10, activation: 'softmax' }],
-        optimizer: 'adam',
-        seed: 3,
-        backend: 'native',
-        threads,
-      });
-      const history = net.fitSync(WIDE_X, WIDE_Y, { epochs: 6, batchSize: 8 });
-      return { history: history.loss, weights: net.getWeights() };
-    });
-    delete process.env.MLPKIT_FORCE_THREADS;
-    expect(runs[0]!.history.every(Number.isFinite)).toBe(true);
-    for (const run of runs.slice(1)) {
-      expect(run.history).toEqual(runs[0]!.history);
-      expect(run.weights).toEqual(runs[0]!.weights);
-    }
+    expectTheSameBitsOnOneTwoThreeThreads(
+      (threads) =>
+        new MLP({ inputs: 64, layers: [{ units: 10, activation: 'softmax' }], optimizer: 'adam', seed: 3, backend: 'native', threads }),
+      (net) => net.fitSync(WIDE_X, WIDE_Y, { epochs: 6, batchSize: 8 }).loss,
+    );
+  });
+
+  it('an output layer wider than the batch, its columns split between threads, gives the same bits on 1, 2 and 3 threads', () => {
+    // One thread computes each row's softmax and loss in the output layer's epilogue; with its
+    // columns split, no part holds a whole row and the loss runs as a pass of its own.
+    const classes = Int32Array.from({ length: WIDE_X.length / 64 }, (_, i) => (i * 7) % 96);
+    expectTheSameBitsOnOneTwoThreeThreads(
+      (threads) =>
+        new MLP({
+          inputs: 64,
+          layers: [
+            { units: 48, activation: 'relu' },
+            { units: 96, activation: 'softmax' },
+          ],
+          optimizer: 'adam',
+          seed: 5,
+          backend: 'native',
+          threads,
+        }),
+      (net) => net.fitSync(WIDE_X, classes, { epochs: 3, batchSize: 12 }).loss, // 12 rows: past the direct path
+    );
   });
 
   it('predictions follow every change of the weights (the packed copy they read is refreshed)', () => {

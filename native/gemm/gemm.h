@@ -260,6 +260,10 @@ GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha,
                    const float* packed_b = nullptr);
 // Runs part t of the plan (nothing when t has no work); parts may run concurrently.
 void run_gemm_part(const GemmPlan& plan, int t);
+// Whether every call of the plan's epilogue, when it asks for panels, covers whole rows of C
+// (all n columns): the parts own rows and one block spans n. An epilogue that works row by row
+// (a softmax and its loss) needs it.
+bool epilogue_sees_whole_rows(const GemmPlan& plan);
 // Lets the parts of a plan share out their units through `share` when its workspace holds all
 // of the operand the parts do not split for every part. Every part of the plan must run it
 // with the same tag, new for each product among those that use `share` (products in a row need
