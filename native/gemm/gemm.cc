@@ -398,6 +398,7 @@ void run_shared_task(const Job& J, int t) {
                       : round_up_bytes(packed_b_floats(cfg, J.k, J.n) * sizeof(float) + kSlack)));
   const float* all_b = J.packed_b != nullptr ? J.packed_b : whole;
   const bool rows_a = reads_a_in_place(J);
+  const bool tile_epilogue = J.epilogue != nullptr && !J.epilogue->panels;
   const int chunk = J.split_n ? kSharedColumnUnits : kSharedRowUnits;
   bool packed_once = false;
   int victim = 0;  // 0: own range, then the others in turn
@@ -427,9 +428,9 @@ void run_shared_task(const Job& J, int t) {
               cfg.ukernel(std::min(mr, J.m - ir), nrr, kc, J.alpha, whole + pc * m_pad + static_cast<long>(ir) * kc, bp,
                           pc == 0 ? J.beta : 1.0f, ctile, J.ldc);
             }
+            if (pc + kc == J.k && tile_epilogue) apply_epilogue(*J.epilogue, ctile, J.ldc, ir, jr, std::min(mr, J.m - ir), nrr);
           }
         }
-        if (J.epilogue != nullptr && !J.epilogue->panels) apply_epilogue(*J.epilogue, J.c + jr, J.ldc, 0, jr, J.m, nrr);
       }
       if (J.epilogue != nullptr && J.epilogue->panels) apply_epilogue(*J.epilogue, J.c + n0, J.ldc, 0, n0, J.m, n1 - n0);
     } else {
@@ -444,16 +445,16 @@ void run_shared_task(const Job& J, int t) {
           float* cstrip = J.c + static_cast<long>(m0) * J.ldc + jr;
           const float* bp = all_b + pc * n_pad + static_cast<long>(jr) * kc;
           for (int ir = 0; ir < m1 - m0; ir += mr) {
+            float* ctile = cstrip + static_cast<long>(ir) * J.ldc;
             if (rows_a) {
               cfg.ukernel_rows_a(std::min(mr, m1 - m0 - ir), nrr, kc, J.alpha, a_at(J, m0 + ir, pc), J.lda, bp, pc == 0 ? J.beta : 1.0f,
-                                 cstrip + static_cast<long>(ir) * J.ldc, J.ldc);
+                                 ctile, J.ldc);
             } else {
               cfg.ukernel(std::min(mr, m1 - m0 - ir), nrr, kc, J.alpha, piece + static_cast<long>(ir) * kc, bp, pc == 0 ? J.beta : 1.0f,
-                          cstrip + static_cast<long>(ir) * J.ldc, J.ldc);
+                          ctile, J.ldc);
             }
+            if (pc + kc == J.k && tile_epilogue) apply_epilogue(*J.epilogue, ctile, J.ldc, m0 + ir, jr, std::min(mr, m1 - m0 - ir), nrr);
           }
-          if (pc + kc == J.k && J.epilogue != nullptr && !J.epilogue->panels)
-            apply_epilogue(*J.epilogue, cstrip, J.ldc, m0, jr, m1 - m0, nrr);
         }
       }
       if (J.epilogue != nullptr && J.epilogue->panels) apply_epilogue(*J.epilogue, J.c + static_cast<long>(m0) * J.ldc, J.ldc, m0, 0, m1 - m0, J.n);
@@ -496,6 +497,7 @@ void run_task(const Job& J, int t) {
   const int nc_blk = balanced_block(n1 - n0, cfg.nc, nr);
   const bool single_ic = mc_blk >= m1 - m0;
   const bool rows_a = reads_a_in_place(J);
+  const bool tile_epilogue = J.epilogue != nullptr && !J.epilogue->panels;
 
   for (int jc = n0; jc < n1; jc += nc_blk) {
     const int nc = std::min(nc_blk, n1 - jc);
@@ -528,16 +530,16 @@ void run_task(const Job& J, int t) {
           float* cstrip = J.c + static_cast<long>(ic) * J.ldc + jc + jr;
           for (int ir = 0, part = 0; ir < mc; ir += mr, ++part) {
             if (prefetch) prefetch_b_source(J, pc, kc, jc + jr + nr, part, parts);
+            float* ctile = cstrip + static_cast<long>(ir) * J.ldc;
             if (rows_a) {
-              cfg.ukernel_rows_a(std::min(mr, mc - ir), nrr, kc, J.alpha, a_at(J, ic + ir, pc), J.lda, bp, beta,
-                                 cstrip + static_cast<long>(ir) * J.ldc, J.ldc);
+              cfg.ukernel_rows_a(std::min(mr, mc - ir), nrr, kc, J.alpha, a_at(J, ic + ir, pc), J.lda, bp, beta, ctile, J.ldc);
             } else {
-              cfg.ukernel(std::min(mr, mc - ir), nrr, kc, J.alpha, packed_a + static_cast<long>(ir) * kc, bp, beta,
-                          cstrip + static_cast<long>(ir) * J.ldc, J.ldc);
+              cfg.ukernel(std::min(mr, mc - ir), nrr, kc, J.alpha, packed_a + static_cast<long>(ir) * kc, bp, beta, ctile, J.ldc);
             }
+            // The tile is still in L1: a block of mc rows ldc apart would not be (rows 2 or 4 KB
+            // apart share a few L1 sets), and the epilogue would read it back from L2.
+            if (last_k && tile_epilogue) apply_epilogue(*J.epilogue, ctile, J.ldc, ic + ir, jc + jr, std::min(mr, mc - ir), nrr);
           }
-          if (last_k && J.epilogue != nullptr && !J.epilogue->panels)
-            apply_epilogue(*J.epilogue, cstrip, J.ldc, ic, jc + jr, mc, nrr);
         }
         if (last_k && J.epilogue != nullptr && J.epilogue->panels)
           apply_epilogue(*J.epilogue, J.c + static_cast<long>(ic) * J.ldc + jc, J.ldc, ic, jc, mc, nc);

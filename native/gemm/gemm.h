@@ -166,10 +166,9 @@ struct GemmContext {
 // Choice: bias is an enum-selected built-in step (it is by far the common
 // case and is vectorised inside the driver), while `post` is an optional
 // plain-function hook for anything else (a fused activation, clipping,
-// statistics). `post` is invoked on each finished block of C — at most MC
-// rows by NR*(a few) columns, typically a strip that has just been written
-// by the micro-kernel and is still in L1 (with shared parts, all m rows of a
-// panel, or a few rows by all n columns) — after bias has been added. Blocks
+// statistics). `post` is invoked on each finished block of C — typically one
+// micro-tile (MR x NR) that the micro-kernel has just written and is still in
+// L1; on the direct path, a part's whole share — after bias has been added. Blocks
 // are disjoint; with several threads, `post` may run concurrently on
 // different blocks, so it must be thread-safe. The block granularity is not
 // part of the contract: `post` must only use (row0, col0, rows, cols).
