@@ -98,10 +98,11 @@ Array get_array(const Napi::CallbackInfo& info, size_t i, const std::string& nam
   const Napi::Value v = info[i];
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) throw_type(info.Env(), name, std::string("a ") + type_name, v);
   Array array = v.As<Array>();
-  const std::string expected = std::string("a ") + type_name + " of length " + (at_least ? "at least " : "") + std::to_string(length);
-  if (array.ArrayBuffer().IsDetached()) throw_type(info.Env(), name, expected, v);
+  // Written out only for an error: a prediction of one row makes this check twice per call.
+  const auto expected = [&] { return std::string("a ") + type_name + " of length " + (at_least ? "at least " : "") + std::to_string(length); };
+  if (array.ArrayBuffer().IsDetached()) throw_type(info.Env(), name, expected(), v);
   const int64_t got = static_cast<int64_t>(array.ElementLength());
-  if (at_least ? got < length : got != length) throw_range(info.Env(), name, expected, v);
+  if (at_least ? got < length : got != length) throw_range(info.Env(), name, expected(), v);
   return array;
 }
 

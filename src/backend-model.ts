@@ -61,6 +61,11 @@ export function finiteSnapshot(snapshot: StateSnapshot): boolean {
 /** Bytes as GiB with one decimal. */
 const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
 
+/** data[begin, end): the array itself when that is all of it (a view costs an allocation per call, a prediction of one row makes two). */
+function rowsOf(data: Float32Array, begin: number, end: number): Float32Array {
+  return begin === 0 && end === data.length ? data : data.subarray(begin, end);
+}
+
 /**
  * Runs an allocation, turning running out of memory into a named RangeError. Each backend says
  * it in its own words: the engine cannot make the typed array, the WebAssembly memory cannot
@@ -398,7 +403,7 @@ export class BackendModel {
    */
   #inputChunk(x: FlatMatrix, start: number, rows: number, scaling: Float64Array | undefined): Float32Array {
     const { inputs } = this.tables;
-    if (x instanceof Float32Array && !scaling) return x.subarray(start * inputs, (start + rows) * inputs);
+    if (x instanceof Float32Array && !scaling) return rowsOf(x, start * inputs, (start + rows) * inputs);
     if (this.#staging.length < this.capacity * inputs) this.#staging = new Float32Array(this.capacity * inputs);
     const chunk = this.#staging.subarray(0, rows * inputs);
     writeRowsFloat32(x, inputs, chunk, start, rows, scaling);
@@ -475,7 +480,7 @@ export class BackendModel {
     for (let start = 0; start < n; start += this.capacity) {
       const rows = Math.min(this.capacity, n - start);
       const xs = this.#inputChunk(x, start, rows, scaling);
-      this.#call('predict', () => raw.predict(xs, rows, out.subarray(start * outputs, (start + rows) * outputs)));
+      this.#call('predict', () => raw.predict(xs, rows, rowsOf(out, start * outputs, (start + rows) * outputs)));
     }
   }
 
