@@ -73,6 +73,8 @@ export interface OnnxOptions {
 
 /** Rows of scratch memory a new model starts with; predictions and evaluations are chunked to it. */
 const INITIAL_CAPACITY = 256;
+/** Floats of the largest typed array the engine keeps on its own heap (64 bytes in V8). */
+const ON_HEAP_FLOATS = 16;
 
 /** Rows a prediction or an evaluation reads: as the caller gave them, and their scaling (mean, then scale). */
 type RowsToRead = { data: FlatMatrix; rows: number; scaling?: Float64Array };
@@ -121,6 +123,8 @@ export class MLP {
   // Two copies of the state for putting it back after a step or chunk that goes non-finite,
   // made once: a loop of trainBatch or fit calls then allocates none.
   #stateCopies: [StateSnapshot, StateSnapshot] | undefined;
+  // Where predictions of a few values are computed (see #predictFlat), made once.
+  #smallOutputs: Float32Array | undefined;
   #training = false; // a fit is running: refuse another fit, trainBatch, setWeights and dispose
   #inFlight = false; // the backend is working asynchronously: refuse everything that touches it
   #disposed = false;
@@ -440,9 +444,19 @@ export class MLP {
   }
 
   #predictFlat(xs: RowsToRead): Float32Array {
-    const out = new Float32Array(xs.rows * this.outputs);
-    this.#model.predict(xs.data, xs.rows, out, xs.scaling);
-    return out;
+    const length = xs.rows * this.outputs;
+    if (length > ON_HEAP_FLOATS) {
+      const out = new Float32Array(length);
+      this.#model.predict(xs.data, xs.rows, out, xs.scaling);
+      return out;
+    }
+    // An array this small lives on the engine's heap, and handing it to a native backend moves
+    // it off the heap: an allocation and a later sweep on every call, which cost a prediction of
+    // one row through a small network more than the network. It is computed into an array kept
+    // off the heap and copied out.
+    this.#smallOutputs ??= new Float32Array(2 * ON_HEAP_FLOATS);
+    this.#model.predict(xs.data, xs.rows, this.#smallOutputs, xs.scaling);
+    return this.#smallOutputs.slice(0, length);
   }
 
   /**

@@ -34,6 +34,31 @@ describe.each(BACKENDS)('training on %s', (backend) => {
   const xVal = noise(40, 5, 3);
   const yVal = noise(40, 1, 4);
 
+  it('predictions of a few values are arrays of their own, which later predictions leave alone', () => {
+    // Results of up to 16 floats are computed into one kept array and copied out.
+    const make = () =>
+      new MLP({
+        backend,
+        inputs: 5,
+        layers: [
+          { units: 8, activation: 'tanh' },
+          { units: 3, activation: 'softmax' },
+        ],
+        seed: 4,
+      });
+    const net = make();
+    const rows = noise(6, 5, 9).map((row) => Float32Array.from(row));
+    const alone = rows.map((row) => make().predict(row) as Float32Array);
+    const kept = rows.map((row) => net.predict(row) as Float32Array);
+    expect(kept.map((p) => p.length)).toEqual([3, 3, 3, 3, 3, 3]);
+    expect(new Set(kept.map((p) => p.buffer)).size).toBe(6);
+    expect(kept).toEqual(alone);
+    const wide = net.predict(Float32Array.from(rows.flatMap((row) => [...row]))) as Float32Array; // 18 floats: not kept
+    expect(wide).toEqual(Float32Array.from(alone.flatMap((p) => [...p])));
+    expect(kept).toEqual(alone);
+    expect(net.predictClasses(rows[0]!)).toEqual(Int32Array.of(alone[0]!.indexOf(Math.max(...alone[0]!))));
+  });
+
   it('early stopping ends when the validation loss stops improving and restores the best weights', () => {
     const net = regression();
     const snapshots: number[][] = [];
