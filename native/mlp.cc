@@ -461,6 +461,7 @@ void Mlp::pack_weights(int t) {
 
 bool Mlp::forward(int t, const float* x, int n, bool training, bool packed, const float* y) {
   bool loss_done = false;
+  LossEpilogue le{this, y, n};
   const float* input = x;
   const size_t last = spec_.layers.size() - 1;
   for (size_t l = 0; l <= last; ++l) {
@@ -476,7 +477,6 @@ bool Mlp::forward(int t, const float* x, int n, bool training, bool packed, cons
       epilogue.post = &forward_post;
       epilogue.user = &fe;
     }
-    LossEpilogue le{this, y, n};
     const bool loss_here = l == last && y != nullptr;
     if (loss_here) {
       epilogue.post = &Mlp::loss_post;
@@ -578,14 +578,12 @@ void Mlp::loss_rows(const float* y, int n, int r0, int r1) {
   }
 }
 
-double Mlp::loss_forward(int t, const float* y, int n) {
-  const int parts = parts_;
-  loss_rows(y, n, static_cast<int>(part_begin(n, t, parts)), static_cast<int>(part_begin(n, t + 1, parts)));
-  team_->barrier();
-  return summed_loss(n);
-}
-
-double Mlp::summed_loss(int n) const {
+double Mlp::loss_forward(int t, const float* y, int n, bool rows_done) {
+  if (!rows_done) {
+    const int parts = parts_;
+    loss_rows(y, n, static_cast<int>(part_begin(n, t, parts)), static_cast<int>(part_begin(n, t + 1, parts)));
+    team_->barrier();
+  }
   double total = 0.0;  // summed in row order by every thread: the same bits for any split
   for (int r = 0; r < n; ++r) total += row_loss_[r];
   return total / n;
@@ -717,7 +715,7 @@ double Mlp::step(int t, const float* x, const float* y, int n, double learning_r
   // The loss is computed in the last layer's epilogue when its parts hold whole rows.
   const bool loss_done = forward(t, x, n, true, false, y);
   // Every thread computes the same loss and so takes the same branch.
-  const double loss = (loss_done ? summed_loss(n) : loss_forward(t, y, n)) + penalty_;
+  const double loss = loss_forward(t, y, n, loss_done) + penalty_;
   if (!std::isfinite(loss)) return loss;
   backward(t, x, n, &update);
   if (t == 0) advance_counters();  // published by the barrier that ends the step

@@ -141,8 +141,9 @@ class Mlp {
   void pack_weights(int t);        // inside that region, when packed_valid_ is false
   void output_activation(int r0, int r1);                  // ŷ = φ_L(logits) of rows [r0, r1)
   void loss_rows(const float* y, int n, int r0, int r1);   // per-row loss, ŷ and δ_L of rows [r0, r1)
-  double loss_forward(int t, const float* y, int n);      // the mean data loss, the same on every thread
-  double summed_loss(int n) const;                        // the mean of row_loss_, once every row is in
+  // The mean data loss, the same on every thread; rows_done: loss_rows already ran on every row
+  // (in the output layer's epilogue, whose barrier ended the product).
+  double loss_forward(int t, const float* y, int n, bool rows_done = false);
   struct LossEpilogue {
     Mlp* mlp;
     const float* y;

@@ -123,7 +123,8 @@ export class MLP {
   // Two copies of the state for putting it back after a step or chunk that goes non-finite,
   // made once: a loop of trainBatch or fit calls then allocates none.
   #stateCopies: [StateSnapshot, StateSnapshot] | undefined;
-  // Where predictions of a few values are computed (see #predictFlat), made once.
+  // Where predictions of a few values are computed (see #predictFlat), made once; twice the
+  // on-heap limit, so that the engine keeps it off its heap.
   #smallOutputs: Float32Array | undefined;
   #training = false; // a fit is running: refuse another fit, trainBatch, setWeights and dispose
   #inFlight = false; // the backend is working asynchronously: refuse everything that touches it

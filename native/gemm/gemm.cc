@@ -678,7 +678,8 @@ void sgemm_impl(Trans ta, Trans tb, int m, int n, int k, float alpha, const floa
 }  // namespace
 
 bool epilogue_sees_whole_rows(const GemmPlan& J) {
-  if (J.empty || J.scale_only || J.whole) return !J.empty;
+  if (J.empty) return false;
+  if (J.scale_only || J.whole) return true;  // one call over all of C
   if (J.split_n && J.parts > 1) return false;
   return J.direct || J.n <= J.nc_max;  // one block of columns (run_task), or rows taken whole
 }
