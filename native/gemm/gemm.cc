@@ -25,6 +25,12 @@
 //   columns: pack all of A once (as above), in k blocks; per take of one NR panel, for each k block:
 //              pack B into one slot, then every MR tile; the epilogue after the last block
 //
+// Transposed products (GemmConfig::transposed_max_m): a layer's forward product X·Wᵀ and
+// backward product δ·W at a batch of whole NR panels (32 to 256 rows) are computed as
+// Cᵀ = op(B)ᵀ·Xᵀ, with the weights read in place by rows or by columns and the batch packed
+// once per part (run_transposed_task); each finished tile is transposed into C. The weights
+// are 8x the batch in W2, and the usual form packs them on every product.
+//
 // B is packed lazily (BLIS packs the whole KC x NC block before the ic loop):
 // with an MLP batch of 64 every B element feeds only 64 FMAs, so reading the
 // weights from L3 is a visible share of the time unless it overlaps with the
@@ -87,6 +93,7 @@ static GemmConfig make_scalar_config() {
   c.pack_a = sgemm_pack_a_mr4;
   c.pack_b = sgemm_pack_b_nr8;
   c.direct = sgemm_direct_scalar;
+  c.transpose_tile = sgemm_transpose_tile;
   // Measured: the portable direct loops only beat packing for m = 1 (gemv).
   c.direct_max_m = 1;
   c.direct_max_m_prepacked = 1;
@@ -108,9 +115,11 @@ static GemmConfig make_avx2_config() {
   c.nc = 4080;
   c.ukernel = sgemm_ukernel_6x16_avx2;
   c.ukernel_rows_a = sgemm_ukernel_rows_6x16_avx2;
+  c.ukernel_columns_a = sgemm_ukernel_columns_6x16_avx2;
   c.pack_a = sgemm_pack_a_mr6_avx2;
   c.pack_b = sgemm_pack_b_nr16_avx2;
   c.direct = sgemm_direct_avx2;
+  c.transpose_tile = sgemm_transpose_tile_avx2;
   // Measured on Zen 3 (bench_gemm --crossover): direct wins for m <= 12 at
   // n=512, k=784 in every form (8 kept as margin), for NN/TN cubes up to 64^3
   // (B rows stay in L1/L2, packing is pure overhead) and for NT only below
@@ -124,6 +133,7 @@ static GemmConfig make_avx2_config() {
   // NT with few columns, on a Zen 5 core (m 64 and 256, k 128 to 784): direct 1.5-4x faster
   // up to n = 8, 1.1-1.4x at 12; 0.8x at 16, where the packed tile is full.
   c.direct_max_n_bt = 12;
+  c.transposed_max_m = 128;
   return c;
 }
 
@@ -138,9 +148,11 @@ static GemmConfig make_avx512_config() {
   c.nc = 4096;
   c.ukernel = sgemm_ukernel_12x32_avx512;
   c.ukernel_rows_a = sgemm_ukernel_rows_12x32_avx512;
+  c.ukernel_columns_a = sgemm_ukernel_columns_12x32_avx512;
   c.pack_a = sgemm_pack_a_mr12;
   c.pack_b = sgemm_pack_b_nr32_avx512;
   c.direct = sgemm_direct_avx512;
+  c.transpose_tile = sgemm_transpose_tile_avx512;
   c.direct_max_m = 8;
   // Against weights packed once (predictions), W2's layers on a Zen 5 core: the packed path
   // from 4 rows (1.08x; 1.5-1.7x at 6 and 8), level at 3.
@@ -150,6 +162,7 @@ static GemmConfig make_avx512_config() {
   // NT with few columns, on a Zen 5 core (m 64 and 256, k 128 to 784): direct 2.3-6.5x faster
   // up to n = 8, 1.25-2.1x at 16; from 20 it loses at some shapes (0.74-0.99x at k = 128).
   c.direct_max_n_bt = 16;
+  c.transposed_max_m = 256;
   return c;
 }
 #endif
@@ -240,12 +253,30 @@ static std::size_t task_bytes(int mc, int nc, int kc) {
          round_up_bytes(static_cast<std::size_t>(nc) * kc * sizeof(float) + kSlack);
 }
 
+// Units a part takes at once: rows come in pairs of micro-tiles (24 rows on AVX-512), columns
+// one micro-panel at a time, small enough that the last ones even out the parts.
+constexpr int kSharedRowUnits = 2;
+constexpr int kSharedColumnUnits = 1;
+// Micro-tiles of rows a part of a transposed product takes at once: the epilogue then sees
+// rows of C 4·MR columns long (48 on AVX-512).
+constexpr int kTransposedRowUnits = 4;
+
+// Bytes of a part's workspace slice in a transposed product: all of op(B) (the caller's op(A)ᵀ,
+// its batch) packed once in the plan's k blocks, then the rows of Cᵀ of one take (4·MR × n).
+static std::size_t transposed_part_bytes(const GemmConfig& cfg, int n, int k) {
+  return round_up_bytes(packed_b_floats(cfg, k, n) * sizeof(float) + kSlack) +
+         round_up_bytes(static_cast<std::size_t>(kTransposedRowUnits) * cfg.mr * round_up(n, cfg.nr) * sizeof(float) + kSlack);
+}
+
 std::size_t gemm_workspace_bytes(const GemmConfig& cfg, int max_m, int max_n, int max_k,
                                  int threads) {
   const int mc = static_cast<int>(std::min<long>(cfg.mc, round_up(std::max(max_m, 1), cfg.mr)));
   const int nc = static_cast<int>(std::min<long>(cfg.nc, round_up(std::max(max_n, 1), cfg.nr)));
   const int kc = static_cast<int>(std::min<long>(cfg.kc, round_up(std::max(max_k, 1), 4)));
-  return static_cast<std::size_t>(std::max(threads, 1)) * task_bytes(mc, nc, kc);
+  std::size_t per_part = task_bytes(mc, nc, kc);
+  if (cfg.transposed_max_m >= cfg.nr)
+    per_part = std::max(per_part, transposed_part_bytes(cfg, std::min(std::max(max_m, 1), cfg.transposed_max_m), std::max(max_k, 1)));
+  return static_cast<std::size_t>(std::max(threads, 1)) * per_part;
 }
 
 std::size_t gemm_workspace_bytes(int max_m, int max_n, int max_k, int threads) {
@@ -327,10 +358,6 @@ inline uint16_t range_tag(uint64_t w) { return static_cast<uint16_t>(w >> 48); }
 inline int range_next(uint64_t w) { return static_cast<int>((w >> 24) & 0xffffff); }
 inline int range_end(uint64_t w) { return static_cast<int>(w & 0xffffff); }
 
-// Units a part takes at once: rows come in pairs of micro-tiles (24 rows on AVX-512), columns
-// one micro-panel at a time, small enough that the last ones even out the parts.
-constexpr int kSharedRowUnits = 2;
-constexpr int kSharedColumnUnits = 1;
 
 // Takes up to `chunk` units of part v's range for the product tagged `tag`: from the front for
 // the owner, from the back for another part. A range still tagged with an earlier product
@@ -380,6 +407,37 @@ std::size_t shared_part_bytes(const Job& J) {
          a_bytes(kSharedRowUnits * cfg.mr, J.kc);
 }
 
+// The units part t works through, `chunk` at a time: with shared parts, its own range from the
+// front and then the back of the others' (take_units); with static parts, its own range in order.
+class UnitTakes {
+ public:
+  UnitTakes(const Job& J, int t, int chunk) : J_(J), t_(t), chunk_(chunk) {
+    next_ = static_cast<int>(static_cast<long>(t) * J.units / J.parts);
+    end_ = static_cast<int>(static_cast<long>(t + 1) * J.units / J.parts);
+    if (J.share != nullptr)
+      J.share->ranges[t].word.store(range_word(J.share_tag, static_cast<uint32_t>(next_), static_cast<uint32_t>(end_)),
+                                    std::memory_order_release);
+  }
+  bool next(int* u0, int* u1) {
+    if (J_.share == nullptr) {
+      if (next_ >= end_) return false;
+      *u0 = next_;
+      *u1 = next_ = std::min(end_, next_ + chunk_);
+      return true;
+    }
+    while (victim_ < J_.parts && !take_units(J_.share->ranges[(t_ + victim_) % J_.parts], J_.share_tag, chunk_, victim_ == 0,
+                                             J_.share->spins, u0, u1))
+      ++victim_;
+    return victim_ < J_.parts;
+  }
+
+ private:
+  const Job& J_;
+  const int t_, chunk_;
+  int next_, end_;
+  int victim_ = 0;  // 0: own range, then the others in turn
+};
+
 // Part t of a plan whose parts share out their units. The operand the parts do not split is
 // packed once, when the part takes its first units; then for each take, every k block in order
 // (the same sums as the static loop, so the same bits), and the epilogue after the last block.
@@ -387,10 +445,6 @@ void run_shared_task(const Job& J, int t) {
   const GemmConfig& cfg = *J.cfg;
   const int mr = cfg.mr, nr = cfg.nr;
   const long m_pad = round_up(J.m, mr), n_pad = round_up(J.n, nr);
-  GemmShare::Range* ranges = J.share->ranges;
-  ranges[t].word.store(range_word(J.share_tag, static_cast<uint32_t>(static_cast<long>(t) * J.units / J.parts),
-                                  static_cast<uint32_t>(static_cast<long>(t + 1) * J.units / J.parts)),
-                       std::memory_order_release);
   char* ws = J.ws + static_cast<std::size_t>(t) * J.part_stride;
   float* whole = reinterpret_cast<float*>(ws);  // the unsplit operand, packed once
   float* piece = reinterpret_cast<float*>(
@@ -399,15 +453,9 @@ void run_shared_task(const Job& J, int t) {
   const float* all_b = J.packed_b != nullptr ? J.packed_b : whole;
   const bool rows_a = reads_a_in_place(J);
   const bool tile_epilogue = J.epilogue != nullptr && !J.epilogue->panels;
-  const int chunk = J.split_n ? kSharedColumnUnits : kSharedRowUnits;
+  UnitTakes takes(J, t, J.split_n ? kSharedColumnUnits : kSharedRowUnits);
   bool packed_once = false;
-  int victim = 0;  // 0: own range, then the others in turn
-  for (;;) {
-    int u0 = 0, u1 = 0;
-    while (victim < J.parts &&
-           !take_units(ranges[(t + victim) % J.parts], J.share_tag, chunk, victim == 0, J.share->spins, &u0, &u1))
-      ++victim;
-    if (victim == J.parts) return;
+  for (int u0 = 0, u1 = 0; takes.next(&u0, &u1);) {
     if (J.split_n) {
       if (!packed_once && !rows_a) {
         for (int pc = 0; pc < J.k; pc += J.kc) cfg.pack_a(J.ta, J.m, std::min(J.kc, J.k - pc), a_at(J, 0, pc), J.lda, whole + pc * m_pad);
@@ -462,7 +510,59 @@ void run_shared_task(const Job& J, int t) {
   }
 }
 
+// Part t of a transposed product (GemmPlan::transposed): Cᵀ = op(B)ᵀ·op(A)ᵀ, a layer's forward
+// or backward product turned around. op(A) here is W or Wᵀ, which the micro-kernel reads in
+// place (by rows or by columns); op(B) is the batch, packed once per part (a batch of 64 rows
+// is an eighth of W2's first W, which the usual form packs on every product). Loop structure,
+// per take of 4·MR rows of Cᵀ (units):
+//
+//   for pc in k by KC:
+//     for jr in n by NR:                     B micro-panel (kc, NR) of the packed batch
+//       for ir in the take by MR:            W at (ir, pc), in place
+//         micro-kernel -> the take's tile (ir, jr) in the workspace (beta 0, then 1)
+//         if last pc: the tile, transposed, into C(jr.., ir..)
+//       if last pc: the epilogue on C's NR rows jr.. by the take's columns
+//
+// Every element of C sees the products and k blocks of the usual form in the same order.
+void run_transposed_task(const Job& J, int t) {
+  const GemmConfig& cfg = *J.cfg;
+  const int mr = cfg.mr, nr = cfg.nr;
+  const long n_pad = round_up(J.n, nr);
+  char* ws = J.ws + static_cast<std::size_t>(t) * J.part_stride;
+  float* batch = reinterpret_cast<float*>(ws);
+  float* tiles = reinterpret_cast<float*>(ws + round_up_bytes(packed_b_floats(cfg, J.k, J.n) * sizeof(float) + kSlack));
+  const UkernelRowsFn weights_in_place = J.ta == Trans::No ? cfg.ukernel_rows_a : cfg.ukernel_columns_a;
+  UnitTakes takes(J, t, kTransposedRowUnits);
+  bool packed_once = false;
+  for (int u0 = 0, u1 = 0; takes.next(&u0, &u1);) {
+    if (!packed_once) pack_b_panels(cfg, J.tb, J.k, J.n, J.b, J.ldb, batch, 0, packed_b_panel_count(cfg, J.n));
+    packed_once = true;
+    const int m0 = u0 * mr, m1 = std::min(u1 * mr, J.m);
+    for (int pc = 0; pc < J.k; pc += J.kc) {
+      const int kc = std::min(J.kc, J.k - pc);
+      for (int jr = 0; jr < J.n; jr += nr) {
+        const int nrr = std::min(nr, J.n - jr);
+        const float* bp = batch + pc * n_pad + static_cast<long>(jr) * kc;
+        for (int ir = m0; ir < m1; ir += mr) {
+          const int rows = std::min(mr, m1 - ir);
+          float* tile = tiles + static_cast<long>(ir - m0) * n_pad + jr;
+          weights_in_place(rows, nrr, kc, J.alpha, a_at(J, ir, pc), J.lda, bp, pc == 0 ? 0.0f : 1.0f, tile, static_cast<int>(n_pad));
+          if (pc + kc == J.k) cfg.transpose_tile(rows, nrr, tile, static_cast<int>(n_pad), J.c + static_cast<long>(jr) * J.ldc + ir, J.ldc);
+        }
+        // The epilogue on the take's NR rows of C at once: rows of a few columns would each be
+        // too short for its vector loops.
+        if (pc + kc == J.k && J.epilogue != nullptr)
+          apply_epilogue(*J.epilogue, J.c + static_cast<long>(jr) * J.ldc + m0, J.ldc, jr, m0, nrr, m1 - m0);
+      }
+    }
+  }
+}
+
 void run_task(const Job& J, int t) {
+  if (J.transposed) {
+    run_transposed_task(J, t);
+    return;
+  }
   if (J.share != nullptr) {
     run_shared_task(J, t);
     return;
@@ -567,7 +667,8 @@ void scale_only(int m, int n, float beta,
 // The plan of a product for `threads` parts; `need` receives the workspace bytes it uses.
 GemmPlan make_plan(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
                    int ldb, float beta, float* c, int ldc, const GemmEpilogue* ep, const GemmConfig& cfg,
-                   int threads, std::size_t* need, GemmSplit split = GemmSplit::Auto, const float* packed_b = nullptr) {
+                   int threads, std::size_t* need, GemmSplit split = GemmSplit::Auto, const float* packed_b = nullptr,
+                   bool allow_transposed = true) {
   Job J{};
   J.ta = ta;
   J.tb = tb;
@@ -609,9 +710,37 @@ GemmPlan make_plan(Trans ta, Trans tb, int m, int n, int k, float alpha, const f
     return J;
   }
 
+  threads = std::max(threads, 1);
+  // A layer's forward (X·Wᵀ) or backward (δ·W) product at a batch that fills whole
+  // micro-panels: turned around, the micro-kernel reads W in place and only the batch is
+  // packed (run_transposed_task). Parts own rows of Cᵀ, units of the layer.
+  // Read by columns, W's rows a multiple of 4 KB apart would put every k step in a new page and
+  // the same L1 set (δ·W at 1024 inputs: 0.8x on AVX2, level on AVX-512): the usual form.
+  const UkernelRowsFn weights_in_place = tb == Trans::Yes ? cfg.ukernel_rows_a : cfg.ukernel_columns_a;
+  const bool columns_alias = tb == Trans::No && static_cast<long>(ldb) * sizeof(float) % 4096 == 0;
+  if (!J.direct && packed_b == nullptr && allow_transposed && weights_in_place != nullptr && !columns_alias && ta == Trans::No &&
+      beta == 0.0f && m % cfg.nr == 0 && m <= cfg.transposed_max_m && (ep == nullptr || !ep->panels)) {
+    J.transposed = true;
+    J.ta = tb == Trans::Yes ? Trans::No : Trans::Yes;
+    J.tb = Trans::Yes;
+    J.m = n;
+    J.n = m;
+    J.a = b;
+    J.lda = ldb;
+    J.b = a;
+    J.ldb = lda;
+    J.unit = cfg.mr;
+    J.units = (J.m + cfg.mr - 1) / cfg.mr;
+    J.parts = std::min(threads, J.units);
+    J.kc = balanced_block(k, cfg.kc, 4);
+    J.n_pad = static_cast<int>(round_up(J.n, cfg.nr));
+    J.part_stride = transposed_part_bytes(cfg, J.n, k);
+    *need = J.part_stride * static_cast<std::size_t>(J.parts);
+    return J;
+  }
+
   // Partition: prefer splitting n (each part packs all of A, which is the
   // smaller operand when m <= n) unless there are too few column units.
-  threads = std::max(threads, 1);
   const int n_units = (n + cfg.nr - 1) / cfg.nr;
   const int m_units = (m + cfg.mr - 1) / cfg.mr;
   bool split_n = m <= n;
@@ -678,7 +807,7 @@ void sgemm_impl(Trans ta, Trans tb, int m, int n, int k, float alpha, const floa
 }  // namespace
 
 bool epilogue_sees_whole_rows(const GemmPlan& J) {
-  if (J.empty) return false;
+  if (J.empty || J.transposed) return false;
   if (J.scale_only || J.whole) return true;  // one call over all of C
   if (J.split_n && J.parts > 1) return false;
   return J.direct || J.n <= J.nc_max;  // one block of columns (run_task), or rows taken whole
@@ -687,7 +816,8 @@ bool epilogue_sees_whole_rows(const GemmPlan& J) {
 void share_gemm(GemmPlan* plan, GemmShare* share, uint16_t tag) {
   GemmPlan& J = *plan;
   if (J.empty || J.scale_only || J.direct || J.whole || J.parts < 2 || J.parts > kMaxSharingParts) return;
-  if (J.units >= (1 << 24) || shared_part_bytes(J) > J.part_stride) return;  // units fit the word; the workspace holds it
+  // Units fit the word; the workspace holds what a part packs.
+  if (J.units >= (1 << 24) || (!J.transposed && shared_part_bytes(J) > J.part_stride)) return;
   J.share = share;
   J.share_tag = tag;
 }
@@ -715,6 +845,11 @@ GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const f
                     (epilogue->kind == EpilogueKind::None || epilogue->bias == nullptr);
   GemmPlan plan = make_plan(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, none ? nullptr : epilogue, config,
                             threads, &need, split, packed_b);
+  // A transposed plan needs room for the whole batch in each part's slice: the usual form when
+  // the workspace was sized without it (the same bits either way).
+  if (plan.transposed && plan.part_stride > workspace->capacity() / static_cast<std::size_t>(std::max(threads, 1)) / 64 * 64)
+    plan = make_plan(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, none ? nullptr : epilogue, config, threads, &need, split,
+                     packed_b, false);
   // Parts take fixed slices of the workspace, whatever the product, so that a thread that has
   // moved on to the next product never packs into memory another part still reads.
   if (need > 0) {

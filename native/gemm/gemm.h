@@ -70,6 +70,10 @@ using PackBFn = void (*)(Trans tb, int k, int n,
                          int ldb,
                          float* out);     // ceil(n/NR) * k * NR floats
 
+// C(j, i) = T(i, j) for a tile T of up to MR rows by NR columns, row-major ld apart: a finished
+// tile of a transposed product (GemmConfig::transposed_max_m) into the caller's C.
+using TransposeTileFn = void (*)(int rows, int cols, const float* t, int ld, float* c, int ldc);
+
 // Direct (unpacked) path for small problems. Computes
 //   C = alpha * op(A) * op(B) + beta * C  for the given sub-problem.
 using DirectFn = void (*)(Trans ta, Trans tb, int m, int n, int k, float alpha,
@@ -87,9 +91,11 @@ struct GemmConfig {
   int kc, mc, nc;    // cache blocksizes (upper bounds; the driver balances them)
   UkernelFn ukernel;
   UkernelRowsFn ukernel_rows_a;  // null: A is always packed
+  UkernelRowsFn ukernel_columns_a;  // op(A) = Aᵀ read in place, (i, p) at p·lda + i; null: none
   PackAFn pack_a;
   PackBFn pack_b;
   DirectFn direct;
+  TransposeTileFn transpose_tile;
   // Small-problem crossover: the direct path is used when
   //   m <= direct_max_m (not for TT; m <= direct_max_m_prepacked when op(B) comes packed
   //                      already, which leaves the packed path only A to pack), or
@@ -105,6 +111,13 @@ struct GemmConfig {
   double direct_max_mnk;
   double direct_max_mnk_bt;
   int direct_max_n_bt;
+  // Products of the packed path with op(A) = A and beta 0 whose m is a multiple of NR up to
+  // transposed_max_m (a layer's forward product X·Wᵀ and backward product δ·W, at a batch of
+  // 32 to 256 rows) are computed as their transpose, Cᵀ = op(B)ᵀ·Aᵀ: the weights read in place
+  // (by ukernel_rows_a for Wᵀ, ukernel_columns_a for W), the batch packed instead of them (see
+  // run_transposed_task). The same products in the same order, so the same bits; 0 forces the
+  // usual form (tests compare the two).
+  int transposed_max_m;
 };
 
 // Best configuration for this CPU (detected once, thread-safe), capped by the MLPKIT_ISA
@@ -238,6 +251,10 @@ struct GemmPlan {
   const float* packed_b;   // op(B) packed by pack_b_panels, or null: packed per product
   GemmShare* share;        // parts share out their units (see share_gemm), or null: static parts
   uint16_t share_tag;
+  // Computed as its transpose (GemmConfig::transposed_nt): m, n, a, b and the flags above
+  // describe the product Cᵀ = op(B)ᵀ·op(A)ᵀ, c and ldc the caller's C, which receives each
+  // finished tile transposed.
+  bool transposed;
 };
 
 // Which dimension of C the parts split: the driver's choice by shape, or the rows, for a product

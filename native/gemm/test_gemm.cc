@@ -126,24 +126,34 @@ void run_case(const Case& t, std::mt19937& rng) {
     }
   }
 
-  // A read in place (ukernel_rows_a) against A packed: the same products in the same order,
-  // so the same bits.
+  // The same product through a variant of the configuration that must give the same bits.
+  const auto expect_same_bits = [&](const GemmConfig& variant, const char* what) {
+    GemmWorkspace ws_variant;
+    GemmContext ctx_variant = ctx;
+    ctx_variant.config = &variant;
+    ctx_variant.workspace = &ws_variant;
+    std::vector<float> c_variant = c0;
+    sgemm(t.ta, t.tb, m, n, k, t.alpha, a.data(), lda, b.data(), ldb, t.beta, c_variant.data(), ldc, ctx_variant);
+    for (size_t e = 0; e < c_variant.size(); ++e) {
+      if (!same_bits(c1[e], c_variant[e])) {
+        report(t, what, static_cast<int>(e / ldc), static_cast<int>(e % ldc), c_variant[e], c1[e]);
+        ++bad;
+        return;
+      }
+    }
+  };
+  // A read in place (ukernel_rows_a) against A packed: the same products in the same order.
   if (bad == 0 && t.ta == Trans::No && t.cfg->ukernel_rows_a != nullptr) {
     GemmConfig packed_a = *t.cfg;
     packed_a.ukernel_rows_a = nullptr;
-    GemmWorkspace ws3;
-    GemmContext ctx3 = ctx;
-    ctx3.config = &packed_a;
-    ctx3.workspace = &ws3;
-    std::vector<float> c3 = c0;
-    sgemm(t.ta, t.tb, m, n, k, t.alpha, a.data(), lda, b.data(), ldb, t.beta, c3.data(), ldc, ctx3);
-    for (size_t e = 0; e < c3.size(); ++e) {
-      if (!same_bits(c1[e], c3[e])) {
-        report(t, "A packed differs from A read in place", static_cast<int>(e / ldc), static_cast<int>(e % ldc), c1[e], c3[e]);
-        ++bad;
-        break;
-      }
-    }
+    expect_same_bits(packed_a, "A packed differs from A read in place");
+  }
+  // The usual form against a product computed as its transpose (GemmConfig::transposed_max_m):
+  // the same products in the same order.
+  if (bad == 0 && t.cfg->transposed_max_m > 0) {
+    GemmConfig usual = *t.cfg;
+    usual.transposed_max_m = 0;
+    expect_same_bits(usual, "the usual form differs from the transposed one");
   }
 
   // Thread-count invariance: 2 real threads, then 3 tasks run serially.
@@ -179,7 +189,7 @@ void test_isa(const GemmConfig& base) {
   std::mt19937 rng(1234);
   const GemmConfig packed = forced(base, false), direct = forced(base, true);
   const int MR = base.mr, NR = base.nr, KC = base.kc;
-  std::vector<int> mdims = {1, 2, MR - 1, MR, MR + 1, 2 * MR + 1, NR - 1, NR, NR + 1, 3 * MR + 2};
+  std::vector<int> mdims = {1, 2, MR - 1, MR, MR + 1, 2 * MR + 1, NR - 1, NR, NR + 1, 3 * MR + 2, 2 * NR};
   std::vector<int> ndims = {1, 2, NR - 1, NR, NR + 1, 2 * NR + 3, MR + 1};
   std::vector<int> kdims_small = {1, 3, 8, 17};
   std::vector<int> kdims = {KC - 1, KC, KC + 1, 2 * KC + 5};
@@ -214,8 +224,10 @@ void test_isa(const GemmConfig& base) {
       run(&packed, "packed", f[0], f[1], m, NR + 3, 9);
     for (int n : {base.nc - 1, base.nc + 1})
       run(&packed, "packed", f[0], f[1], MR + 1, n, 5);
-    // MLP-like shapes through the automatic path.
+    // MLP-like shapes through the automatic path (at m = 64 and 4·NR, NT and NN are transposed,
+    // with several k blocks and a last take of fewer rows).
     run(&base, "auto", f[0], f[1], 64, 100, 84);
+    run(&base, "auto", f[0], f[1], 4 * NR, 13 * MR + 5, 2 * KC + 7);
     run(&base, "auto", f[0], f[1], 4, 300, 300);
     run(&base, "auto", f[0], f[1], 37, 70, 300);
   }
@@ -411,6 +423,86 @@ void count_elements(void* user, float*, int, int row0, int col0, int rows, int c
     for (int j = 0; j < cols; ++j) (*e.seen)[static_cast<size_t>(row0 + i) * e.n + col0 + j].fetch_add(1, std::memory_order_relaxed);
 }
 
+// A layer's forward (NT) and backward (NN) products at a batch of whole micro-panels, which
+// are computed transposed (run_transposed_task): on 2 and 3 parts, static and sharing their
+// units with one part late, the bits of one part, every element seen once by the epilogue
+// after its bias.
+void test_transposed_parts(const GemmConfig& base) {
+  const GemmConfig cfg = forced(base, false);
+  std::mt19937 rng(29);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  // {batch, units, inputs}: W2's first layer, and a layer of MR-odd units with a short last take
+  // and several k blocks.
+  const int shapes[][3] = {{2 * base.nr, 512, 784}, {base.nr, 9 * base.mr + 5, 2 * base.kc + 7}};
+  for (const auto& s : shapes)
+    for (const Trans tb : {Trans::Yes, Trans::No}) {
+      // Forward: C (batch, units) = X·Wᵀ, W (units, inputs). Backward: C (batch, inputs) = δ·W.
+      const int m = s[0], n = tb == Trans::Yes ? s[1] : s[2], k = tb == Trans::Yes ? s[2] : s[1];
+      const int lda = k + 1, ldb = (tb == Trans::Yes ? k : n) + 3, ldc = n + 5;
+      std::vector<float> a(static_cast<size_t>(m) * lda), b(static_cast<size_t>(tb == Trans::Yes ? n : k) * ldb), bias(n);
+      for (auto& x : a) x = dist(rng);
+      for (auto& x : b) x = dist(rng);
+      for (auto& x : bias) x = dist(rng);
+      std::vector<std::atomic<int>> seen(static_cast<size_t>(m) * n);
+      EpilogueCounts counts{&seen, n};
+      GemmEpilogue ep;
+      ep.kind = EpilogueKind::Bias;
+      ep.bias = bias.data();
+      ep.post = &count_elements;
+      ep.user = &counts;
+      Case c{&cfg, "transposed parts", Trans::No, tb, m, n, k, 1.0f, 0.0f};
+      const auto product = [&](int parts, float* out, GemmWorkspace* ws) {
+        return plan_gemm(Trans::No, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, out, ldc, &ep, cfg, parts, ws);
+      };
+      const auto miscounted = [&] {
+        int wrong = 0;
+        for (std::atomic<int>& e : seen) wrong += e.exchange(0) != 1;
+        return wrong;
+      };
+      // The usual form with its bias, as the reference.
+      GemmConfig usual = cfg;
+      usual.transposed_max_m = 0;
+      std::vector<float> want(static_cast<size_t>(m) * ldc, 0.0f);
+      GemmWorkspace one(gemm_workspace_bytes(cfg, m, n, k, 1));
+      const GemmPlan reference =
+          plan_gemm(Trans::No, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, want.data(), ldc, &ep, usual, 1, &one);
+      run_gemm_part(reference, 0);
+      miscounted();
+      for (int parts : {1, 2, 3})
+        for (bool sharing : {false, true}) {
+          if (parts == 1 && sharing) continue;
+          GemmWorkspace ws(std::max(gemm_workspace_bytes(cfg, m, n, k, parts), gemm_shared_workspace_bytes(cfg, m, n, k, parts)));
+          GemmShare share;
+          std::vector<float> got(want.size(), 0.0f);
+          bool transposed = true;
+          std::vector<std::thread> threads;
+          for (int t = 0; t < parts; ++t)
+            threads.emplace_back([&, t] {
+              if (t == 1) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+              GemmPlan plan = product(parts, got.data(), &ws);
+              if (sharing) share_gemm(&plan, &share, 1);
+              if (t == 0 && (!plan.transposed || (sharing && plan.share == nullptr))) transposed = false;
+              run_gemm_part(plan, t);
+            });
+          for (std::thread& thread : threads) thread.join();
+          ++g_cases;
+          const int wrong = miscounted();
+          if (!transposed || wrong > 0) {
+            ++g_failures;
+            std::printf("FAIL %s: m=%d n=%d k=%d tb=%d parts=%d: %s\n", c.path, m, n, k, tb == Trans::Yes, parts,
+                        transposed ? "the epilogue saw some elements other than once" : "the plan was not transposed (or not shared)");
+            continue;
+          }
+          for (size_t e = 0; e < want.size(); ++e)
+            if (!same_bits(want[e], got[e])) {
+              report(c, sharing ? "transposed, shared parts" : "transposed, static parts", static_cast<int>(e / ldc),
+                     static_cast<int>(e % ldc), want[e], got[e]);
+              break;
+            }
+        }
+    }
+}
+
 void test_shared_parts(const GemmConfig& base) {
   const GemmConfig cfg = forced(base, false);
   std::mt19937 rng(23);
@@ -561,6 +653,7 @@ int main() {
     test_workspace(cfg);
     test_packed_b(cfg);
     test_shared_parts(cfg);
+    if (cfg.transposed_max_m > 0) test_transposed_parts(cfg);
     std::printf("%-9s %6ld cases, %d failures\n", cfg.name, g_cases - cases_before,
                 g_failures - before);
   }

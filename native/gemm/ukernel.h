@@ -22,6 +22,9 @@ void sgemm_pack_a_mr12(Trans ta, int m, int k, const float* a, int lda, float* o
 void sgemm_pack_b_nr8(Trans tb, int k, int n, const float* b, int ldb, float* out);
 void sgemm_pack_b_nr16(Trans tb, int k, int n, const float* b, int ldb, float* out);
 void sgemm_pack_b_nr32(Trans tb, int k, int n, const float* b, int ldb, float* out);
+// C(j, i) = T(i, j) for a tile T of (rows, cols), ld apart: a tile of a transposed product
+// into the caller's C (TransposeTileFn).
+void sgemm_transpose_tile(int rows, int cols, const float* t, int ld, float* c, int ldc);
 void sgemm_direct_scalar(Trans ta, Trans tb, int m, int n, int k, float alpha,
                          const float* a, int lda, const float* b, int ldb,
                          float beta, float* c, int ldc);
@@ -37,12 +40,17 @@ void sgemm_ukernel_6x16_avx2(int mr, int nr, int k, float alpha,
 // The 6x16 kernel with A read in place by rows (UkernelRowsFn).
 void sgemm_ukernel_rows_6x16_avx2(int mr, int nr, int k, float alpha, const float* a, int lda, const float* b, float beta,
                                   float* c, int ldc);
+// And with op(A) = Aᵀ read in place by columns.
+void sgemm_ukernel_columns_6x16_avx2(int mr, int nr, int k, float alpha, const float* a, int lda, const float* b, float beta,
+                                     float* c, int ldc);
 // A packing (MR=6) with 8x8 in-register transposes; needs 8 floats of slack
 // after the packed block.
 void sgemm_pack_a_mr6_avx2(Trans ta, int m, int k, const float* a, int lda, float* out);
 // B packing with 8x8 in-register transposes for the NT (weights) form.
 void sgemm_pack_b_nr16_avx2(Trans tb, int k, int n, const float* b, int ldb, float* out);
 void sgemm_pack_b_nr32_avx2(Trans tb, int k, int n, const float* b, int ldb, float* out);
+// The same for up to 8 rows by 16 columns.
+void sgemm_transpose_tile_avx2(int rows, int cols, const float* t, int ld, float* c, int ldc);
 void sgemm_direct_avx2(Trans ta, Trans tb, int m, int n, int k, float alpha,
                        const float* a, int lda, const float* b, int ldb,
                        float beta, float* c, int ldc);
@@ -57,9 +65,14 @@ void sgemm_ukernel_12x32_avx512(int mr, int nr, int k, float alpha,
 // The 12x32 kernel with A read in place by rows (UkernelRowsFn).
 void sgemm_ukernel_rows_12x32_avx512(int mr, int nr, int k, float alpha, const float* a, int lda, const float* b,
                                      float beta, float* c, int ldc);
+// And with op(A) = Aᵀ read in place by columns.
+void sgemm_ukernel_columns_12x32_avx512(int mr, int nr, int k, float alpha, const float* a, int lda, const float* b,
+                                        float beta, float* c, int ldc);
 // B packing (NR=32): whole panels of the NT (weights) form with 16x16 in-register transposes
 // of zmm rows, the rest through the AVX2 packer; the same bytes as the portable packer.
 void sgemm_pack_b_nr32_avx512(Trans tb, int k, int n, const float* b, int ldb, float* out);
+// The transposing store for up to 16 rows by 32 columns.
+void sgemm_transpose_tile_avx512(int rows, int cols, const float* t, int ld, float* c, int ldc);
 // Direct path: the NT form (dot products along k, a prediction's rows against the weights) in
 // zmm; the other forms through the AVX2 loops.
 void sgemm_direct_avx512(Trans ta, Trans tb, int m, int n, int k, float alpha,

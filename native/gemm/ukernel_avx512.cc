@@ -8,7 +8,9 @@
 //   jc: n by NC  ->  pc: k by KC  ->  ic: m by MC [pack A]
 //     -> jr: by NR=32 [pack B micro-panel on first use]  ->  ir: by MR=12
 //     -> sgemm_ukernel_12x32_avx512, or sgemm_ukernel_rows_12x32_avx512 on a
-//        row-major A read in place (its 12 rows at 3 base pointers + 0..3·lda)
+//        row-major A read in place (its 12 rows at 3 base pointers + 0..3·lda), or
+//        sgemm_ukernel_columns_12x32_avx512 on op(A) = Aᵀ read in place (12 floats of
+//        row p at a + p·lda: a packed panel with lda for MR)
 //
 // Packed layouts:
 //   A micro-panel (kc, 12): element (i, p) at p*12 + i
@@ -99,6 +101,16 @@ MLPKIT_AVX512 void sgemm_ukernel_rows_12x32_avx512(int mr, int nr, int k, float 
   ukernel_rows_a<Avx512Traits>(mr, nr, k, alpha, a, lda, b, beta, c, ldc);
 }
 
+MLPKIT_AVX512 void sgemm_ukernel_columns_12x32_avx512(int mr, int nr, int k, float alpha,
+                                                const float* a,  // (k, mr), lda
+                                                int lda,
+                                                const float* b,  // packed (k, 32)
+                                                float beta,
+                                                float* c,  // (mr, nr), ldc
+                                                int ldc) {
+  ukernel_columns_a<Avx512Traits>(mr, nr, k, alpha, a, lda, b, beta, c, ldc);
+}
+
 // GCC 12 warns that the placeholder its unpack and reduce intrinsics start from may be
 // uninitialized (GCC bug 105593); the intrinsics overwrite every lane of it.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -163,6 +175,22 @@ MLPKIT_AVX512 void sgemm_pack_b_nr32_avx512(Trans tb, int k, int n, const float*
     }
   }
   if (j0 < n) sgemm_pack_b_nr32_avx2(tb, k, n - j0, b + static_cast<long>(j0) * ldb, ldb, out);
+}
+
+// C(j, i) = T(i, j) for a tile of up to 16 rows by 32 columns, ld apart (TransposeTileFn): two
+// 16x16 register transposes, rows past `rows` and columns past `cols` read as 0, `rows` floats
+// written per row of C.
+MLPKIT_AVX512 void sgemm_transpose_tile_avx512(int rows, int cols, const float* t, int ld, float* c, int ldc) {
+  const __mmask16 out_lanes = static_cast<__mmask16>(rows >= 16 ? 0xFFFF : (1u << rows) - 1u);
+  for (int j0 = 0; j0 < cols; j0 += 16) {
+    const int width = cols - j0 < 16 ? cols - j0 : 16;
+    const __mmask16 in_lanes = static_cast<__mmask16>(width == 16 ? 0xFFFF : (1u << width) - 1u);
+    __m512 r[16];
+    for (int i = 0; i < 16; ++i)
+      r[i] = i < rows ? _mm512_maskz_loadu_ps(in_lanes, t + static_cast<long>(i) * ld + j0) : _mm512_setzero_ps();
+    transpose_16x16(r);
+    for (int j = 0; j < width; ++j) _mm512_mask_storeu_ps(c + static_cast<long>(j0 + j) * ldc, out_lanes, r[j]);
+  }
 }
 
 MLPKIT_AVX512 void sgemm_direct_avx512(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda,

@@ -54,6 +54,11 @@
 namespace mlpkit {
 namespace {
 
+// Where the micro-kernel reads A: packed micro-panels (element (i, p) at p·MR + i), rows of a
+// row-major op(A) = A in place (at i·lda + p), or columns of a row-major A whose op(A) = Aᵀ in
+// place (at p·lda + i: a packed panel with lda for MR).
+enum class ARead { kPacked, kRows, kColumns };
+
 template <class V, int M>
 MLPKIT_UKERNEL_X86_INLINE void ukernel_step(typename V::Vec (&acc0)[M],
                                             typename V::Vec (&acc1)[M],
@@ -87,12 +92,11 @@ MLPKIT_UKERNEL_X86_INLINE void ukernel_step_rows(typename V::Vec (&acc0)[M],
   }
 }
 
-// A tile of M rows; A packed (kRows false: a is the (k, MR) micro-panel) or read in place
-// (kRows: a is the tile's first row, lda apart, k contiguous), with the same products in the
-// same order either way.
-template <class V, int M, bool kRows = false>
+// A tile of M rows; A packed (a is the (k, MR) micro-panel) or read in place (ARead), with the
+// same products in the same order either way.
+template <class V, int M, ARead kRead = ARead::kPacked>
 MLPKIT_UKERNEL_X86_INLINE void ukernel_tile(int nr, int k, float alpha,
-                                            const float* a,  // packed (k, MR), or rows (M, k) lda apart
+                                            const float* a,  // packed (k, MR), rows (M, k) or columns (k, M), lda
                                             const float* b,  // packed (k, NR)
                                             float beta,
                                             float* c,  // (M, nr), ldc
@@ -112,7 +116,7 @@ MLPKIT_UKERNEL_X86_INLINE void ukernel_tile(int nr, int k, float alpha,
   }
   // Unrolled by the compiler rather than by hand: a hand-unrolled body plus
   // remainder loop made GCC 12 keep the accumulators in memory.
-  if constexpr (kRows) {
+  if constexpr (kRead == ARead::kRows) {
     const float* r[3] = {a, a + 4 * lda, a + 8 * lda};
     _Pragma("GCC unroll 4")
     for (int p = 0; p < k; ++p) {
@@ -121,10 +125,11 @@ MLPKIT_UKERNEL_X86_INLINE void ukernel_tile(int nr, int k, float alpha,
       b += NR;
     }
   } else {
+    const long a_step = kRead == ARead::kColumns ? lda : MR;
     _Pragma("GCC unroll 4")
     for (int p = 0; p < k; ++p) {
       ukernel_step<V, M>(acc0, acc1, a, b);
-      a += MR;
+      a += a_step;
       b += NR;
     }
   }
@@ -164,16 +169,16 @@ MLPKIT_UKERNEL_X86_INLINE void ukernel_tile(int nr, int k, float alpha,
 
 // Picks the instantiation for mr rows, full tiles first (one compare on the
 // hot path); mr <= 1 runs the 1-row tile.
-template <class V, int M, bool kRows>
+template <class V, int M, ARead kRead>
 MLPKIT_UKERNEL_X86_INLINE void ukernel_rows(int mr, int nr, int k, float alpha, const float* a,
                                             const float* b, float beta, float* c, int ldc, long lda) {
   if constexpr (M > 1) {
     if (mr < M) {
-      ukernel_rows<V, M - 1, kRows>(mr, nr, k, alpha, a, b, beta, c, ldc, lda);
+      ukernel_rows<V, M - 1, kRead>(mr, nr, k, alpha, a, b, beta, c, ldc, lda);
       return;
     }
   }
-  ukernel_tile<V, M, kRows>(nr, k, alpha, a, b, beta, c, ldc, lda);
+  ukernel_tile<V, M, kRead>(nr, k, alpha, a, b, beta, c, ldc, lda);
 }
 
 // The whole micro-kernel (UkernelFn contract, gemm.h) for tile V::kMr x
@@ -185,7 +190,7 @@ MLPKIT_UKERNEL_X86_INLINE void ukernel(int mr, int nr, int k, float alpha,
                                        float beta,
                                        float* c,  // (mr, nr), ldc
                                        int ldc) {
-  ukernel_rows<V, V::kMr, false>(mr, nr, k, alpha, a, b, beta, c, ldc, 0);
+  ukernel_rows<V, V::kMr, ARead::kPacked>(mr, nr, k, alpha, a, b, beta, c, ldc, 0);
 }
 
 // The same with A read in place (UkernelRowsFn, gemm.h): row i of the tile at a + i·lda.
@@ -197,7 +202,19 @@ MLPKIT_UKERNEL_X86_INLINE void ukernel_rows_a(int mr, int nr, int k, float alpha
                                               float beta,
                                               float* c,  // (mr, nr), ldc
                                               int ldc) {
-  ukernel_rows<V, V::kMr, true>(mr, nr, k, alpha, a, b, beta, c, ldc, lda);
+  ukernel_rows<V, V::kMr, ARead::kRows>(mr, nr, k, alpha, a, b, beta, c, ldc, lda);
+}
+
+// The same with op(A) = Aᵀ read in place (UkernelRowsFn, gemm.h): element (i, p) at a + p·lda + i.
+template <class V>
+MLPKIT_UKERNEL_X86_INLINE void ukernel_columns_a(int mr, int nr, int k, float alpha,
+                                                 const float* a,  // (k, mr), lda
+                                                 int lda,
+                                                 const float* b,  // packed (k, NR)
+                                                 float beta,
+                                                 float* c,  // (mr, nr), ldc
+                                                 int ldc) {
+  ukernel_rows<V, V::kMr, ARead::kColumns>(mr, nr, k, alpha, a, b, beta, c, ldc, lda);
 }
 
 // Direct path, NT: C(i, j) = alpha * dot(A row i, B row j) (+ beta * C), both rows read in
