@@ -520,8 +520,8 @@ void run_shared_task(const Job& J, int t) {
 //     for jr in n by NR:                     B micro-panel (kc, NR) of the packed batch
 //       for ir in the take by MR:            W at (ir, pc), in place
 //         micro-kernel -> the take's tile (ir, jr) in the workspace (beta 0, then 1)
-//         if last pc: the tile, transposed, into C(jr.., ir..)
-//       if last pc: the epilogue on C's NR rows jr.. by the take's columns
+//         if last pc: the tile, transposed and with its bias, into C(jr.., ir..)
+//       if last pc: the epilogue's post on C's NR rows jr.. by the take's columns
 //
 // Every element of C sees the products and k blocks of the usual form in the same order.
 void run_transposed_task(const Job& J, int t) {
@@ -532,6 +532,10 @@ void run_transposed_task(const Job& J, int t) {
   float* batch = reinterpret_cast<float*>(ws);
   float* tiles = reinterpret_cast<float*>(ws + round_up_bytes(packed_b_floats(cfg, J.k, J.n) * sizeof(float) + kSlack));
   const UkernelRowsFn weights_in_place = J.ta == Trans::No ? cfg.ukernel_rows_a : cfg.ukernel_columns_a;
+  // The bias goes in with the transposing store (the same single addition per element); the
+  // rest of the epilogue runs on C.
+  const float* bias = J.epilogue != nullptr && J.epilogue->kind == EpilogueKind::Bias ? J.epilogue->bias : nullptr;
+  const GemmEpilogue::Post post = J.epilogue != nullptr ? J.epilogue->post : nullptr;
   UnitTakes takes(J, t, kTransposedRowUnits);
   bool packed_once = false;
   for (int u0 = 0, u1 = 0; takes.next(&u0, &u1);) {
@@ -547,12 +551,13 @@ void run_transposed_task(const Job& J, int t) {
           const int rows = std::min(mr, m1 - ir);
           float* tile = tiles + static_cast<long>(ir - m0) * n_pad + jr;
           weights_in_place(rows, nrr, kc, J.alpha, a_at(J, ir, pc), J.lda, bp, pc == 0 ? 0.0f : 1.0f, tile, static_cast<int>(n_pad));
-          if (pc + kc == J.k) cfg.transpose_tile(rows, nrr, tile, static_cast<int>(n_pad), J.c + static_cast<long>(jr) * J.ldc + ir, J.ldc);
+          if (pc + kc == J.k)
+            cfg.transpose_tile(rows, nrr, tile, static_cast<int>(n_pad), bias != nullptr ? bias + ir : nullptr,
+                               J.c + static_cast<long>(jr) * J.ldc + ir, J.ldc);
         }
         // The epilogue on the take's NR rows of C at once: rows of a few columns would each be
         // too short for its vector loops.
-        if (pc + kc == J.k && J.epilogue != nullptr)
-          apply_epilogue(*J.epilogue, J.c + static_cast<long>(jr) * J.ldc + m0, J.ldc, jr, m0, nrr, m1 - m0);
+        if (pc + kc == J.k && post != nullptr) post(J.epilogue->user, J.c + static_cast<long>(jr) * J.ldc + m0, J.ldc, jr, m0, nrr, m1 - m0);
       }
     }
   }

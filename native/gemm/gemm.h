@@ -70,9 +70,10 @@ using PackBFn = void (*)(Trans tb, int k, int n,
                          int ldb,
                          float* out);     // ceil(n/NR) * k * NR floats
 
-// C(j, i) = T(i, j) for a tile T of up to MR rows by NR columns, row-major ld apart: a finished
-// tile of a transposed product (GemmConfig::transposed_max_m) into the caller's C.
-using TransposeTileFn = void (*)(int rows, int cols, const float* t, int ld, float* c, int ldc);
+// C(j, i) = T(i, j) (+ bias[i] when bias is not null) for a tile T of up to MR rows by NR
+// columns, row-major ld apart: a finished tile of a transposed product
+// (GemmConfig::transposed_max_m) into the caller's C, with the epilogue's bias of its columns.
+using TransposeTileFn = void (*)(int rows, int cols, const float* t, int ld, const float* bias, float* c, int ldc);
 
 // Direct (unpacked) path for small problems. Computes
 //   C = alpha * op(A) * op(B) + beta * C  for the given sub-problem.
@@ -190,9 +191,10 @@ enum class EpilogueKind { None, Bias };
 struct GemmEpilogue {
   EpilogueKind kind = EpilogueKind::None;
   const float* bias = nullptr;  // (n), added to every row of C
-  void (*post)(void* user,
-               float* c,  // block origin C(row0, col0); (rows, cols), ldc
-               int ldc, int row0, int col0, int rows, int cols) = nullptr;
+  using Post = void (*)(void* user,
+                       float* c,  // block origin C(row0, col0); (rows, cols), ldc
+                       int ldc, int row0, int col0, int rows, int cols);
+  Post post = nullptr;
   void* user = nullptr;
   // Hand `post` whole row panels (up to MC rows by up to NC columns; with shared parts, the
   // rows a part took by all n columns, or all m rows by the panel a part took) instead of strips of NR

@@ -22,9 +22,9 @@ void sgemm_pack_a_mr12(Trans ta, int m, int k, const float* a, int lda, float* o
 void sgemm_pack_b_nr8(Trans tb, int k, int n, const float* b, int ldb, float* out);
 void sgemm_pack_b_nr16(Trans tb, int k, int n, const float* b, int ldb, float* out);
 void sgemm_pack_b_nr32(Trans tb, int k, int n, const float* b, int ldb, float* out);
-// C(j, i) = T(i, j) for a tile T of (rows, cols), ld apart: a tile of a transposed product
-// into the caller's C (TransposeTileFn).
-void sgemm_transpose_tile(int rows, int cols, const float* t, int ld, float* c, int ldc);
+// C(j, i) = T(i, j) (+ bias[i]) for a tile T of (rows, cols), ld apart: a tile of a transposed
+// product into the caller's C (TransposeTileFn).
+void sgemm_transpose_tile(int rows, int cols, const float* t, int ld, const float* bias, float* c, int ldc);
 void sgemm_direct_scalar(Trans ta, Trans tb, int m, int n, int k, float alpha,
                          const float* a, int lda, const float* b, int ldb,
                          float beta, float* c, int ldc);
@@ -50,7 +50,7 @@ void sgemm_pack_a_mr6_avx2(Trans ta, int m, int k, const float* a, int lda, floa
 void sgemm_pack_b_nr16_avx2(Trans tb, int k, int n, const float* b, int ldb, float* out);
 void sgemm_pack_b_nr32_avx2(Trans tb, int k, int n, const float* b, int ldb, float* out);
 // The same for up to 8 rows by 16 columns.
-void sgemm_transpose_tile_avx2(int rows, int cols, const float* t, int ld, float* c, int ldc);
+void sgemm_transpose_tile_avx2(int rows, int cols, const float* t, int ld, const float* bias, float* c, int ldc);
 void sgemm_direct_avx2(Trans ta, Trans tb, int m, int n, int k, float alpha,
                        const float* a, int lda, const float* b, int ldb,
                        float beta, float* c, int ldc);
@@ -72,7 +72,7 @@ void sgemm_ukernel_columns_12x32_avx512(int mr, int nr, int k, float alpha, cons
 // of zmm rows, the rest through the AVX2 packer; the same bytes as the portable packer.
 void sgemm_pack_b_nr32_avx512(Trans tb, int k, int n, const float* b, int ldb, float* out);
 // The transposing store for up to 16 rows by 32 columns.
-void sgemm_transpose_tile_avx512(int rows, int cols, const float* t, int ld, float* c, int ldc);
+void sgemm_transpose_tile_avx512(int rows, int cols, const float* t, int ld, const float* bias, float* c, int ldc);
 // Direct path: the NT form (dot products along k, a prediction's rows against the weights) in
 // zmm; the other forms through the AVX2 loops.
 void sgemm_direct_avx512(Trans ta, Trans tb, int m, int n, int k, float alpha,

@@ -329,18 +329,20 @@ MLPKIT_AVX2 void sgemm_pack_b_nr32_avx2(Trans tb, int k, int n, const float* b, 
   pack_b_avx2<32>(tb, k, n, b, ldb, out);
 }
 
-// C(j, i) = T(i, j) for a tile of up to 8 rows by 16 columns, ld apart (TransposeTileFn): 8x8
-// register transposes, rows past `rows` and columns past `cols` read as 0, `rows` floats
-// written per row of C.
-MLPKIT_AVX2 void sgemm_transpose_tile_avx2(int rows, int cols, const float* t, int ld, float* c, int ldc) {
+// C(j, i) = T(i, j) (+ bias[i]) for a tile of up to 8 rows by 16 columns, ld apart
+// (TransposeTileFn): 8x8 register transposes, rows past `rows` and columns past `cols` read as
+// 0, `rows` floats written per row of C.
+MLPKIT_AVX2 void sgemm_transpose_tile_avx2(int rows, int cols, const float* t, int ld, const float* bias, float* c, int ldc) {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i out_lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), lane);
   for (int j0 = 0; j0 < cols; j0 += 8) {
     const int width = cols - j0 < 8 ? cols - j0 : 8;
     const __m256i in_lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), lane);
     __m256 r[8];
-    for (int i = 0; i < 8; ++i)
+    for (int i = 0; i < 8; ++i) {
       r[i] = i < rows ? _mm256_maskload_ps(t + static_cast<long>(i) * ld + j0, in_lanes) : _mm256_setzero_ps();
+      if (bias != nullptr && i < rows) r[i] = _mm256_add_ps(r[i], _mm256_set1_ps(bias[i]));
+    }
     transpose_8x8(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
     for (int j = 0; j < width; ++j) _mm256_maskstore_ps(c + static_cast<long>(j0 + j) * ldc, out_lanes, r[j]);
   }

@@ -177,17 +177,19 @@ MLPKIT_AVX512 void sgemm_pack_b_nr32_avx512(Trans tb, int k, int n, const float*
   if (j0 < n) sgemm_pack_b_nr32_avx2(tb, k, n - j0, b + static_cast<long>(j0) * ldb, ldb, out);
 }
 
-// C(j, i) = T(i, j) for a tile of up to 16 rows by 32 columns, ld apart (TransposeTileFn): two
-// 16x16 register transposes, rows past `rows` and columns past `cols` read as 0, `rows` floats
-// written per row of C.
-MLPKIT_AVX512 void sgemm_transpose_tile_avx512(int rows, int cols, const float* t, int ld, float* c, int ldc) {
+// C(j, i) = T(i, j) (+ bias[i]) for a tile of up to 16 rows by 32 columns, ld apart
+// (TransposeTileFn): two 16x16 register transposes, rows past `rows` and columns past `cols`
+// read as 0, `rows` floats written per row of C.
+MLPKIT_AVX512 void sgemm_transpose_tile_avx512(int rows, int cols, const float* t, int ld, const float* bias, float* c, int ldc) {
   const __mmask16 out_lanes = static_cast<__mmask16>(rows >= 16 ? 0xFFFF : (1u << rows) - 1u);
   for (int j0 = 0; j0 < cols; j0 += 16) {
     const int width = cols - j0 < 16 ? cols - j0 : 16;
     const __mmask16 in_lanes = static_cast<__mmask16>(width == 16 ? 0xFFFF : (1u << width) - 1u);
     __m512 r[16];
-    for (int i = 0; i < 16; ++i)
+    for (int i = 0; i < 16; ++i) {
       r[i] = i < rows ? _mm512_maskz_loadu_ps(in_lanes, t + static_cast<long>(i) * ld + j0) : _mm512_setzero_ps();
+      if (bias != nullptr && i < rows) r[i] = _mm512_add_ps(r[i], _mm512_set1_ps(bias[i]));
+    }
     transpose_16x16(r);
     for (int j = 0; j < width; ++j) _mm512_mask_storeu_ps(c + static_cast<long>(j0 + j) * ldc, out_lanes, r[j]);
   }

@@ -172,10 +172,10 @@ void sgemm_direct_scalar(Trans ta, Trans tb, int m, int n, int k, float alpha,
   }
 }
 
-void sgemm_transpose_tile(int rows, int cols, const float* t, int ld, float* c, int ldc) {
+void sgemm_transpose_tile(int rows, int cols, const float* t, int ld, const float* bias, float* c, int ldc) {
   for (int j = 0; j < cols; ++j) {
     float* cj = c + static_cast<long>(j) * ldc;
-    for (int i = 0; i < rows; ++i) cj[i] = t[static_cast<long>(i) * ld + j];
+    for (int i = 0; i < rows; ++i) cj[i] = bias != nullptr ? t[static_cast<long>(i) * ld + j] + bias[i] : t[static_cast<long>(i) * ld + j];
   }
 }
 
