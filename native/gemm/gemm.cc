@@ -260,6 +260,9 @@ constexpr int kSharedColumnUnits = 1;
 // Micro-tiles of rows a part of a transposed product takes at once: the epilogue then sees
 // rows of C 4·MR columns long (48 on AVX-512).
 constexpr int kTransposedRowUnits = 4;
+// Floats of the batch a part of a transposed product packs whole (W3's 256 x 1024): wider inputs
+// keep the usual form, so that the workspace stays within a few MB per thread.
+constexpr long kTransposedMaxBatchFloats = 256L * 1024;
 
 // Bytes of a part's workspace slice in a transposed product: all of op(B) (the caller's op(A)ᵀ,
 // its batch) packed once in the plan's k blocks, then the rows of Cᵀ of one take (4·MR × n).
@@ -274,8 +277,10 @@ std::size_t gemm_workspace_bytes(const GemmConfig& cfg, int max_m, int max_n, in
   const int nc = static_cast<int>(std::min<long>(cfg.nc, round_up(std::max(max_n, 1), cfg.nr)));
   const int kc = static_cast<int>(std::min<long>(cfg.kc, round_up(std::max(max_k, 1), 4)));
   std::size_t per_part = task_bytes(mc, nc, kc);
-  if (cfg.transposed_max_m >= cfg.nr)
-    per_part = std::max(per_part, transposed_part_bytes(cfg, std::min(std::max(max_m, 1), cfg.transposed_max_m), std::max(max_k, 1)));
+  if (cfg.transposed_max_m >= cfg.nr) {
+    const int batch = std::min(std::max(max_m, 1), cfg.transposed_max_m);
+    per_part = std::max(per_part, transposed_part_bytes(cfg, batch, static_cast<int>(std::min<long>(std::max(max_k, 1), kTransposedMaxBatchFloats / batch))));
+  }
   return static_cast<std::size_t>(std::max(threads, 1)) * per_part;
 }
 
@@ -724,7 +729,8 @@ GemmPlan make_plan(Trans ta, Trans tb, int m, int n, int k, float alpha, const f
   const UkernelRowsFn weights_in_place = tb == Trans::Yes ? cfg.ukernel_rows_a : cfg.ukernel_columns_a;
   const bool columns_alias = tb == Trans::No && static_cast<long>(ldb) * sizeof(float) % 4096 == 0;
   if (!J.direct && packed_b == nullptr && allow_transposed && weights_in_place != nullptr && !columns_alias && ta == Trans::No &&
-      beta == 0.0f && m % cfg.nr == 0 && m <= cfg.transposed_max_m && (ep == nullptr || !ep->panels)) {
+      beta == 0.0f && m % cfg.nr == 0 && m <= cfg.transposed_max_m && static_cast<long>(m) * k <= kTransposedMaxBatchFloats &&
+      (ep == nullptr || !ep->panels)) {
     J.transposed = true;
     J.ta = tb == Trans::Yes ? Trans::No : Trans::Yes;
     J.tb = Trans::Yes;

@@ -113,8 +113,8 @@ struct GemmConfig {
   double direct_max_mnk_bt;
   int direct_max_n_bt;
   // Products of the packed path with op(A) = A and beta 0 whose m is a multiple of NR up to
-  // transposed_max_m (a layer's forward product X·Wᵀ and backward product δ·W, at a batch of
-  // 32 to 256 rows) are computed as their transpose, Cᵀ = op(B)ᵀ·Aᵀ: the weights read in place
+  // transposed_max_m, and whose A has at most 256 K floats (a layer's forward product X·Wᵀ and
+  // backward product δ·W, at a batch of 32 to 256 rows) are computed as their transpose, Cᵀ = op(B)ᵀ·Aᵀ: the weights read in place
   // (by ukernel_rows_a for Wᵀ, ukernel_columns_a for W), the batch packed instead of them (see
   // run_transposed_task). The same products in the same order, so the same bits; 0 forces the
   // usual form (tests compare the two).

@@ -503,6 +503,38 @@ void test_transposed_parts(const GemmConfig& base) {
     }
 }
 
+// Which products are transposed: a batch of whole panels up to 256 K floats; not a wider batch
+// (whose packed copy per part would make the workspace grow with the inputs), not δ·W with W's
+// rows 4 KB apart, not beta != 0. The workspace for any product stays within a few MB per part.
+void test_transposed_choice(const GemmConfig& base) {
+  const GemmConfig cfg = forced(base, false);
+  const int batch = 2 * base.nr, widest = static_cast<int>(256L * 1024 / batch);
+  GemmWorkspace ws(gemm_workspace_bytes(cfg, batch, 1024, 1 << 20, 1));
+  const struct {
+    Trans tb;
+    int k, ldb;
+    float beta;
+    bool transposed;
+  } cases[] = {{Trans::Yes, widest, widest, 0.0f, true},  {Trans::Yes, widest + 4, widest + 4, 0.0f, false},
+               {Trans::No, 512, 1000, 0.0f, true},        {Trans::No, 512, 1024, 0.0f, false},
+               {Trans::Yes, 512, 512, 1.0f, false}};
+  for (const auto& c : cases) {
+    const GemmPlan plan = plan_gemm(Trans::No, c.tb, batch, 512, c.k, 1.0f, nullptr, c.k, nullptr, c.ldb, c.beta, nullptr, 512,
+                                    nullptr, cfg, 1, &ws);
+    ++g_cases;
+    if (plan.transposed != c.transposed) {
+      ++g_failures;
+      std::printf("FAIL %s: m=%d k=%d ldb=%d tb=%d beta=%g: transposed %d, expected %d\n", cfg.name, batch, c.k, c.ldb, c.tb == Trans::Yes,
+                  c.beta, plan.transposed, c.transposed);
+    }
+  }
+  ++g_cases;
+  if (ws.capacity() > (std::size_t{4} << 20)) {
+    ++g_failures;
+    std::printf("FAIL %s: the workspace for k up to 2^20 takes %zu bytes\n", cfg.name, ws.capacity());
+  }
+}
+
 void test_shared_parts(const GemmConfig& base) {
   const GemmConfig cfg = forced(base, false);
   std::mt19937 rng(23);
@@ -653,7 +685,10 @@ int main() {
     test_workspace(cfg);
     test_packed_b(cfg);
     test_shared_parts(cfg);
-    if (cfg.transposed_max_m > 0) test_transposed_parts(cfg);
+    if (cfg.transposed_max_m > 0) {
+      test_transposed_parts(cfg);
+      test_transposed_choice(cfg);
+    }
     std::printf("%-9s %6ld cases, %d failures\n", cfg.name, g_cases - cases_before,
                 g_failures - before);
   }
