@@ -268,6 +268,28 @@ const forward_epilogue = changetype<ForwardEpilogue>(memory.data(offsetof<Forwar
 const backward_epilogue = changetype<BackwardEpilogue>(memory.data(offsetof<BackwardEpilogue>(), 16));
 const l2_epilogue = changetype<L2Epilogue>(memory.data(offsetof<L2Epilogue>(), 16));
 const draws = memory.data(16, 16); // one Philox block
+// A softmax row of up to KEPT_EXPS outputs keeps its exponentials here between the sum and the
+// probabilities: each computed once (the same values, at half the calls; in a small classifier
+// they cost more than its products).
+const KEPT_EXPS = 256;
+const kept_exps = memory.data(KEPT_EXPS * 8, 16);
+
+/** Σ_j exp(z_j − max) over a row of k, each term kept in kept_exps when k <= KEPT_EXPS. */
+function sum_of_exps(z: usize, k: i32, max: f64): f64 {
+  let sum: f64 = 0;
+  for (let j = 0; j < k; ++j) {
+    const e = Math.exp(<f64>load<f32>(z + (<usize>j << 2)) - max);
+    if (k <= KEPT_EXPS) store<f64>(kept_exps + (<usize>j << 3), e);
+    sum += e;
+  }
+  return sum;
+}
+
+/** exp(z_j − max), as sum_of_exps kept it or computed again. */
+// @ts-ignore: decorator
+@inline function exp_term(z: usize, k: i32, j: i32, max: f64): f64 {
+  return k <= KEPT_EXPS ? load<f64>(kept_exps + (<usize>j << 3)) : Math.exp(<f64>load<f32>(z + (<usize>j << 2)) - max);
+}
 
 function forward_post(user: usize, c: usize, ldc: i32, row0: i32, col0: i32, rows: i32, cols: i32): void {
   const e = changetype<ForwardEpilogue>(user);
@@ -388,12 +410,8 @@ export function output_activation(n: i32): void {
       const row = out + ((<usize>r * <usize>k) << 2);
       let max = load<f32>(row);
       for (let j = 1; j < k; ++j) { const v = load<f32>(row + (<usize>j << 2)); if (max < v) max = v; }
-      let sum: f64 = 0;
-      for (let j = 0; j < k; ++j) sum += Math.exp(<f64>load<f32>(row + (<usize>j << 2)) - max);
-      for (let j = 0; j < k; ++j) {
-        const p = row + (<usize>j << 2);
-        store<f32>(p, <f32>(Math.exp(<f64>load<f32>(p) - max) / sum));
-      }
+      const sum = sum_of_exps(row, k, max);
+      for (let j = 0; j < k; ++j) store<f32>(row + (<usize>j << 2), <f32>(exp_term(row, k, j, max) / sum));
     }
   } else if (layer.activation != Activation.Identity) {
     if (layer.pre) memory.copy(layer.pre, out, (<usize>n * <usize>k) << 2); // z, for φ'(z) in loss_forward
@@ -420,15 +438,14 @@ export function loss_forward(
       let zmax = load<f32>(z);
       for (let j = 1; j < k; ++j) { const v = load<f32>(z + (<usize>j << 2)); if (zmax < v) zmax = v; }
       const max = <f64>zmax;
-      let sum: f64 = 0;
-      for (let j = 0; j < k; ++j) sum += Math.exp(<f64>load<f32>(z + (<usize>j << 2)) - max);
+      const sum = sum_of_exps(z, k, max);
       const log_sum_exp = max + Math.log(sum);
       for (let j = 0; j < k; ++j) {
         const off = <usize>j << 2;
         const zj = load<f32>(z + off);
         const tj = load<f32>(t + off);
         total += <f64>tj * (log_sum_exp - <f64>zj);
-        const p = <f32>(Math.exp(<f64>zj - max) / sum);
+        const p = <f32>(exp_term(z, k, j, max) / sum);
         store<f32>(z + off, p);
         store<f32>(d + off, <f32>(<f64>(p - tj) * inv_n));
       }

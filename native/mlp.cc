@@ -492,6 +492,31 @@ bool Mlp::forward(int t, const float* x, int n, bool training, bool packed, cons
   return loss_done;
 }
 
+namespace {
+
+// A softmax row of up to this many outputs keeps its exponentials on the stack between the sum
+// and the probabilities: each computed once (the same values as computing them again, at half
+// the calls: in a small classifier they were most of a step).
+constexpr int kKeptExps = 256;
+
+// Σ_j exp(z_j − max) over a row of k, each term kept in kept[j] when k <= kKeptExps.
+inline double sum_of_exps(const float* z, int k, double max, double* kept) {
+  double sum = 0.0;
+  for (int j = 0; j < k; ++j) {
+    const double e = std::exp(z[j] - max);
+    if (k <= kKeptExps) kept[j] = e;
+    sum += e;
+  }
+  return sum;
+}
+
+// exp(z_j − max), as sum_of_exps kept it or computed again.
+inline double exp_term(const float* z, int k, int j, double max, const double* kept) {
+  return k <= kKeptExps ? kept[j] : std::exp(z[j] - max);
+}
+
+}  // namespace
+
 void Mlp::output_activation(int r0, int r1) {
   const LayerSpec& layer = spec_.layers.back();
   const int k = layer.units;
@@ -499,10 +524,10 @@ void Mlp::output_activation(int r0, int r1) {
   if (layer.activation == Activation::Softmax) {
     for (int r = r0; r < r1; ++r) {
       float* row = out + static_cast<int64_t>(r) * k;
-      const float max = *std::max_element(row, row + k);
-      double sum = 0.0;
-      for (int j = 0; j < k; ++j) sum += std::exp(static_cast<double>(row[j]) - max);
-      for (int j = 0; j < k; ++j) row[j] = static_cast<float>(std::exp(static_cast<double>(row[j]) - max) / sum);
+      const double max = *std::max_element(row, row + k);
+      double kept[kKeptExps];
+      const double sum = sum_of_exps(row, k, max, kept);
+      for (int j = 0; j < k; ++j) row[j] = static_cast<float>(exp_term(row, k, j, max, kept) / sum);
     }
   } else if (layer.activation != Activation::Identity) {
     const int64_t begin = static_cast<int64_t>(r0) * k, end = static_cast<int64_t>(r1) * k;
@@ -523,13 +548,13 @@ void Mlp::loss_rows(const float* y, int n, int r0, int r1) {
       const float* t = y + static_cast<int64_t>(r) * k;
       float* d = delta + static_cast<int64_t>(r) * k;
       const double max = *std::max_element(z, z + k);
-      double sum = 0.0;
-      for (int j = 0; j < k; ++j) sum += std::exp(z[j] - max);
+      double kept[kKeptExps];
+      const double sum = sum_of_exps(z, k, max, kept);
       const double log_sum_exp = max + std::log(sum);
       double total = 0.0;
       for (int j = 0; j < k; ++j) {
         total += t[j] * (log_sum_exp - z[j]);
-        const float p = static_cast<float>(std::exp(z[j] - max) / sum);
+        const float p = static_cast<float>(exp_term(z, k, j, max, kept) / sum);
         z[j] = p;
         d[j] = static_cast<float>((p - t[j]) * inv_n);
       }

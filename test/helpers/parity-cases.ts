@@ -84,6 +84,18 @@ export const PARITY_CASES: ParityCase[] = [
     'regression',
   ],
   [
+    // Wider than the 256 exponentials a native softmax row keeps on the stack: it computes them twice.
+    'sgd, relu, a softmax of 300 classes + cross-entropy',
+    {
+      layers: [
+        { units: 8, activation: 'relu' },
+        { units: 300, activation: 'softmax' },
+      ],
+      optimizer: { type: 'sgd', learningRate: 0.5 },
+    },
+    'classes',
+  ],
+  [
     'sgd, wide relu layers on the packed path, sigmoid + binary cross-entropy',
     {
       layers: [
