@@ -220,69 +220,6 @@ MLPKIT_AVX2_INLINE void pack_a_avx2(Trans ta, int m, int k,
   }
 }
 
-// Direct path, B not transposed (NN, TN): up to 6 rows of C x 16 columns,
-// A broadcast straight from the source, B rows read in place.
-template <int M, bool FULL>
-MLPKIT_AVX2_INLINE void direct_tile_n(Trans ta, int nr, int k, float alpha,
-                                      const float* a,  // origin A(i0, 0) of op(A); lda
-                                      int lda,
-                                      const float* b,  // origin B(0, j0); (k, nr), ldb
-                                      int ldb, float beta,
-                                      float* c,  // (M, nr), ldc
-                                      int ldc) {
-  __m256 acc0[M], acc1[M];
-  _Pragma("GCC unroll 16")
-  for (int i = 0; i < M; ++i) acc0[i] = acc1[i] = _mm256_setzero_ps();
-  const __m256i m0 = first_lanes(nr), m1 = first_lanes(nr - 8);
-  // A(i, p) = a[i*sa_i + p*sa_p]
-  const long sa_i = ta == Trans::No ? lda : 1;
-  const long sa_p = ta == Trans::No ? 1 : lda;
-  for (int p = 0; p < k; ++p) {
-    const float* bp = b + static_cast<long>(p) * ldb;
-    const __m256 b0 = FULL ? _mm256_loadu_ps(bp) : _mm256_maskload_ps(bp, m0);
-    const __m256 b1 = FULL ? _mm256_loadu_ps(bp + 8) : _mm256_maskload_ps(bp + 8, m1);
-    const float* ap = a + p * sa_p;
-    _Pragma("GCC unroll 16")
-    for (int i = 0; i < M; ++i) {
-      const __m256 ai = _mm256_broadcast_ss(ap + i * sa_i);
-      acc0[i] = _mm256_fmadd_ps(ai, b0, acc0[i]);
-      acc1[i] = _mm256_fmadd_ps(ai, b1, acc1[i]);
-    }
-  }
-  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-  _Pragma("GCC unroll 16")
-  for (int i = 0; i < M; ++i) {
-    float* ci = c + static_cast<long>(i) * ldc;
-    __m256 r0 = _mm256_mul_ps(acc0[i], va);
-    __m256 r1 = _mm256_mul_ps(acc1[i], va);
-    if (FULL) {
-      if (beta != 0.0f) {
-        r0 = _mm256_fmadd_ps(_mm256_loadu_ps(ci), vb, r0);
-        r1 = _mm256_fmadd_ps(_mm256_loadu_ps(ci + 8), vb, r1);
-      }
-      _mm256_storeu_ps(ci, r0);
-      _mm256_storeu_ps(ci + 8, r1);
-    } else {
-      if (beta != 0.0f) {
-        r0 = _mm256_fmadd_ps(_mm256_maskload_ps(ci, m0), vb, r0);
-        r1 = _mm256_fmadd_ps(_mm256_maskload_ps(ci + 8, m1), vb, r1);
-      }
-      _mm256_maskstore_ps(ci, m0, r0);
-      _mm256_maskstore_ps(ci + 8, m1, r1);
-    }
-  }
-}
-
-template <int M>
-MLPKIT_AVX2_INLINE void direct_rows_n(Trans ta, int n, int k, float alpha, const float* a,
-                                      int lda, const float* b, int ldb, float beta, float* c,
-                                      int ldc) {
-  int j = 0;
-  for (; j + 16 <= n; j += 16)
-    direct_tile_n<M, true>(ta, 16, k, alpha, a, lda, b + j, ldb, beta, c + j, ldc);
-  if (j < n) direct_tile_n<M, false>(ta, n - j, k, alpha, a, lda, b + j, ldb, beta, c + j, ldc);
-}
-
 }  // namespace
 
 MLPKIT_AVX2 void sgemm_ukernel_6x16_avx2(int mr, int nr, int k, float alpha,
@@ -356,21 +293,7 @@ MLPKIT_AVX2 void sgemm_direct_avx2(Trans ta, Trans tb, int m, int n, int k, floa
                                    float* c,  // (m, n), ldc
                                    int ldc) {
   if (tb == Trans::No) {
-    const long sa_i = ta == Trans::No ? lda : 1;
-    int i = 0;
-    for (; i + 6 <= m; i += 6)
-      direct_rows_n<6>(ta, n, k, alpha, a + i * sa_i, lda, b, ldb, beta,
-                       c + static_cast<long>(i) * ldc, ldc);
-    const float* ai = a + i * sa_i;
-    float* ci = c + static_cast<long>(i) * ldc;
-    switch (m - i) {
-      case 5: direct_rows_n<5>(ta, n, k, alpha, ai, lda, b, ldb, beta, ci, ldc); break;
-      case 4: direct_rows_n<4>(ta, n, k, alpha, ai, lda, b, ldb, beta, ci, ldc); break;
-      case 3: direct_rows_n<3>(ta, n, k, alpha, ai, lda, b, ldb, beta, ci, ldc); break;
-      case 2: direct_rows_n<2>(ta, n, k, alpha, ai, lda, b, ldb, beta, ci, ldc); break;
-      case 1: direct_rows_n<1>(ta, n, k, alpha, ai, lda, b, ldb, beta, ci, ldc); break;
-      default: break;
-    }
+    direct_nn<Avx2Traits>(ta, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
   if (ta == Trans::Yes) {

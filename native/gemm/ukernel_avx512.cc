@@ -26,7 +26,8 @@
 //
 // Direct path (small m, see GemmConfig): the NT form, a prediction's few rows against the
 // weights read in place, as dot products in zmm (direct_tile_nt of ukernel_x86.h, in tiles of
-// up to 4 x 3); the NN and TN forms go to the AVX2 loops.
+// up to 4 x 3); the NN and TN forms in tiles of up to 12 rows x 32 columns (direct_nn), the
+// same bits as the AVX2 loops.
 //
 // Status: passes the GEMM tests (test_gemm.cc) on AVX-512F hardware (its
 // blocksizes: gemm.cc). The dispatcher selects it only when the CPU reports
@@ -197,7 +198,11 @@ MLPKIT_AVX512 void sgemm_transpose_tile_avx512(int rows, int cols, const float* 
 
 MLPKIT_AVX512 void sgemm_direct_avx512(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda,
                                        const float* b, int ldb, float beta, float* c, int ldc) {
-  if (tb == Trans::No || ta == Trans::Yes) {  // B read along its rows: the AVX2 loops
+  if (tb == Trans::No) {
+    direct_nn<Avx512Traits>(ta, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  if (ta == Trans::Yes) {  // TT: the AVX2 path's portable loop
     sgemm_direct_avx2(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }

@@ -92,6 +92,39 @@ MLPKIT_UKERNEL_X86_INLINE void ukernel_step_rows(typename V::Vec (&acc0)[M],
   }
 }
 
+// C(i, ·) = alpha·acc(i) (+ beta·C(i, ·)) for M rows of nr columns (all 2·kWidth when kFull, else
+// the first nr < 2·kWidth through lane masks); beta == 0 never reads C.
+template <class V, int M, bool kFull>
+MLPKIT_UKERNEL_X86_INLINE void store_tile(const typename V::Vec (&acc0)[M], const typename V::Vec (&acc1)[M], int nr, float alpha,
+                                          float beta, float* c, int ldc) {
+  using Vec = typename V::Vec;
+  constexpr int W = V::kWidth;
+  typename V::Mask m0{}, m1{};
+  if (!kFull) V::tail_masks(nr, m0, m1);
+  const Vec va = V::set1(alpha), vb = V::set1(beta);
+  _Pragma("GCC unroll 16")
+  for (int i = 0; i < M; ++i) {
+    float* ci = c + static_cast<long>(i) * ldc;
+    Vec r0 = V::mul(acc0[i], va);
+    Vec r1 = V::mul(acc1[i], va);
+    if (kFull) {
+      if (beta != 0.0f) {
+        r0 = V::fmadd(V::loadu(ci), vb, r0);
+        r1 = V::fmadd(V::loadu(ci + W), vb, r1);
+      }
+      V::storeu(ci, r0);
+      V::storeu(ci + W, r1);
+    } else {
+      if (beta != 0.0f) {
+        r0 = V::fmadd(V::maskz_loadu(ci, m0), vb, r0);
+        r1 = V::fmadd(V::maskz_loadu(ci + W, m1), vb, r1);
+      }
+      V::mask_storeu(ci, m0, r0);
+      V::mask_storeu(ci + W, m1, r1);
+    }
+  }
+}
+
 // A tile of M rows; A packed (a is the (k, MR) micro-panel) or read in place (ARead), with the
 // same products in the same order either way.
 template <class V, int M, ARead kRead = ARead::kPacked>
@@ -134,36 +167,10 @@ MLPKIT_UKERNEL_X86_INLINE void ukernel_tile(int nr, int k, float alpha,
     }
   }
 
-  const Vec va = V::set1(alpha);
-  const Vec vb = V::set1(beta);
   if (nr == NR) {
-    _Pragma("GCC unroll 16")
-    for (int i = 0; i < M; ++i) {
-      float* ci = c + static_cast<long>(i) * ldc;
-      Vec r0 = V::mul(acc0[i], va);
-      Vec r1 = V::mul(acc1[i], va);
-      if (beta != 0.0f) {
-        r0 = V::fmadd(V::loadu(ci), vb, r0);
-        r1 = V::fmadd(V::loadu(ci + W), vb, r1);
-      }
-      V::storeu(ci, r0);
-      V::storeu(ci + W, r1);
-    }
+    store_tile<V, M, true>(acc0, acc1, nr, alpha, beta, c, ldc);
   } else {
-    typename V::Mask m0, m1;
-    V::tail_masks(nr, m0, m1);
-    _Pragma("GCC unroll 16")
-    for (int i = 0; i < M; ++i) {
-      float* ci = c + static_cast<long>(i) * ldc;
-      Vec r0 = V::mul(acc0[i], va);
-      Vec r1 = V::mul(acc1[i], va);
-      if (beta != 0.0f) {
-        r0 = V::fmadd(V::maskz_loadu(ci, m0), vb, r0);
-        r1 = V::fmadd(V::maskz_loadu(ci + W, m1), vb, r1);
-      }
-      V::mask_storeu(ci, m0, r0);
-      V::mask_storeu(ci + W, m1, r1);
-    }
+    store_tile<V, M, false>(acc0, acc1, nr, alpha, beta, c, ldc);
   }
 }
 
@@ -215,6 +222,77 @@ MLPKIT_UKERNEL_X86_INLINE void ukernel_columns_a(int mr, int nr, int k, float al
                                                  float* c,  // (mr, nr), ldc
                                                  int ldc) {
   ukernel_rows<V, V::kMr, ARead::kColumns>(mr, nr, k, alpha, a, b, beta, c, ldc, lda);
+}
+
+// Direct path, B not transposed (NN, TN): a tile of M rows of C by up to 2·kWidth columns, A
+// broadcast straight from its source (op(A)(i, p) at i·sa_i + p·sa_p), B's rows read in place.
+// Each element is one chain of FMAs over p in order, then alpha (and beta): the same arithmetic
+// at any vector width, so the AVX2 and AVX-512 paths give the same bits.
+template <class V, int M, bool kFull>
+MLPKIT_UKERNEL_X86_INLINE void direct_tile_n(Trans ta, int nr, int k, float alpha,
+                                             const float* a,  // origin A(i0, 0) of op(A); lda
+                                             int lda,
+                                             const float* b,  // origin B(0, j0); (k, nr), ldb
+                                             int ldb, float beta,
+                                             float* c,  // (M, nr), ldc
+                                             int ldc) {
+  using Vec = typename V::Vec;
+  constexpr int W = V::kWidth;
+  Vec acc0[M], acc1[M];
+  _Pragma("GCC unroll 16")
+  for (int i = 0; i < M; ++i) acc0[i] = acc1[i] = V::zero();
+  typename V::Mask m0{}, m1{};
+  if (!kFull) V::tail_masks(nr, m0, m1);
+  const long sa_i = ta == Trans::No ? lda : 1;
+  const long sa_p = ta == Trans::No ? 1 : lda;
+  for (int p = 0; p < k; ++p) {
+    const float* bp = b + static_cast<long>(p) * ldb;
+    const Vec b0 = kFull ? V::loadu(bp) : V::maskz_loadu(bp, m0);
+    const Vec b1 = kFull ? V::loadu(bp + W) : V::maskz_loadu(bp + W, m1);
+    const float* ap = a + p * sa_p;
+    _Pragma("GCC unroll 16")
+    for (int i = 0; i < M; ++i) {
+      const Vec ai = V::broadcast(ap + i * sa_i);
+      acc0[i] = V::fmadd(ai, b0, acc0[i]);
+      acc1[i] = V::fmadd(ai, b1, acc1[i]);
+    }
+  }
+  store_tile<V, M, kFull>(acc0, acc1, nr, alpha, beta, c, ldc);
+}
+
+// M rows of C in tiles of 2·kWidth columns, the last one masked.
+template <class V, int M>
+MLPKIT_UKERNEL_X86_INLINE void direct_rows_n(Trans ta, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
+                                             float beta, float* c, int ldc) {
+  constexpr int NR = 2 * V::kWidth;
+  int j = 0;
+  for (; j + NR <= n; j += NR) direct_tile_n<V, M, true>(ta, NR, k, alpha, a, lda, b + j, ldb, beta, c + j, ldc);
+  if (j < n) direct_tile_n<V, M, false>(ta, n - j, k, alpha, a, lda, b + j, ldb, beta, c + j, ldc);
+}
+
+// The last mr < M rows: the instantiation for exactly mr rows.
+template <class V, int M>
+MLPKIT_UKERNEL_X86_INLINE void direct_last_rows_n(int mr, Trans ta, int n, int k, float alpha, const float* a, int lda, const float* b,
+                                                  int ldb, float beta, float* c, int ldc) {
+  if constexpr (M > 1) {
+    if (mr < M) {
+      direct_last_rows_n<V, M - 1>(mr, ta, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      return;
+    }
+  }
+  direct_rows_n<V, M>(ta, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+// The direct path's NN and TN forms (DirectFn, gemm.h, with tb = No): groups of kMr rows, then
+// the rest.
+template <class V>
+MLPKIT_UKERNEL_X86_INLINE void direct_nn(Trans ta, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
+                                         float beta, float* c, int ldc) {
+  constexpr int R = V::kMr;
+  const long sa_i = ta == Trans::No ? lda : 1;
+  int i = 0;
+  for (; i + R <= m; i += R) direct_rows_n<V, R>(ta, n, k, alpha, a + i * sa_i, lda, b, ldb, beta, c + static_cast<long>(i) * ldc, ldc);
+  if (i < m) direct_last_rows_n<V, R - 1>(m - i, ta, n, k, alpha, a + i * sa_i, lda, b, ldb, beta, c + static_cast<long>(i) * ldc, ldc);
 }
 
 // Direct path, NT: C(i, j) = alpha * dot(A row i, B row j) (+ beta * C), both rows read in
