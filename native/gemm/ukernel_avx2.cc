@@ -238,7 +238,7 @@ MLPKIT_AVX2 void sgemm_ukernel_rows_6x16_avx2(int mr, int nr, int k, float alpha
                                               float beta,
                                               float* c,  // (mr, nr), ldc
                                               int ldc) {
-  ukernel_rows_a<Avx2Traits>(mr, nr, k, alpha, a, lda, b, beta, c, ldc);
+  ukernel_a_in_place<Avx2Traits, ARead::kRows>(mr, nr, k, alpha, a, lda, b, beta, c, ldc);
 }
 
 MLPKIT_AVX2 void sgemm_ukernel_columns_6x16_avx2(int mr, int nr, int k, float alpha,
@@ -248,7 +248,7 @@ MLPKIT_AVX2 void sgemm_ukernel_columns_6x16_avx2(int mr, int nr, int k, float al
                                              float beta,
                                              float* c,  // (mr, nr), ldc
                                              int ldc) {
-  ukernel_columns_a<Avx2Traits>(mr, nr, k, alpha, a, lda, b, beta, c, ldc);
+  ukernel_a_in_place<Avx2Traits, ARead::kColumns>(mr, nr, k, alpha, a, lda, b, beta, c, ldc);
 }
 
 MLPKIT_AVX2 void sgemm_pack_a_mr6_avx2(Trans ta, int m, int k, const float* a, int lda,

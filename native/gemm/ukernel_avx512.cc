@@ -99,7 +99,7 @@ MLPKIT_AVX512 void sgemm_ukernel_rows_12x32_avx512(int mr, int nr, int k, float 
                                                    float beta,
                                                    float* c,  // (mr, nr), ldc
                                                    int ldc) {
-  ukernel_rows_a<Avx512Traits>(mr, nr, k, alpha, a, lda, b, beta, c, ldc);
+  ukernel_a_in_place<Avx512Traits, ARead::kRows>(mr, nr, k, alpha, a, lda, b, beta, c, ldc);
 }
 
 MLPKIT_AVX512 void sgemm_ukernel_columns_12x32_avx512(int mr, int nr, int k, float alpha,
@@ -109,7 +109,7 @@ MLPKIT_AVX512 void sgemm_ukernel_columns_12x32_avx512(int mr, int nr, int k, flo
                                                 float beta,
                                                 float* c,  // (mr, nr), ldc
                                                 int ldc) {
-  ukernel_columns_a<Avx512Traits>(mr, nr, k, alpha, a, lda, b, beta, c, ldc);
+  ukernel_a_in_place<Avx512Traits, ARead::kColumns>(mr, nr, k, alpha, a, lda, b, beta, c, ldc);
 }
 
 // GCC 12 warns that the placeholder its unpack and reduce intrinsics start from may be

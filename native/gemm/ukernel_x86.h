@@ -200,28 +200,17 @@ MLPKIT_UKERNEL_X86_INLINE void ukernel(int mr, int nr, int k, float alpha,
   ukernel_rows<V, V::kMr, ARead::kPacked>(mr, nr, k, alpha, a, b, beta, c, ldc, 0);
 }
 
-// The same with A read in place (UkernelRowsFn, gemm.h): row i of the tile at a + i·lda.
-template <class V>
-MLPKIT_UKERNEL_X86_INLINE void ukernel_rows_a(int mr, int nr, int k, float alpha,
-                                              const float* a,  // (mr, k), lda
-                                              int lda,
-                                              const float* b,  // packed (k, NR)
-                                              float beta,
-                                              float* c,  // (mr, nr), ldc
-                                              int ldc) {
-  ukernel_rows<V, V::kMr, ARead::kRows>(mr, nr, k, alpha, a, b, beta, c, ldc, lda);
-}
-
-// The same with op(A) = Aᵀ read in place (UkernelRowsFn, gemm.h): element (i, p) at a + p·lda + i.
-template <class V>
-MLPKIT_UKERNEL_X86_INLINE void ukernel_columns_a(int mr, int nr, int k, float alpha,
-                                                 const float* a,  // (k, mr), lda
-                                                 int lda,
-                                                 const float* b,  // packed (k, NR)
-                                                 float beta,
-                                                 float* c,  // (mr, nr), ldc
-                                                 int ldc) {
-  ukernel_rows<V, V::kMr, ARead::kColumns>(mr, nr, k, alpha, a, b, beta, c, ldc, lda);
+// The same with A read in place (UkernelRowsFn, gemm.h): by rows, row i of the tile at a + i·lda
+// (a is (mr, k)); or by columns, op(A) = Aᵀ with element (i, p) at a + p·lda + i (a is (k, mr)).
+template <class V, ARead kRead>
+MLPKIT_UKERNEL_X86_INLINE void ukernel_a_in_place(int mr, int nr, int k, float alpha,
+                                                  const float* a,  // rows (mr, k) or columns (k, mr), lda
+                                                  int lda,
+                                                  const float* b,  // packed (k, NR)
+                                                  float beta,
+                                                  float* c,  // (mr, nr), ldc
+                                                  int ldc) {
+  ukernel_rows<V, V::kMr, kRead>(mr, nr, k, alpha, a, b, beta, c, ldc, lda);
 }
 
 // Direct path, B not transposed (NN, TN): a tile of M rows of C by up to 2·kWidth columns, A
