@@ -515,6 +515,12 @@ void run_shared_task(const Job& J, int t) {
   }
 }
 
+// The kernel that reads the weights of a transposed product in place: op(A) = W by rows, or
+// op(A) = Wᵀ by its columns (null: the ISA has none).
+inline UkernelRowsFn weights_in_place_kernel(const GemmConfig& cfg, Trans ta) {
+  return ta == Trans::No ? cfg.ukernel_rows_a : cfg.ukernel_columns_a;
+}
+
 // Part t of a transposed product (GemmPlan::transposed): Cᵀ = op(B)ᵀ·op(A)ᵀ, a layer's forward
 // or backward product turned around. op(A) here is W or Wᵀ, which the micro-kernel reads in
 // place (by rows or by columns); op(B) is the batch, packed once per part (a batch of 64 rows
@@ -532,11 +538,11 @@ void run_shared_task(const Job& J, int t) {
 void run_transposed_task(const Job& J, int t) {
   const GemmConfig& cfg = *J.cfg;
   const int mr = cfg.mr, nr = cfg.nr;
-  const long n_pad = round_up(J.n, nr);
+  const long n_pad = J.n_pad;
   char* ws = J.ws + static_cast<std::size_t>(t) * J.part_stride;
   float* batch = reinterpret_cast<float*>(ws);
   float* tiles = reinterpret_cast<float*>(ws + round_up_bytes(packed_b_floats(cfg, J.k, J.n) * sizeof(float) + kSlack));
-  const UkernelRowsFn weights_in_place = J.ta == Trans::No ? cfg.ukernel_rows_a : cfg.ukernel_columns_a;
+  const UkernelRowsFn weights_in_place = weights_in_place_kernel(cfg, J.ta);
   // The bias goes in with the transposing store (the same single addition per element); the
   // rest of the epilogue runs on C.
   const float* bias = J.epilogue != nullptr && J.epilogue->kind == EpilogueKind::Bias ? J.epilogue->bias : nullptr;
@@ -726,13 +732,13 @@ GemmPlan make_plan(Trans ta, Trans tb, int m, int n, int k, float alpha, const f
   // packed (run_transposed_task). Parts own rows of Cᵀ, units of the layer.
   // Read by columns, W's rows a multiple of 4 KB apart would put every k step in a new page and
   // the same L1 set (δ·W at 1024 inputs: 0.8x on AVX2, level on AVX-512): the usual form.
-  const UkernelRowsFn weights_in_place = tb == Trans::Yes ? cfg.ukernel_rows_a : cfg.ukernel_columns_a;
+  const Trans weights_trans = tb == Trans::Yes ? Trans::No : Trans::Yes;  // op(B)ᵀ, the transposed product's op(A)
   const bool columns_alias = tb == Trans::No && static_cast<long>(ldb) * sizeof(float) % 4096 == 0;
-  if (!J.direct && packed_b == nullptr && allow_transposed && weights_in_place != nullptr && !columns_alias && ta == Trans::No &&
+  if (!J.direct && packed_b == nullptr && allow_transposed && weights_in_place_kernel(cfg, weights_trans) != nullptr && !columns_alias && ta == Trans::No &&
       beta == 0.0f && m % cfg.nr == 0 && m <= cfg.transposed_max_m && static_cast<long>(m) * k <= kTransposedMaxBatchFloats &&
       (ep == nullptr || !ep->panels)) {
     J.transposed = true;
-    J.ta = tb == Trans::Yes ? Trans::No : Trans::Yes;
+    J.ta = weights_trans;
     J.tb = Trans::Yes;
     J.m = n;
     J.n = m;
