@@ -78,6 +78,8 @@ const peerData = (workload: Workload): PeerData => {
   const { x, y } = syntheticClasses(256, inputs, 10, 3);
   return { x, y, rows: 256, inputs, classes: 10, batchSize: workload === 'W2' ? 64 : 256, learningRate: 0.01 };
 };
+// The 2-thread figures depend on how far apart the two cores are: measured before and after.
+const handoff = { before: nativeBinding().handoffRoundTrip(0.5), after: 0 };
 console.log('\nTraining and inference, mlpkit and the peer libraries');
 const peers = await peerCases(quick ? PEERS.slice(0, 1) : PEERS, GROUPS, peerData);
 const order = Object.values(GROUPS) as string[];
@@ -94,6 +96,10 @@ else {
   workloads.push(...torch.results);
 }
 const table = ratios(workloads);
+handoff.after = nativeBinding().handoffRoundTrip(0.5);
+console.log(
+  `  a cache line from one core to the other and back: ${handoff.before.toFixed(0)} ns before these, ${handoff.after.toFixed(0)} ns after`,
+);
 
 // 3. Event-loop delay
 const delays = [];
@@ -154,6 +160,7 @@ const report = {
   date,
   banner: banner(),
   fmaPeakGflops: peak,
+  handoffRoundTripNs: handoff,
   gemm,
   workloads: table,
   skipped: peers.skipped,
@@ -183,6 +190,7 @@ const md = [
   '```',
   banner(),
   `FMA peak of one core: ${peak.toFixed(1)} GFLOP/s`,
+  `A cache line from one core to the other and back: ${handoff.before.toFixed(0)} ns before the workloads, ${handoff.after.toFixed(0)} ns after`,
   '```',
   '',
   '## SGEMM',

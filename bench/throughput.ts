@@ -9,6 +9,9 @@
  *
  * Each figure is the median of `runs` runs of at least `seconds` each, after a warm-up run; what
  * is compared (1 and 2 threads, 2 and 8, one model and two) runs in turns, run by run.
+ * The time a cache line takes from one core to the other and back is printed before and after:
+ * every line a step hands between its threads pays it, so the 2-thread speed-ups depend on it
+ * (cores on one die, or on two; virtual CPUs that the host moves).
  * GFLOP counts are the multiply-adds of the GEMMs (2 per MAC): forward for inference; forward,
  * weight gradient and delta (every layer but the first) for training.
  */
@@ -163,9 +166,10 @@ async function measureConcurrent(name: 'W2' | 'W3', batch: number, threads: numb
   return { both: median(both), ratio: median(ratios) };
 }
 
+const handoffBefore = addon.handoffRoundTrip(0.5);
 console.log(
   `native ${info.isa}, FMA peak of one core ${peak.toFixed(1)} GFLOP/s; medians of ${runs} runs of ≥ ${seconds} s, ` +
-    '1 and 2 threads in turns (the speed-up is the median of the ratios of runs taken together)\n',
+    '1 and 2 threads in turns (the speed-up is the median of the ratios of runs taken together)',
 );
 const measured = [
   measureTraining('W2', 64, [1, 2]),
@@ -174,6 +178,10 @@ const measured = [
   measureInference(1, [1, 2]),
 ];
 for (const threads of [1, 2]) rows.push(...measured.map((pair) => pair.find((r) => r.threads === threads)!));
+console.log(
+  `a cache line from one core to the other and back: ${handoffBefore.toFixed(0)} ns before these runs, ` +
+    `${addon.handoffRoundTrip(0.5).toFixed(0)} ns after\n`,
+);
 const torch = pytorchResults(['W2', 'W3', 'W2-infer-256', 'W2-infer-1'], [1, 2], { seconds, runs });
 if ('reason' in torch) console.log(`PyTorch: not run (${torch.reason})\n`);
 const torchRate = (group: GroupId, threads: number): string => {

@@ -184,6 +184,15 @@ Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) {
   }
 }
 
+// [sync] handoffRoundTrip(seconds) → nanoseconds for a cache line to go from one thread to
+// another and back (median of passes over about `seconds`; 0 with one CPU): what each line a
+// training step hands between its threads costs, the yardstick of the 2-thread speed-ups.
+Napi::Value HandoffRoundTrip(const Napi::CallbackInfo& info) {
+  check_count(info, 1, "handoffRoundTrip");
+  const double seconds = get_number(info, 0, "seconds", 0.01, 10);
+  return Napi::Number::New(info.Env(), measure_handoff_round_trip_ns(seconds));
+}
+
 // [sync] allFinite(data: Float32Array) → whether no value is NaN or ±Infinity; the input and
 // weight checks of the JavaScript side use it for large arrays.
 Napi::Value AllFinite(const Napi::CallbackInfo& info) {
@@ -563,6 +572,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sgemm", Napi::Function::New(env, Sgemm, "sgemm"));
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
   exports.Set("readBandwidth", Napi::Function::New(env, ReadBandwidth, "readBandwidth"));
+  exports.Set("handoffRoundTrip", Napi::Function::New(env, HandoffRoundTrip, "handoffRoundTrip"));
   exports.Set("columnMoments", Napi::Function::New(env, ColumnMoments, "columnMoments"));
   exports.Set("allFinite", Napi::Function::New(env, AllFinite, "allFinite"));
   exports.Set("Model", ModelWrap::Define(env));

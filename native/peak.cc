@@ -1,9 +1,14 @@
 #include "peak.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <thread>
+#include <vector>
 
+#include "gemm/cpu.h"
 #include "gemm/gemm.h"
+#include "team.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -138,6 +143,51 @@ double measure_fma_peak_gflops(double seconds, Isa isa) {
   (void)isa;
   return 0.0;
 #endif
+}
+
+double measure_handoff_round_trip_ns(double seconds) {
+  if (available_cpus() < 2) return 0.0;
+  // The flag counts hand-offs: the caller moves it from even to odd, the partner from odd to
+  // even; one pass is `trips` round trips. A flag of its own cache line, so nothing else moves.
+  struct alignas(64) Flag {
+    std::atomic<uint32_t> value{0};
+  };
+  Flag flag;
+  std::atomic<bool> done{false};
+  // Spins, then yields: on a machine busy with other work the partner may be off its CPU, and a
+  // pass must still end.
+  const auto wait_for = [&](uint32_t expected) {
+    for (int spin = 0; flag.value.load(std::memory_order_acquire) != expected && !done.load(std::memory_order_relaxed); ++spin) {
+      if (spin < 4096) {
+        relax_cpu();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  };
+  std::thread partner([&] {
+    for (uint32_t next = 1; !done.load(std::memory_order_relaxed); next += 2) {
+      wait_for(next);
+      flag.value.store(next + 1, std::memory_order_release);
+    }
+  });
+  using clock = std::chrono::steady_clock;
+  const int trips = 2000;
+  std::vector<double> passes;
+  uint32_t at = 0;
+  const auto end = clock::now() + std::chrono::duration<double>(seconds);
+  for (int pass = 0; pass < 2 || clock::now() < end; ++pass) {
+    const auto start = clock::now();
+    for (int i = 0; i < trips; ++i, at += 2) {
+      flag.value.store(at + 1, std::memory_order_release);
+      wait_for(at + 2);
+    }
+    if (pass > 0) passes.push_back(std::chrono::duration<double, std::nano>(clock::now() - start).count() / trips);  // pass 0 warms up
+  }
+  done.store(true, std::memory_order_relaxed);
+  partner.join();
+  std::nth_element(passes.begin(), passes.begin() + passes.size() / 2, passes.end());
+  return passes[passes.size() / 2];
 }
 
 }  // namespace mlpkit

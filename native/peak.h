@@ -1,5 +1,5 @@
-// The FMA peak and the read bandwidth of one core, measured: the yardsticks the benchmarks report
-// speed against.
+// The FMA peak and the read bandwidth of one core, and the time a cache line takes between two
+// cores, measured: the yardsticks the benchmarks report speed against.
 #ifndef MLPKIT_NATIVE_PEAK_H_
 #define MLPKIT_NATIVE_PEAK_H_
 
@@ -19,6 +19,13 @@ double measure_fma_peak_gflops(double seconds, Isa isa);
 // size. The bound of work that streams its operands once per call, such as a prediction of one
 // row, which reads every weight once.
 double measure_read_gbs(std::size_t bytes, double seconds, Isa isa);
+
+// Nanoseconds for a cache line to go from one thread to another and back, median of passes over
+// about `seconds`: two threads placed by the OS, as a model's team is, flip a flag in turn. Every
+// line one thread of a training step writes and another then reads or writes pays half of it, so
+// a step on two threads gains less where this is long (cores on different dies, or virtual CPUs
+// far apart on their host). 0 when this process may use only one CPU.
+double measure_handoff_round_trip_ns(double seconds);
 
 }  // namespace mlpkit
 

@@ -7,20 +7,14 @@
 #include <string_view>
 #include <thread>
 
+#include "gemm/cpu.h"
+
 #if defined(__linux__)
 #include <sched.h>
 #endif
 
 namespace mlpkit {
 namespace {
-
-inline void relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 // Waits until `done()`: spins first when every thread of the team has a CPU (phases of a step
 // take microseconds), then yields the CPU; a team larger than the CPUs it runs on yields at
@@ -29,7 +23,7 @@ template <typename Done>
 void wait_until(Done done, int spins) {
   for (int spin = 0; spin < spins; ++spin) {
     if (done()) return;
-    relax();
+    relax_cpu();
   }
   while (!done()) std::this_thread::yield();
 }
@@ -55,7 +49,7 @@ void Team::worker(int t) {
   for (;;) {
     // About 100 µs of spinning before sleeping: a region started right after the last one
     // (the next prediction, the next chunk of batches) finds the worker awake.
-    for (int spin = 0; spin < 5 * spins_ && region_.load(std::memory_order_acquire) == seen && !stop_.load(); ++spin) relax();
+    for (int spin = 0; spin < 5 * spins_ && region_.load(std::memory_order_acquire) == seen && !stop_.load(); ++spin) relax_cpu();
     if (region_.load(std::memory_order_acquire) == seen) {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] { return stop_.load() || region_.load() != seen; });

@@ -1,5 +1,7 @@
 #include "thread_pool.h"
 
+#include "gemm/cpu.h"
+
 namespace mlpkit {
 
 ThreadPool& ThreadPool::shared() {
@@ -40,11 +42,7 @@ void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
     // Spin for a while (about 100 µs) before sleeping, so back-to-back jobs start at once.
-    for (int spin = 0; spin < 4000 && published_.load(std::memory_order_acquire) == seen; ++spin) {
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
-    }
+    for (int spin = 0; spin < 4000 && published_.load(std::memory_order_acquire) == seen; ++spin) relax_cpu();
     Job job;
     {
       std::unique_lock<std::mutex> lock(mutex_);

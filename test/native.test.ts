@@ -550,6 +550,14 @@ describe('MLPKIT_ISA', () => {
       expect(Number.isFinite(gbs) && gbs > 0).toBe(true);
     }
   });
+
+  it('the hand-off of a cache line between two threads is timed when the process has two CPUs', () => {
+    expect(() => addon.handoffRoundTrip(0)).toThrow(/seconds must be a finite number between 0.01 and 10, got 0/);
+    expect(() => addon.handoffRoundTrip(Number.NaN)).toThrow(/seconds must be a finite number/);
+    const ns = addon.handoffRoundTrip(0.01);
+    if (info.threads >= 2) expect(Number.isFinite(ns) && ns > 0).toBe(true);
+    else expect(ns).toBe(0);
+  });
 });
 
 describe('the scaler fitted natively', () => {

@@ -1,5 +1,5 @@
-// CPU feature detection for the GEMM dispatcher. Queried once; the answers
-// include the OS check (XSAVE state enabled for YMM/ZMM), not only CPUID.
+// CPU feature detection for the GEMM dispatcher, queried once (the answers include the OS check,
+// XSAVE state enabled for YMM/ZMM, not only CPUID); and the pause of a spin-wait loop.
 #ifndef MLPKIT_NATIVE_GEMM_CPU_H_
 #define MLPKIT_NATIVE_GEMM_CPU_H_
 
@@ -11,6 +11,16 @@ struct CpuFeatures {
 };
 
 const CpuFeatures& cpu_features();
+
+// A pause in a spin-wait loop: lets the other hyperthread of the core run and eases the memory
+// traffic of the loop.
+inline void relax_cpu() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
 
 }  // namespace mlpkit
 

@@ -348,13 +348,6 @@ void prefetch_b_source(const Job& J, int pc, int kc, int j, int part, int parts)
 }
 
 // ---- Work sharing (GemmShare): one 64-bit word per part, tag | next | end.
-inline void relax_cpu() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 inline uint64_t range_word(uint16_t tag, uint32_t next, uint32_t end) {
   return static_cast<uint64_t>(tag) << 48 | static_cast<uint64_t>(next) << 24 | end;

@@ -63,6 +63,12 @@ export interface NativeBinding {
    * such as a prediction of one row.
    */
   readBandwidth(bytes: number, seconds: number): number;
+  /**
+   * Nanoseconds for a cache line to go from one thread to another and back (the median of passes
+   * over about `seconds`; 0 when the process may use one CPU only): what each line a training
+   * step hands between its threads costs, the yardstick of the 2-thread speed-ups.
+   */
+  handoffRoundTrip(seconds: number): number;
   /** StandardScaler's sums over rows of x, to its bits (see ColumnMoments in src/scaler.ts). */
   columnMoments(x: Float32Array | Uint8Array, cols: number, rows: Int32Array | undefined, mean: Float64Array, squares: Float64Array): void;
   /** Whether no value is NaN or ±Infinity (a vectorized scan; `allFinite` in data.ts uses it for large arrays). */
