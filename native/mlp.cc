@@ -7,6 +7,7 @@
 #include <limits>
 #include <new>
 
+#include "gemm/cpu.h"
 #include "rng.h"
 
 namespace mlpkit {
@@ -203,14 +204,8 @@ struct ForwardEpilogue {
   uint32_t key0, key1, step, layer;
 };
 
-// The elementwise loops below are compiled twice, for AVX2 and for baseline x86-64, and the
-// better one is picked when the addon loads; the switch on the activation sits outside each
-// loop so that the loops vectorize.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define MLPKIT_ELEMENTWISE __attribute__((target_clones("avx2", "default")))
-#else
-#define MLPKIT_ELEMENTWISE
-#endif
+// The elementwise loops below are compiled twice (MLPKIT_ELEMENTWISE); the switch on the
+// activation sits outside each loop so that the loops vectorize.
 
 template <Activation kind>
 inline void activate_rows(float* c, int ldc, int rows, int cols, float alpha) {

@@ -305,16 +305,19 @@ inline const float* b_at(const Job& J, int p, int j) {
                            : J.b + static_cast<long>(j) * J.ldb + p;
 }
 
+// C(i, j) += bias(j) on a block: AVX2 rather than SSE where the CPU has it (1–2 % of an
+// inference at batch 256 was this loop at SSE width).
+MLPKIT_ELEMENTWISE void add_bias(const float* bias, float* c, int ldc, int rows, int cols) {
+  for (int i = 0; i < rows; ++i) {
+    float* ci = c + static_cast<long>(i) * ldc;
+    for (int j = 0; j < cols; ++j) ci[j] += bias[j];
+  }
+}
+
 void apply_epilogue(const GemmEpilogue& ep,
                     float* c,  // C(row0, col0); (rows, cols), ldc
                     int ldc, int row0, int col0, int rows, int cols) {
-  if (ep.kind == EpilogueKind::Bias && ep.bias != nullptr) {
-    const float* bias = ep.bias + col0;
-    for (int i = 0; i < rows; ++i) {
-      float* ci = c + static_cast<long>(i) * ldc;
-      for (int j = 0; j < cols; ++j) ci[j] += bias[j];
-    }
-  }
+  if (ep.kind == EpilogueKind::Bias && ep.bias != nullptr) add_bias(ep.bias + col0, c, ldc, rows, cols);
   if (ep.post != nullptr) ep.post(ep.user, c, ldc, row0, col0, rows, cols);
 }
 
