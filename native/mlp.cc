@@ -780,6 +780,27 @@ double Mlp::train_step(const float* x, const float* y, int n, double learning_ra
   return loss;
 }
 
+namespace {
+
+// (x − mean) / scale in double, rounded once to float: the scaler's own arithmetic, so a row
+// standardized here has the bits of one standardized in JavaScript.
+template <typename T>
+inline void standardize(const T* in, const double* mean, const double* scale, int n, float* out) {
+  for (int c = 0; c < n; ++c) out[c] = static_cast<float>((static_cast<double>(in[c]) - mean[c]) / scale[c]);
+}
+
+// The divisions in vectors of four rather than two where the CPU has AVX2: gathering a
+// standardized batch of a small network was 6 % of its training.
+MLPKIT_ELEMENTWISE void standardize_floats(const float* in, const double* mean, const double* scale, int n, float* out) {
+  standardize(in, mean, scale, n, out);
+}
+
+MLPKIT_ELEMENTWISE void standardize_bytes(const uint8_t* in, const double* mean, const double* scale, int n, float* out) {
+  standardize(in, mean, scale, n, out);
+}
+
+}  // namespace
+
 // One row of the training set into the batch: copied, or converted from bytes, and
 // standardized when the set is bound with its scaling.
 void Mlp::gather_row(float* out, int64_t row) const {
@@ -789,7 +810,7 @@ void Mlp::gather_row(float* out, int64_t row) const {
   if (data_x_bytes_) {
     const uint8_t* in = data_x_bytes_ + row * inputs;
     if (mean) {
-      for (int c = 0; c < inputs; ++c) out[c] = static_cast<float>((static_cast<double>(in[c]) - mean[c]) / scale[c]);
+      standardize_bytes(in, mean, scale, inputs, out);
     } else {
       for (int c = 0; c < inputs; ++c) out[c] = static_cast<float>(in[c]);
     }
@@ -797,7 +818,7 @@ void Mlp::gather_row(float* out, int64_t row) const {
   }
   const float* in = data_x_ + row * inputs;
   if (mean) {
-    for (int c = 0; c < inputs; ++c) out[c] = static_cast<float>((static_cast<double>(in[c]) - mean[c]) / scale[c]);
+    standardize_floats(in, mean, scale, inputs, out);
   } else {
     std::memcpy(out, in, sizeof(float) * inputs);
   }
