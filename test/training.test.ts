@@ -361,6 +361,24 @@ describe.each(BACKENDS)('asynchronous training lets the event loop run on %s', (
     expect(performance.now() - started).toBeLessThan(5000);
   });
 
+  it('short chunks run between turns of the event loop, to the bits of fitSync', async () => {
+    // Per-epoch chunks of a tiny network take microseconds: after the first, they run on this
+    // thread. A callback that takes 0.1 ms makes the fit last well past the 10 ms between turns.
+    const busy = () => {
+      const until = performance.now() + 0.1;
+      while (performance.now() < until);
+    };
+    const [net, twin] = [tiny(), tiny()];
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    const history = await net.fit(x, y, { epochs: 400, batchSize: 4, onEpochEnd: busy });
+    clearInterval(timer);
+    expect(ticks).toBeGreaterThan(0);
+    const blocking = twin.fitSync(x, y, { epochs: 400, batchSize: 4, onEpochEnd: busy });
+    expect(history.loss).toEqual(blocking.loss);
+    expect(net.getWeights()).toEqual(twin.getWeights());
+  });
+
   it('fitSync refuses a callback that returns a promise with a TypeError, and its rejection is handled', () => {
     const net = tiny();
     expect(() =>
