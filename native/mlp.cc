@@ -401,6 +401,9 @@ inline int64_t part_begin(int64_t total, int t, int parts) { return total * t / 
 
 bool Mlp::gemm(Trans ta, Trans tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
                const GemmEpilogue& epilogue, int t, const float* packed_b, bool row_wise) {
+  // One thread and a small product: run at once, its epilogue on all of C (whole rows).
+  if (parts_ == 1 && packed_b == nullptr && run_if_whole_and_direct(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc, &epilogue, gemm_config()))
+    return true;
   GemmPlan plan = plan_gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc, &epilogue, gemm_config(), parts_, &workspace_,
                             GemmSplit::Auto, packed_b);
   // The plan depends on the shape and the parts only, so every thread takes the same branch.
@@ -697,9 +700,12 @@ void Mlp::backward(int t, const float* x, int n, const UpdateRule* update) {
       gradient_epilogue.user = &ge;
       gradient_epilogue.panels = true;
     }
+    float* dw = grads_ + layer.weight_offset;
+    if (parts == 1 && run_if_whole_and_direct(Trans::Yes, Trans::No, layer.units, layer.inputs, n, 1.0f, delta, layer.units, input,
+                                              layer.inputs, 0.0f, dw, layer.inputs, &gradient_epilogue, gemm_config()))
+      continue;
     GemmPlan plan = plan_gemm(Trans::Yes, Trans::No, layer.units, layer.inputs, n, 1.0f, delta, layer.units, input, layer.inputs, 0.0f,
-                              grads_ + layer.weight_offset, layer.inputs, &gradient_epilogue, gemm_config(), parts, &workspace_,
-                              GemmSplit::Rows);
+                              dw, layer.inputs, &gradient_epilogue, gemm_config(), parts, &workspace_, GemmSplit::Rows);
     // A part that finishes early takes rows from another's range instead of waiting at the
     // step's final barrier.
     if (parts <= kMaxSharingParts) share_gemm(&plan, &share_, ++share_tags_[t]);

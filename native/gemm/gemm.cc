@@ -677,6 +677,31 @@ void scale_only(int m, int n, float beta,
 }
 
 // The plan of a product for `threads` parts; `need` receives the workspace bytes it uses.
+struct DirectChoice {
+  bool direct;  // the direct path (no packing)
+  bool whole;   // and on one thread, unpartitioned
+};
+
+// The path depends on the shape only (never on the thread count), so the arithmetic per element
+// is fixed. Small direct products run whole on one thread: for layers of a few units,
+// partitioning costs as much as the product itself. Thin ones with much work (a batch of one
+// row through a wide layer) are still split.
+DirectChoice choose_direct(Trans ta, Trans tb, int m, int n, int k, const GemmConfig& cfg, int threads, const float* packed_b) {
+  const double mnk = static_cast<double>(m) * n * k;
+  const bool tt = ta == Trans::Yes && tb == Trans::Yes;
+  const double max_mnk = tb == Trans::No ? cfg.direct_max_mnk : cfg.direct_max_mnk_bt;
+  const bool direct = mnk <= max_mnk || (!tt && m <= (packed_b != nullptr ? cfg.direct_max_m_prepacked : cfg.direct_max_m)) ||
+                      (ta == Trans::No && tb == Trans::Yes && n <= cfg.direct_max_n_bt);
+  return {direct, direct && (threads <= 1 || (static_cast<double>(m) * n <= 4096 && mnk < 65536.0 * threads))};
+}
+
+// The epilogue a plan keeps: none when it would do nothing.
+inline const GemmEpilogue* effective_epilogue(const GemmEpilogue* epilogue) {
+  const bool none = epilogue != nullptr && epilogue->post == nullptr &&
+                    (epilogue->kind == EpilogueKind::None || epilogue->bias == nullptr);
+  return none ? nullptr : epilogue;
+}
+
 GemmPlan make_plan(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
                    int ldb, float beta, float* c, int ldc, const GemmEpilogue* ep, const GemmConfig& cfg,
                    int threads, std::size_t* need, GemmSplit split = GemmSplit::Auto, const float* packed_b = nullptr,
@@ -707,17 +732,9 @@ GemmPlan make_plan(Trans ta, Trans tb, int m, int n, int k, float alpha, const f
     J.scale_only = true;
     return J;
   }
-  // The path depends on the shape only (never on the thread count), so the
-  // arithmetic per element is fixed.
-  const double mnk = static_cast<double>(m) * n * k;
-  const bool tt = ta == Trans::Yes && tb == Trans::Yes;
-  const double max_mnk = tb == Trans::No ? cfg.direct_max_mnk : cfg.direct_max_mnk_bt;
-  J.direct = mnk <= max_mnk || (!tt && m <= (packed_b != nullptr ? cfg.direct_max_m_prepacked : cfg.direct_max_m)) ||
-             (ta == Trans::No && tb == Trans::Yes && n <= cfg.direct_max_n_bt);
-  // Small direct products run whole on one thread: for layers of a few units,
-  // partitioning costs as much as the product itself. Thin ones with much
-  // work (a batch of one row through a wide layer) are still split.
-  if (J.direct && (threads <= 1 || (static_cast<double>(m) * n <= 4096 && mnk < 65536.0 * threads))) {
+  const DirectChoice choice = choose_direct(ta, tb, m, n, k, cfg, threads, packed_b);
+  J.direct = choice.direct;
+  if (choice.whole) {
     J.whole = true;
     return J;
   }
@@ -854,15 +871,12 @@ GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const f
                    int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, const GemmConfig& config,
                    int threads, GemmWorkspace* workspace, GemmSplit split, const float* packed_b) {
   std::size_t need = 0;
-  const bool none = epilogue != nullptr && epilogue->post == nullptr &&
-                    (epilogue->kind == EpilogueKind::None || epilogue->bias == nullptr);
-  GemmPlan plan = make_plan(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, none ? nullptr : epilogue, config,
-                            threads, &need, split, packed_b);
+  const GemmEpilogue* ep = effective_epilogue(epilogue);
+  GemmPlan plan = make_plan(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep, config, threads, &need, split, packed_b);
   // A transposed plan needs room for the whole batch in each part's slice: the usual form when
   // the workspace was sized without it (the same bits either way).
   if (plan.transposed && plan.part_stride > workspace->capacity() / static_cast<std::size_t>(std::max(threads, 1)) / 64 * 64)
-    plan = make_plan(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, none ? nullptr : epilogue, config, threads, &need, split,
-                     packed_b, false);
+    plan = make_plan(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep, config, threads, &need, split, packed_b, false);
   // Parts take fixed slices of the workspace, whatever the product, so that a thread that has
   // moved on to the next product never packs into memory another part still reads.
   if (need > 0) {
@@ -873,6 +887,15 @@ GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const f
 }
 
 void run_gemm_part(const GemmPlan& plan, int t) { run_part(plan, t); }
+
+bool run_if_whole_and_direct(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
+                             int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, const GemmConfig& config) {
+  if (m <= 0 || n <= 0 || k <= 0 || alpha == 0.0f || !choose_direct(ta, tb, m, n, k, config, 1, nullptr).whole) return false;
+  // What run_part does with a whole plan.
+  config.direct(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (const GemmEpilogue* ep = effective_epilogue(epilogue)) apply_epilogue(*ep, c, ldc, 0, 0, m, n);
+  return true;
+}
 
 std::size_t packed_b_floats(const GemmConfig& cfg, int k, int n) {
   return static_cast<std::size_t>(std::max(k, 0)) * static_cast<std::size_t>(round_up(std::max(n, 0), cfg.nr));

@@ -278,6 +278,11 @@ GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha,
                    const float* packed_b = nullptr);
 // Runs part t of the plan (nothing when t has no work); parts may run concurrently.
 void run_gemm_part(const GemmPlan& plan, int t);
+// Runs a product that a plan for one thread would run whole on the direct path, at once and
+// the same way, and returns true; returns false, doing nothing, for any other product. Every
+// product of a small network's step is such a product, and planning it cost a tenth of the step.
+bool run_if_whole_and_direct(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
+                             int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, const GemmConfig& config);
 // Whether every call of the plan's epilogue, when it asks for panels, covers whole rows of C
 // (all n columns): the parts own rows and one block spans n. An epilogue that works row by row
 // (a softmax and its loss) needs it.

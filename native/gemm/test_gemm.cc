@@ -334,6 +334,56 @@ void test_epilogue(const GemmConfig& base) {
   }
 }
 
+// run_if_whole_and_direct runs exactly the products a one-thread plan runs whole on the direct
+// path, to the same bits as sgemm with the same epilogue, and leaves every other product alone.
+void test_whole_and_direct(const GemmConfig& cfg) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  const int shapes[][3] = {{4, 1, 2}, {8, 16, 5}, {64, 10, 32}, {1, 512, 784}, {3, 300, 33}, {64, 512, 784}, {256, 256, 256}, {5, 5, 0}};
+  for (const auto& shape : shapes) {
+    const int m = shape[0], n = shape[1], k = shape[2];
+    for (Trans ta : {Trans::No, Trans::Yes})
+      for (Trans tb : {Trans::No, Trans::Yes}) {
+        const int lda = ta == Trans::No ? std::max(k, 1) : m, ldb = tb == Trans::No ? n : std::max(k, 1);
+        std::vector<float> a(static_cast<size_t>(m) * std::max(k, 1)), b(static_cast<size_t>(n) * std::max(k, 1)), bias(n);
+        for (auto& x : a) x = dist(rng);
+        for (auto& x : b) x = dist(rng);
+        for (auto& x : bias) x = dist(rng);
+        const std::vector<float> sentinel(static_cast<size_t>(m) * n, -7.0f);
+        std::vector<float> planned = sentinel, at_once = sentinel;
+        PostState ps{std::vector<int>(planned.size(), 0), n}, os{std::vector<int>(planned.size(), 0), n};
+        GemmEpilogue ep;
+        ep.kind = EpilogueKind::Bias;
+        ep.bias = bias.data();
+        ep.post = relu_post;
+        GemmWorkspace ws;
+        GemmContext ctx;
+        ctx.config = &cfg;
+        ctx.workspace = &ws;
+        ctx.num_threads = 1;
+        ep.user = &ps;
+        sgemm_epilogue(ta, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, planned.data(), n, ep, ctx);
+        ep.user = &os;
+        const bool ran = run_if_whole_and_direct(ta, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, at_once.data(), n, &ep, cfg);
+        const GemmPlan plan = plan_gemm(ta, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, at_once.data(), n, &ep, cfg, 1, &ws);
+        Case t{&cfg, "whole and direct", ta, tb, m, n, k, 1.0f, 0.0f};
+        ++g_cases;
+        if (ran != (plan.whole && !plan.scale_only && !plan.empty)) {
+          report(t, "ran at once", 0, 0, plan.whole, ran);
+          continue;
+        }
+        for (size_t e = 0; e < planned.size(); ++e) {
+          const float want = ran ? planned[e] : sentinel[e];
+          const int visits = ran ? ps.visits[e] : 0;
+          if (!same_bits(at_once[e], want) || os.visits[e] != visits) {
+            report(t, "element", static_cast<int>(e / n), static_cast<int>(e % n), want, at_once[e]);
+            break;
+          }
+        }
+      }
+  }
+}
+
 // A workspace sized by gemm_workspace_bytes() must never grow.
 void test_workspace(const GemmConfig& base) {
   const GemmConfig cfg = forced(base, false);
@@ -682,6 +732,7 @@ int main() {
     test_isa(cfg);
     test_degenerate(cfg);
     test_epilogue(cfg);
+    test_whole_and_direct(cfg);
     test_workspace(cfg);
     test_packed_b(cfg);
     test_shared_parts(cfg);
