@@ -190,7 +190,11 @@ Napi::Value ReadBandwidth(const Napi::CallbackInfo& info) {
 Napi::Value HandoffRoundTrip(const Napi::CallbackInfo& info) {
   check_count(info, 1, "handoffRoundTrip");
   const double seconds = get_number(info, 0, "seconds", 0.01, 10);
-  return Napi::Number::New(info.Env(), measure_handoff_round_trip_ns(seconds));
+  try {
+    return Napi::Number::New(info.Env(), measure_handoff_round_trip_ns(seconds));
+  } catch (const std::system_error& error) {
+    throw Napi::Error::New(info.Env(), std::string("handoffRoundTrip: the system would not start a second thread: ") + error.what());
+  }
 }
 
 // [sync] allFinite(data: Float32Array) → whether no value is NaN or ±Infinity; the input and
