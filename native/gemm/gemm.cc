@@ -676,7 +676,6 @@ void scale_only(int m, int n, float beta,
   if (ep != nullptr) apply_epilogue(*ep, c, ldc, 0, 0, m, n);
 }
 
-// The plan of a product for `threads` parts; `need` receives the workspace bytes it uses.
 struct DirectChoice {
   bool direct;  // the direct path (no packing)
   bool whole;   // and on one thread, unpartitioned
@@ -702,6 +701,14 @@ inline const GemmEpilogue* effective_epilogue(const GemmEpilogue* epilogue) {
   return none ? nullptr : epilogue;
 }
 
+// A product run whole on the direct path, then its epilogue on all of C.
+void run_direct_whole(const GemmConfig& cfg, Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda,
+                      const float* b, int ldb, float beta, float* c, int ldc, const GemmEpilogue* ep) {
+  cfg.direct(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (ep != nullptr) apply_epilogue(*ep, c, ldc, 0, 0, m, n);
+}
+
+// The plan of a product for `threads` parts; `need` receives the workspace bytes it uses.
 GemmPlan make_plan(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
                    int ldb, float beta, float* c, int ldc, const GemmEpilogue* ep, const GemmConfig& cfg,
                    int threads, std::size_t* need, GemmSplit split = GemmSplit::Auto, const float* packed_b = nullptr,
@@ -804,8 +811,7 @@ void run_part(const Job& J, int t) {
   if (J.scale_only) {
     scale_only(J.m, J.n, J.beta, J.c, J.ldc, J.epilogue);
   } else if (J.whole) {
-    J.cfg->direct(J.ta, J.tb, J.m, J.n, J.k, J.alpha, J.a, J.lda, J.b, J.ldb, J.beta, J.c, J.ldc);
-    if (J.epilogue != nullptr) apply_epilogue(*J.epilogue, J.c, J.ldc, 0, 0, J.m, J.n);
+    run_direct_whole(*J.cfg, J.ta, J.tb, J.m, J.n, J.k, J.alpha, J.a, J.lda, J.b, J.ldb, J.beta, J.c, J.ldc, J.epilogue);
   } else {
     run_task(J, t);
   }
@@ -891,9 +897,7 @@ void run_gemm_part(const GemmPlan& plan, int t) { run_part(plan, t); }
 bool run_if_whole_and_direct(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
                              int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, const GemmConfig& config) {
   if (m <= 0 || n <= 0 || k <= 0 || alpha == 0.0f || !choose_direct(ta, tb, m, n, k, config, 1, nullptr).whole) return false;
-  // What run_part does with a whole plan.
-  config.direct(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  if (const GemmEpilogue* ep = effective_epilogue(epilogue)) apply_epilogue(*ep, c, ldc, 0, 0, m, n);
+  run_direct_whole(config, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, effective_epilogue(epilogue));
   return true;
 }
 
