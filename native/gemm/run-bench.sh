@@ -17,7 +17,8 @@ if [[ "${GEMM_NO_OPENBLAS:-0}" != 1 ]] &&
 fi
 # shellcheck disable=SC2086
 # peak.cc is the addon's FMA probe: the harness reports against the same yardstick.
-"$CXX" $CXXFLAGS -pthread -I"$here/.." -o "$out/bench_gemm" "${srcs[@]/#/$here/}" "$here/../peak.cc" "$here/bench_gemm.cc" "${extra[@]}"
+# team.cc comes with it: the probe places its threads as a team's are.
+"$CXX" $CXXFLAGS -pthread -I"$here/.." -o "$out/bench_gemm" "${srcs[@]/#/$here/}" "$here/../peak.cc" "$here/../team.cc" "$here/bench_gemm.cc" "${extra[@]}"
 # OpenBLAS thread count is set per measurement; this only stops it from
 # spawning a pool larger than the machine needs for the comparison.
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-2}"

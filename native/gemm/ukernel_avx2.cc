@@ -266,12 +266,39 @@ MLPKIT_AVX2 void sgemm_pack_b_nr32_avx2(Trans tb, int k, int n, const float* b, 
   pack_b_avx2<32>(tb, k, n, b, ldb, out);
 }
 
+namespace {
+
+// The first `count` (1 to 8) floats of v to p, by plain stores of 8, 4, 2 and 1: a masked store
+// (vmaskmovps) is microcoded on AMD cores, and the transposing store below writes rows of
+// MR = 6 floats, every one of them partial.
+MLPKIT_AVX2_INLINE void store_first(float* p, __m256 v, int count) {
+  if (count == 8) {
+    _mm256_storeu_ps(p, v);
+    return;
+  }
+  __m128 part = _mm256_castps256_ps128(v);
+  if (count >= 4) {
+    _mm_storeu_ps(p, part);
+    part = _mm256_extractf128_ps(v, 1);
+    p += 4;
+    count -= 4;
+  }
+  if (count >= 2) {
+    _mm_storel_pi(reinterpret_cast<__m64*>(p), part);
+    part = _mm_movehl_ps(part, part);
+    p += 2;
+    count -= 2;
+  }
+  if (count == 1) _mm_store_ss(p, part);
+}
+
+}  // namespace
+
 // C(j, i) = T(i, j) (+ bias[i]) for a tile of up to 8 rows by 16 columns, ld apart
 // (TransposeTileFn): 8x8 register transposes, rows past `rows` and columns past `cols` read as
 // 0, `rows` floats written per row of C.
 MLPKIT_AVX2 void sgemm_transpose_tile_avx2(int rows, int cols, const float* t, int ld, const float* bias, float* c, int ldc) {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i out_lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), lane);
   for (int j0 = 0; j0 < cols; j0 += 8) {
     const int width = cols - j0 < 8 ? cols - j0 : 8;
     const __m256i in_lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), lane);
@@ -281,7 +308,7 @@ MLPKIT_AVX2 void sgemm_transpose_tile_avx2(int rows, int cols, const float* t, i
       if (bias != nullptr && i < rows) r[i] = _mm256_add_ps(r[i], _mm256_set1_ps(bias[i]));
     }
     transpose_8x8(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
-    for (int j = 0; j < width; ++j) _mm256_maskstore_ps(c + static_cast<long>(j0 + j) * ldc, out_lanes, r[j]);
+    for (int j = 0; j < width; ++j) store_first(c + static_cast<long>(j0 + j) * ldc, r[j], rows);
   }
 }
 
