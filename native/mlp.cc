@@ -137,7 +137,7 @@ void Mlp::bind(float* state, double* counters, float* scratch, int capacity) {
   batch_x_ = next;
   batch_y_ = next + static_cast<int64_t>(capacity) * spec_.inputs;
   capacity_ = capacity;
-  packed_valid_ = false;
+  weight_copies_stale();
 }
 
 void Mlp::bind_data(const float* x, const uint8_t* x_bytes, const double* scaling, const float* y, int rows) {
@@ -400,12 +400,13 @@ inline int64_t part_begin(int64_t total, int t, int parts) { return total * t / 
 }  // namespace
 
 bool Mlp::gemm(Trans ta, Trans tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
-               const GemmEpilogue& epilogue, int t, const float* packed_b, bool row_wise) {
+               const GemmEpilogue& epilogue, int t, const float* packed_b, bool row_wise, const float* dots) {
   // One thread and a small product: run at once, its epilogue on all of C (whole rows).
-  if (parts_ == 1 && packed_b == nullptr && run_if_whole_and_direct(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc, &epilogue, gemm_config()))
+  if (parts_ == 1 && packed_b == nullptr &&
+      run_if_whole_and_direct(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc, &epilogue, gemm_config(), dots))
     return true;
   GemmPlan plan = plan_gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc, &epilogue, gemm_config(), parts_, &workspace_,
-                            GemmSplit::Auto, packed_b);
+                            GemmSplit::Auto, packed_b, dots);
   // The plan depends on the shape and the parts only, so every thread takes the same branch.
   const bool post = !row_wise || epilogue_sees_whole_rows(plan);
   GemmEpilogue bias_only;
@@ -427,37 +428,55 @@ void Mlp::loss_post(void* user, float* /*c*/, int /*ldc*/, int row0, int /*col0*
   e.mlp->loss_rows(e.y, e.n, row0, row0 + rows);
 }
 
-bool Mlp::use_packed_weights(int n) {
-  // Rows the direct path takes even from packed weights read W in place: nothing to gain
-  // from a packed copy.
-  if (n <= gemm_config().direct_max_m_prepacked) return false;
-  if (packed_valid_) return true;
-  packed_at_.assign(spec_.layers.size(), 0);
+Mlp::WeightCopy* Mlp::weights_for(int n) {
+  const GemmConfig& config = gemm_config();
+  // Rows the direct path takes even from packed weights: dot products, on their own layout
+  // where the ISA has one, else on W in place. The same bits either way, so the first such call
+  // after the weights change reads W in place and the next makes the layout: a model that
+  // alternates training and a prediction never pays for a copy it reads once.
+  const bool few = n <= config.direct_max_m_prepacked;
+  if (few && config.direct_dots == nullptr) return nullptr;
+  WeightCopy& copy = few ? dots_ : panels_;
+  if (copy.valid) return &copy;
+  if (few && !copy.wanted) {
+    copy.wanted = true;
+    return nullptr;
+  }
+  copy.at.assign(spec_.layers.size(), 0);
   std::size_t total = 0;
   for (size_t l = 0; l < spec_.layers.size(); ++l) {
-    packed_at_[l] = static_cast<int64_t>(total);
-    total += (packed_b_floats(gemm_config(), spec_.layers[l].inputs, spec_.layers[l].units) + 15) / 16 * 16;  // 64-byte aligned
+    const LayerSpec& layer = spec_.layers[l];
+    copy.at[l] = static_cast<int64_t>(total);
+    const std::size_t floats = copy.dots ? dot_panel_floats(config, layer.inputs, layer.units)
+                                         : packed_b_floats(config, layer.inputs, layer.units);
+    total += (floats + 15) / 16 * 16;  // 64-byte aligned
   }
   try {
-    packed_weights_.reserve(total * sizeof(float));
+    copy.data.reserve(total * sizeof(float));
   } catch (const std::bad_alloc&) {
-    return false;  // no room for a second copy: pack per call, as training does
+    return nullptr;  // no room for another copy: W as training reads it
   }
-  return true;
+  return &copy;
 }
 
-void Mlp::pack_weights(int t) {
+void Mlp::lay_out_weights(WeightCopy& copy, int t) {
+  const GemmConfig& config = gemm_config();
   for (size_t l = 0; l < spec_.layers.size(); ++l) {
     const LayerSpec& layer = spec_.layers[l];
-    const int panels = packed_b_panel_count(gemm_config(), layer.units);
-    pack_b_panels(gemm_config(), Trans::Yes, layer.inputs, layer.units, params_ + layer.weight_offset, layer.inputs,
-                  static_cast<float*>(packed_weights_.data()) + packed_at_[l], static_cast<int>(part_begin(panels, t, parts_)),
-                  static_cast<int>(part_begin(panels, t + 1, parts_)));
+    const float* w = params_ + layer.weight_offset;
+    float* out = static_cast<float*>(copy.data.data()) + copy.at[l];
+    const int units = copy.dots ? dot_tile_count(layer.units) : packed_b_panel_count(config, layer.units);
+    const int u0 = static_cast<int>(part_begin(units, t, parts_)), u1 = static_cast<int>(part_begin(units, t + 1, parts_));
+    if (copy.dots) {
+      pack_dot_panels(config, layer.inputs, layer.units, w, layer.inputs, out, u0, u1);
+    } else {
+      pack_b_panels(config, Trans::Yes, layer.inputs, layer.units, w, layer.inputs, out, u0, u1);
+    }
   }
   team_->barrier();
 }
 
-bool Mlp::forward(int t, const float* x, int n, bool training, bool packed, const float* y) {
+bool Mlp::forward(int t, const float* x, int n, bool training, const WeightCopy* copy, const float* y) {
   bool loss_done = false;
   LossEpilogue le{this, y, n};
   const float* input = x;
@@ -481,9 +500,11 @@ bool Mlp::forward(int t, const float* x, int n, bool training, bool packed, cons
       epilogue.user = &le;
       epilogue.panels = true;
     }
-    const float* packed_w = packed ? static_cast<const float*>(packed_weights_.data()) + packed_at_[l] : nullptr;
+    const float* laid_out = copy != nullptr ? static_cast<const float*>(copy->data.data()) + copy->at[l] : nullptr;
+    const bool dots = copy != nullptr && copy->dots;
     const bool post = gemm(Trans::No, Trans::Yes, n, layer.units, layer.inputs, input, layer.inputs, params_ + layer.weight_offset,
-                           layer.inputs, out_[l], layer.units, epilogue, t, packed_w, loss_here);
+                           layer.inputs, out_[l], layer.units, epilogue, t, dots ? nullptr : laid_out, loss_here,
+                           dots ? laid_out : nullptr);
     loss_done = loss_here && post;
     input = out_[l];
   }
@@ -739,7 +760,7 @@ double Mlp::step(int t, const float* x, const float* y, int n, double learning_r
   // read the step), so thread 0 may move them at its end.
   const UpdateRule update = next_update(learning_rate);
   // The loss is computed in the last layer's epilogue when its parts hold whole rows.
-  const bool loss_done = forward(t, x, n, true, false, y);
+  const bool loss_done = forward(t, x, n, true, nullptr, y);
   // Every thread computes the same loss and so takes the same branch.
   const double loss = loss_forward(t, y, n, loss_done) + penalty_;
   if (!std::isfinite(loss)) return loss;
@@ -775,7 +796,7 @@ void Mlp::run_region(double flops, double flops_per_part, Body& body) {
 }
 
 double Mlp::train_step(const float* x, const float* y, int n, double learning_rate) {
-  packed_valid_ = false;
+  weight_copies_stale();
   penalty_ = penalty();
   double loss = 0.0;
   auto body = [&](int t) {  // the region's end ends the step
@@ -833,7 +854,7 @@ void Mlp::gather_row(float* out, int64_t row) const {
 int Mlp::train(const int32_t* order, const int32_t* bounds, int first, int count, const double* learning_rates,
                double* losses, const std::atomic<bool>& stop) {
   const int inputs = spec_.inputs, outputs = spec_.outputs();
-  packed_valid_ = false;
+  weight_copies_stale();
   int done = count;
   bool stopping = false;
   int widest = 0;  // the largest batch of the chunk sets its thread count
@@ -887,10 +908,11 @@ double Mlp::loss_and_gradient(const float* x, const float* y, int n) {
 
 double Mlp::evaluate(const float* x, const float* y, int n, float* out) {
   double total = 0.0;
-  const bool packed = use_packed_weights(n), pack = packed && !packed_valid_;
+  WeightCopy* copy = weights_for(n);
+  const bool lay_out = copy != nullptr && !copy->valid;
   auto body = [&](int t) {
-    if (pack) pack_weights(t);
-    forward(t, x, n, false, packed);
+    if (lay_out) lay_out_weights(*copy, t);
+    forward(t, x, n, false, copy);
     const double value = n * loss_forward(t, y, n);
     if (t == 0) {
       total = value;
@@ -898,22 +920,23 @@ double Mlp::evaluate(const float* x, const float* y, int n, float* out) {
     }
   };
   run_region(forward_flops_ * n, kForwardFlopsPerPart, body);
-  packed_valid_ = packed_valid_ || packed;
+  if (copy != nullptr) copy->valid = true;
   return total;
 }
 
 void Mlp::predict(const float* x, int n, float* out) {
   const int k = spec_.outputs();
-  const bool packed = use_packed_weights(n), pack = packed && !packed_valid_;
+  WeightCopy* copy = weights_for(n);
+  const bool lay_out = copy != nullptr && !copy->valid;
   auto body = [&](int t) {
-    if (pack) pack_weights(t);
-    forward(t, x, n, false, packed);
+    if (lay_out) lay_out_weights(*copy, t);
+    forward(t, x, n, false, copy);
     const int r0 = static_cast<int>(part_begin(n, t, parts_)), r1 = static_cast<int>(part_begin(n, t + 1, parts_));
     output_activation(r0, r1);
     std::memcpy(out + static_cast<int64_t>(r0) * k, out_.back() + static_cast<int64_t>(r0) * k, sizeof(float) * (r1 - r0) * k);
   };
   run_region(forward_flops_ * n, kForwardFlopsPerPart, body);
-  packed_valid_ = packed_valid_ || packed;
+  if (copy != nullptr) copy->valid = true;
 }
 
 }  // namespace mlpkit

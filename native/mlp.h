@@ -28,7 +28,8 @@
 //            for layers with dropout and pre (z) for activations whose φ' needs z; then the
 //            gathered batch x and y
 // Allocated here, never inside a step: the GEMM packing workspace (reserve()), the per-row
-// penalty sums (bind()) and, on the first prediction after the weights change, their packed copy.
+// penalty sums (bind()) and, on the first prediction after the weights change, a copy of the
+// weights laid out for predictions of that size.
 #ifndef MLPKIT_NATIVE_MLP_H_
 #define MLPKIT_NATIVE_MLP_H_
 
@@ -121,9 +122,9 @@ class Mlp {
   double evaluate(const float* x, const float* y, int n, float* out);
   // ŷ for n ≤ capacity rows.
   void predict(const float* x, int n, float* out);
-  // The weights were written from outside (JavaScript owns the state): the packed copy that
-  // predictions read is stale.
-  void weights_changed() { packed_valid_ = false; }
+  // The weights were written from outside (JavaScript owns the state): the copies that
+  // predictions read are stale.
+  void weights_changed() { weight_copies_stale(); }
   // l2 · ‖W‖² (biases are not penalized).
   double penalty() const;
 
@@ -132,13 +133,31 @@ class Mlp {
   // a barrier.
   // row_wise: the epilogue's post works on whole rows; when the plan's parts split the columns
   // it is left out (the bias is still added) and gemm returns false.
+  // packed_b and dots: op(B) as plan_gemm takes them.
   bool gemm(Trans ta, Trans tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
-            const GemmEpilogue& epilogue, int t, const float* packed_b = nullptr, bool row_wise = false);
-  // packed: W from packed_weights_. With targets y (a training step), the last layer's epilogue
+            const GemmEpilogue& epilogue, int t, const float* packed_b = nullptr, bool row_wise = false,
+            const float* dots = nullptr);
+  // A copy of every layer's W laid out for the forward products of predictions, made on the
+  // first prediction after the weights change, instead of reading or packing W in every call:
+  // as the packed path's B panels (pack_b_panels) for batches past the direct path, or for the
+  // direct path's dot products (pack_dot_panels) for a few rows. Each costs one more copy of
+  // the weights; training leaves both stale (the weights change every step).
+  struct WeightCopy {
+    explicit WeightCopy(bool dot_layout) : dots(dot_layout) {}
+    bool dots;                // the layout: dot products, or B panels
+    GemmWorkspace data;
+    std::vector<int64_t> at;  // floats to layer l's copy, 64-byte aligned
+    bool valid = false;       // made since the weights last changed
+    bool wanted = false;      // a call since then read W in place instead (the dot layout only)
+  };
+  // W from `copy` when not null. With targets y (a training step), the last layer's epilogue
   // computes the loss rows too when it can; returns whether it did.
-  bool forward(int t, const float* x, int n, bool training, bool packed = false, const float* y = nullptr);
-  bool use_packed_weights(int n);  // before a region that predicts n rows: whether packed_weights_ serves it
-  void pack_weights(int t);        // inside that region, when packed_valid_ is false
+  bool forward(int t, const float* x, int n, bool training, const WeightCopy* copy = nullptr, const float* y = nullptr);
+  // Before a region that predicts n rows: the copy that serves it, its memory reserved, or null
+  // (W read in place; or no memory for a copy, and W packed per call as training does).
+  WeightCopy* weights_for(int n);
+  void lay_out_weights(WeightCopy& copy, int t);  // inside that region, when the copy is not valid
+  void weight_copies_stale() { panels_.valid = dots_.valid = dots_.wanted = false; }
   void output_activation(int r0, int r1);                  // ŷ = φ_L(logits) of rows [r0, r1)
   void loss_rows(const float* y, int n, int r0, int r1);   // per-row loss, ŷ and δ_L of rows [r0, r1)
   // The mean data loss, the same on every thread; rows_done: loss_rows already ran on every row
@@ -190,13 +209,7 @@ class Mlp {
   double forward_flops_ = 0;    // per row: the forward products
   double training_flops_ = 0;   // per row: forward, weight gradients and deltas
   GemmWorkspace workspace_;
-  // Each layer's W packed as the B operand of its forward product (see pack_b_panels), at
-  // packed_at_[l] floats: predictions and evaluations between two training calls read it
-  // instead of packing W in every call. Costs one more copy of the weights; training leaves it
-  // stale (the weights change every step and are packed as they are read).
-  GemmWorkspace packed_weights_;
-  std::vector<int64_t> packed_at_;
-  bool packed_valid_ = false;
+  WeightCopy panels_{false}, dots_{true};
   std::vector<double> row_loss_;  // (capacity): the loss of each row of a batch
   double penalty_ = 0.0;          // l2·‖W‖² of the step under way
   std::vector<double> row_penalty_;  // Σ w² of each row of every W (layer by layer), when l2 > 0

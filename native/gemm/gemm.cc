@@ -68,6 +68,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <string>
 #include <thread>
@@ -119,6 +120,8 @@ static GemmConfig make_avx2_config() {
   c.pack_a = sgemm_pack_a_mr6_avx2;
   c.pack_b = sgemm_pack_b_nr16_avx2;
   c.direct = sgemm_direct_avx2;
+  c.direct_dots = sgemm_direct_dots_avx2;
+  c.dot_width = 8;
   c.transpose_tile = sgemm_transpose_tile_avx2;
   // Measured on Zen 3 (bench_gemm --crossover): direct wins for m <= 12 at
   // n=512, k=784 in every form (8 kept as margin), for NN/TN cubes up to 64^3
@@ -152,6 +155,8 @@ static GemmConfig make_avx512_config() {
   c.pack_a = sgemm_pack_a_mr12;
   c.pack_b = sgemm_pack_b_nr32_avx512;
   c.direct = sgemm_direct_avx512;
+  c.direct_dots = sgemm_direct_dots_avx512;
+  c.dot_width = 16;
   c.transpose_tile = sgemm_transpose_tile_avx512;
   c.direct_max_m = 8;
   // Against weights packed once (predictions), W2's layers on a Zen 5 core: the packed path
@@ -594,8 +599,12 @@ void run_task(const Job& J, int t) {
 
   if (J.direct) {
     float* c = J.c + static_cast<long>(m0) * J.ldc + n0;
-    cfg.direct(J.ta, J.tb, m1 - m0, n1 - n0, J.k, J.alpha, a_at(J, m0, 0), J.lda,
-               b_at(J, 0, n0), J.ldb, J.beta, c, J.ldc);
+    if (J.dots != nullptr) {  // parts split n in whole NR micro-panels: n0 starts a tile
+      cfg.direct_dots(m1 - m0, n1 - n0, J.k, J.alpha, a_at(J, m0, 0), J.lda,
+                      J.dots + static_cast<long>(n0) * round_up(J.k, cfg.dot_width), J.beta, c, J.ldc);
+    } else {
+      cfg.direct(J.ta, J.tb, m1 - m0, n1 - n0, J.k, J.alpha, a_at(J, m0, 0), J.lda, b_at(J, 0, n0), J.ldb, J.beta, c, J.ldc);
+    }
     if (J.epilogue != nullptr) apply_epilogue(*J.epilogue, c, J.ldc, m0, n0, m1 - m0, n1 - n0);
     return;
   }
@@ -701,10 +710,14 @@ inline const GemmEpilogue* effective_epilogue(const GemmEpilogue* epilogue) {
   return none ? nullptr : epilogue;
 }
 
-// A product run whole on the direct path, then its epilogue on all of C.
+// A product run whole on the direct path (on `dots` when not null), then its epilogue on all of C.
 void run_direct_whole(const GemmConfig& cfg, Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda,
-                      const float* b, int ldb, float beta, float* c, int ldc, const GemmEpilogue* ep) {
-  cfg.direct(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                      const float* b, int ldb, float beta, float* c, int ldc, const GemmEpilogue* ep, const float* dots) {
+  if (dots != nullptr) {
+    cfg.direct_dots(m, n, k, alpha, a, lda, dots, beta, c, ldc);
+  } else {
+    cfg.direct(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
   if (ep != nullptr) apply_epilogue(*ep, c, ldc, 0, 0, m, n);
 }
 
@@ -811,7 +824,7 @@ void run_part(const Job& J, int t) {
   if (J.scale_only) {
     scale_only(J.m, J.n, J.beta, J.c, J.ldc, J.epilogue);
   } else if (J.whole) {
-    run_direct_whole(*J.cfg, J.ta, J.tb, J.m, J.n, J.k, J.alpha, J.a, J.lda, J.b, J.ldb, J.beta, J.c, J.ldc, J.epilogue);
+    run_direct_whole(*J.cfg, J.ta, J.tb, J.m, J.n, J.k, J.alpha, J.a, J.lda, J.b, J.ldb, J.beta, J.c, J.ldc, J.epilogue, J.dots);
   } else {
     run_task(J, t);
   }
@@ -875,10 +888,11 @@ std::size_t gemm_shared_workspace_bytes(const GemmConfig& cfg, int max_m, int ma
 
 GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
                    int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, const GemmConfig& config,
-                   int threads, GemmWorkspace* workspace, GemmSplit split, const float* packed_b) {
+                   int threads, GemmWorkspace* workspace, GemmSplit split, const float* packed_b, const float* dots) {
   std::size_t need = 0;
   const GemmEpilogue* ep = effective_epilogue(epilogue);
   GemmPlan plan = make_plan(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep, config, threads, &need, split, packed_b);
+  if (plan.direct && ta == Trans::No && tb == Trans::Yes && config.direct_dots != nullptr) plan.dots = dots;
   // A transposed plan needs room for the whole batch in each part's slice: the usual form when
   // the workspace was sized without it (the same bits either way).
   if (plan.transposed && plan.part_stride > workspace->capacity() / static_cast<std::size_t>(std::max(threads, 1)) / 64 * 64)
@@ -895,9 +909,11 @@ GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const f
 void run_gemm_part(const GemmPlan& plan, int t) { run_part(plan, t); }
 
 bool run_if_whole_and_direct(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
-                             int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, const GemmConfig& config) {
+                             int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, const GemmConfig& config,
+                             const float* dots) {
   if (m <= 0 || n <= 0 || k <= 0 || alpha == 0.0f || !choose_direct(ta, tb, m, n, k, config, 1, nullptr).whole) return false;
-  run_direct_whole(config, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, effective_epilogue(epilogue));
+  if (ta != Trans::No || tb != Trans::Yes || config.direct_dots == nullptr) dots = nullptr;
+  run_direct_whole(config, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, effective_epilogue(epilogue), dots);
   return true;
 }
 
@@ -906,6 +922,31 @@ std::size_t packed_b_floats(const GemmConfig& cfg, int k, int n) {
 }
 
 int packed_b_panel_count(const GemmConfig& cfg, int n) { return (std::max(n, 0) + cfg.nr - 1) / cfg.nr; }
+
+std::size_t dot_panel_floats(const GemmConfig& cfg, int k, int n) {
+  if (cfg.direct_dots == nullptr || k <= 0 || n <= 0) return 0;
+  return static_cast<std::size_t>(dot_tile_count(n)) * kDotColumns * static_cast<std::size_t>(round_up(k, cfg.dot_width));
+}
+
+int dot_tile_count(int n) { return (std::max(n, 0) + kDotColumns - 1) / kDotColumns; }
+
+void pack_dot_panels(const GemmConfig& cfg, int k, int n, const float* b, int ldb, float* out, int tile0, int tile1) {
+  if (cfg.direct_dots == nullptr || k <= 0) return;
+  const int w = cfg.dot_width;
+  const long kp = round_up(k, w);
+  tile1 = std::min(tile1, dot_tile_count(n));
+  for (int t = tile0; t < tile1; ++t) {
+    float* chunk = out + static_cast<long>(t) * kDotColumns * kp;
+    for (long p = 0; p < kp; p += w) {
+      const int count = static_cast<int>(std::min<long>(w, k - p));
+      for (int q = 0; q < kDotColumns; ++q, chunk += w) {
+        const int j = t * kDotColumns + q;
+        if (j < n) std::memcpy(chunk, b + static_cast<long>(j) * ldb + p, sizeof(float) * count);
+        std::fill(chunk + (j < n ? count : 0), chunk + w, 0.0f);
+      }
+    }
+  }
+}
 
 void pack_b_panels(const GemmConfig& cfg, Trans tb, int k, int n, const float* b, int ldb, float* out, int panel0,
                    int panel1) {

@@ -85,6 +85,19 @@ using DirectFn = void (*)(Trans ta, Trans tb, int m, int n, int k, float alpha,
                           float* c,        // (m, n) row-major, ldc
                           int ldc);
 
+// The direct path's NT form on op(B) laid out for dot products by pack_dot_panels: `dots` at the
+// tile of C's first column (a multiple of kDotColumns), the same bits as DirectFn on B in place.
+using DirectDotsFn = void (*)(int m, int n, int k, float alpha,
+                              const float* a,  // (m, k), lda
+                              int lda,
+                              const float* dots,  // pack_dot_panels
+                              float beta,
+                              float* c,  // (m, n), ldc
+                              int ldc);
+
+// Columns of C per tile of the dot-product layout (pack_dot_panels).
+constexpr int kDotColumns = 4;
+
 struct GemmConfig {
   const char* name;  // "avx512", "avx2+fma" or "scalar"
   Isa isa;
@@ -119,6 +132,11 @@ struct GemmConfig {
   // run_transposed_task). The same products in the same order, so the same bits; 0 forces the
   // usual form (tests compare the two).
   int transposed_max_m;
+  // The direct NT form on weights laid out once for dot products (predictions of a few rows),
+  // and the floats per chunk of that layout (the vector width); null and 0 where the direct
+  // path reads B in place only.
+  DirectDotsFn direct_dots;
+  int dot_width;
 };
 
 // Best configuration for this CPU (detected once, thread-safe), capped by the MLPKIT_ISA
@@ -251,6 +269,7 @@ struct GemmPlan {
   char* ws;                // parts * part_stride bytes
   std::size_t part_stride;
   const float* packed_b;   // op(B) packed by pack_b_panels, or null: packed per product
+  const float* dots;       // op(B) laid out by pack_dot_panels for the direct path, or null: B in place
   GemmShare* share;        // parts share out their units (see share_gemm), or null: static parts
   uint16_t share_tag;
   // Computed as its transpose (GemmConfig::transposed_nt): m, n, a, b and the flags above
@@ -267,6 +286,8 @@ enum class GemmSplit { Auto, Rows };
 
 // `packed_b`, when not null, is op(B) already packed by pack_b_panels for this k and n: the
 // packed path reads its micro-panels instead of packing B (the direct path ignores it).
+// `dots`, when not null, is op(B) of an NT product laid out by pack_dot_panels: the direct path
+// reads it instead of b (the packed path ignores it).
 GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha,
                    const float* a,  // (m, k) if ta == No else (k, m); lda
                    int lda,
@@ -275,14 +296,15 @@ GemmPlan plan_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha,
                    float* c,  // (m, n) row-major, ldc
                    int ldc, const GemmEpilogue* epilogue, const GemmConfig& config, int threads,
                    GemmWorkspace* workspace, GemmSplit split = GemmSplit::Auto,
-                   const float* packed_b = nullptr);
+                   const float* packed_b = nullptr, const float* dots = nullptr);
 // Runs part t of the plan (nothing when t has no work); parts may run concurrently.
 void run_gemm_part(const GemmPlan& plan, int t);
 // Runs a product that a plan for one thread would run whole on the direct path, at once and
 // the same way, and returns true; returns false, doing nothing, for any other product. Every
 // product of a small network's step is such a product, and planning it cost a tenth of the step.
 bool run_if_whole_and_direct(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
-                             int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, const GemmConfig& config);
+                             int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, const GemmConfig& config,
+                             const float* dots = nullptr);
 // Whether every call of the plan's epilogue, when it asks for panels, covers whole rows of C
 // (all n columns): the parts own rows and one block spans n. An epilogue that works row by row
 // (a softmax and its loss) needs it.
@@ -312,6 +334,20 @@ int packed_b_panel_count(const GemmConfig& config, int n);
 void pack_b_panels(const GemmConfig& config, Trans tb, int k, int n,
                    const float* b,  // (k, n) if tb == No else (n, k); ldb
                    int ldb, float* out, int panel0, int panel1);
+
+// The dot-product layout of the B operand of an NT product (n, k), read by the direct path's
+// dot products (GemmConfig::direct_dots) when a few rows of A meet weights that live in L3:
+// tiles of kDotColumns rows of B, whose rows are interleaved in chunks of w = dot_width floats
+// and padded with zeros to kp = k rounded up to w:
+//   element (j, p) at  (j / kDotColumns)·kDotColumns·kp + (p − p mod w)·kDotColumns + (j mod kDotColumns)·w + p mod w
+// A row of A against a tile then reads one stream of memory instead of kDotColumns.
+// 0 floats when the configuration has no such path.
+std::size_t dot_panel_floats(const GemmConfig& config, int k, int n);
+// Number of tiles (the unit pack_dot_panels splits).
+int dot_tile_count(int n);
+// Lays out tiles [tile0, tile1) of B (n, k), ldb, into `out` (dot_panel_floats floats, 64-byte
+// aligned). Disjoint tile ranges may be laid out concurrently.
+void pack_dot_panels(const GemmConfig& config, int k, int n, const float* b, int ldb, float* out, int tile0, int tile1);
 
 // C = alpha * op(A) * op(B) + beta * C. beta == 0 never reads C (it may hold
 // NaN garbage). alpha == 0 or k == 0 never reads A or B.

@@ -458,6 +458,80 @@ void test_packed_b(const GemmConfig& base) {
     }
 }
 
+// The direct NT form on B laid out for dot products (pack_dot_panels): the bits of the direct
+// path on B in place, for row counts on both sides of kDirectRows, columns on both sides of a
+// tile, k with and without a tail, general alpha and beta, a strided B laid out in two halves
+// on two threads over a layout filled with NaN first (padding that is not zeroed shows); and
+// through plans of 1 to 3 parts with an epilogue, the bits of sgemm_epilogue on B in place.
+void test_dots(const GemmConfig& cfg) {
+  if (cfg.direct_dots == nullptr) return;
+  std::mt19937 rng(31);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (int m : {1, 2, 3, 4, 5, 8})
+    for (int n : {1, 3, 4, 5, 10, 33})
+      for (int k : {1, 7, cfg.dot_width, cfg.dot_width + 1, 100, 784}) {
+        const int lda = k + 1, ldb = k + 3, ldc = n + 2;
+        std::vector<float> a(static_cast<size_t>(m) * lda), b(static_cast<size_t>(n) * ldb);
+        for (auto& x : a) x = dist(rng);
+        for (auto& x : b) x = dist(rng);
+        GemmWorkspace layout;
+        layout.reserve(dot_panel_floats(cfg, k, n) * sizeof(float));
+        float* dots = static_cast<float*>(layout.data());
+        std::fill(dots, dots + dot_panel_floats(cfg, k, n), std::nanf(""));
+        const int tiles = dot_tile_count(n);
+        std::thread half([&] { pack_dot_panels(cfg, k, n, b.data(), ldb, dots, tiles / 2, tiles); });
+        pack_dot_panels(cfg, k, n, b.data(), ldb, dots, 0, tiles / 2);
+        half.join();
+        for (float alpha : {1.0f, -0.5f})
+          for (float beta : {0.0f, 0.75f}) {
+            std::vector<float> c0(static_cast<size_t>(m) * ldc);
+            for (auto& x : c0) x = dist(rng);
+            std::vector<float> want = c0, got = c0;
+            cfg.direct(Trans::No, Trans::Yes, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, want.data(), ldc);
+            cfg.direct_dots(m, n, k, alpha, a.data(), lda, dots, beta, got.data(), ldc);
+            Case t{&cfg, "dots", Trans::No, Trans::Yes, m, n, k, alpha, beta};
+            ++g_cases;
+            for (size_t e = 0; e < want.size(); ++e)
+              if (!same_bits(want[e], got[e])) {
+                report(t, "against B in place", static_cast<int>(e / ldc), static_cast<int>(e % ldc), want[e], got[e]);
+                break;
+              }
+          }
+        if (m > cfg.direct_max_m) continue;
+        std::vector<float> bias(n);
+        for (auto& x : bias) x = dist(rng);
+        for (int parts : {1, 2, 3}) {
+          GemmEpilogue ep;
+          ep.kind = EpilogueKind::Bias;
+          ep.bias = bias.data();
+          ep.post = relu_post;
+          PostState ps{std::vector<int>(static_cast<size_t>(m) * n, 0), n}, ds = ps;
+          std::vector<float> want(static_cast<size_t>(m) * n, std::nanf("")), got = want;
+          GemmWorkspace ws(gemm_workspace_bytes(cfg, m, n, k, parts));
+          GemmContext ctx;
+          ctx.config = &cfg;
+          ctx.workspace = &ws;
+          ep.user = &ps;
+          sgemm_epilogue(Trans::No, Trans::Yes, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, want.data(), n, ep, ctx);
+          ep.user = &ds;
+          const GemmPlan plan = plan_gemm(Trans::No, Trans::Yes, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, got.data(), n,
+                                          &ep, cfg, parts, &ws, GemmSplit::Auto, nullptr, dots);
+          for (int t = 0; t < parts; ++t) run_gemm_part(plan, t);
+          Case t{&cfg, "dots plan", Trans::No, Trans::Yes, m, n, k, 1.0f, 0.0f};
+          ++g_cases;
+          if (!plan.direct || plan.dots != dots) {
+            report(t, "plan on the layout", 0, 0, 1, 0);
+            continue;
+          }
+          for (size_t e = 0; e < want.size(); ++e)
+            if (!same_bits(want[e], got[e]) || ds.visits[e] != 1) {
+              report(t, "plan against B in place", static_cast<int>(e / n), static_cast<int>(e % n), want[e], got[e]);
+              break;
+            }
+        }
+      }
+}
+
 // Parts that share out their units (share_gemm): run on threads, with one part late so that
 // the others take its units, every product (and a second one with the next tag, with no pause
 // in between, as the gradients of two layers run) gives the bits of the one-part plan, and the
@@ -735,6 +809,7 @@ int main() {
     test_whole_and_direct(cfg);
     test_workspace(cfg);
     test_packed_b(cfg);
+    test_dots(cfg);
     test_shared_parts(cfg);
     if (cfg.transposed_max_m > 0) {
       test_transposed_parts(cfg);

@@ -54,6 +54,9 @@ void sgemm_transpose_tile_avx2(int rows, int cols, const float* t, int ld, const
 void sgemm_direct_avx2(Trans ta, Trans tb, int m, int n, int k, float alpha,
                        const float* a, int lda, const float* b, int ldb,
                        float beta, float* c, int ldc);
+// The NT form on B laid out for dot products (DirectDotsFn), chunks of 8 floats.
+void sgemm_direct_dots_avx2(int m, int n, int k, float alpha, const float* a, int lda, const float* dots, float beta, float* c,
+                            int ldc);
 
 // ---- AVX-512F --------------------------------------------------------------
 void sgemm_ukernel_12x32_avx512(int mr, int nr, int k, float alpha,
@@ -78,6 +81,9 @@ void sgemm_transpose_tile_avx512(int rows, int cols, const float* t, int ld, con
 void sgemm_direct_avx512(Trans ta, Trans tb, int m, int n, int k, float alpha,
                          const float* a, int lda, const float* b, int ldb,
                          float beta, float* c, int ldc);
+// The NT form on B laid out for dot products (DirectDotsFn), chunks of 16 floats.
+void sgemm_direct_dots_avx512(int m, int n, int k, float alpha, const float* a, int lda, const float* dots, float beta, float* c,
+                              int ldc);
 #endif
 
 }  // namespace mlpkit

@@ -328,7 +328,12 @@ MLPKIT_AVX2 void sgemm_direct_avx2(Trans ta, Trans tb, int m, int n, int k, floa
     sgemm_direct_scalar(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
-  direct_nt<Avx2Traits>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  direct_nt<Avx2Traits>(m, n, k, alpha, a, lda, b, ldb, nullptr, beta, c, ldc);
+}
+
+MLPKIT_AVX2 void sgemm_direct_dots_avx2(int m, int n, int k, float alpha, const float* a, int lda, const float* dots, float beta,
+                                        float* c, int ldc) {
+  direct_nt<Avx2Traits>(m, n, k, alpha, a, lda, nullptr, 0, dots, beta, c, ldc);
 }
 
 }  // namespace mlpkit

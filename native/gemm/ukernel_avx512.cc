@@ -25,7 +25,7 @@
 // on its tile position.
 //
 // Direct path (small m, see GemmConfig): the NT form, a prediction's few rows against the
-// weights read in place, as dot products in zmm (direct_tile_nt of ukernel_x86.h, in tiles of
+// weights read in place, as dot products in zmm (dot_products of ukernel_x86.h, in tiles of
 // up to 4 x 3); the NN and TN forms in tiles of up to 12 rows x 32 columns (direct_nn), the
 // same bits as the AVX2 loops.
 //
@@ -206,7 +206,12 @@ MLPKIT_AVX512 void sgemm_direct_avx512(Trans ta, Trans tb, int m, int n, int k, 
     sgemm_direct_avx2(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
-  direct_nt<Avx512Traits>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  direct_nt<Avx512Traits>(m, n, k, alpha, a, lda, b, ldb, nullptr, beta, c, ldc);
+}
+
+MLPKIT_AVX512 void sgemm_direct_dots_avx512(int m, int n, int k, float alpha, const float* a, int lda, const float* dots, float beta,
+                                            float* c, int ldc) {
+  direct_nt<Avx512Traits>(m, n, k, alpha, a, lda, nullptr, 0, dots, beta, c, ldc);
 }
 
 #if defined(__GNUC__) && !defined(__clang__)

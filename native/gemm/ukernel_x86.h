@@ -284,46 +284,61 @@ MLPKIT_UKERNEL_X86_INLINE void direct_nn(Trans ta, int m, int n, int k, float al
   if (i < m) direct_last_rows_n<V, R - 1>(m - i, ta, n, k, alpha, a + i * sa_i, lda, b, ldb, beta, c + static_cast<long>(i) * ldc, ldc);
 }
 
-// Direct path, NT: C(i, j) = alpha * dot(A row i, B row j) (+ beta * C), both rows read in
-// place along contiguous k (a prediction's few rows against the weights, W stored (n, k)).
-// Tiles of MI rows of A by NJ rows of B: MI*NJ accumulators, MI + NJ loads per step of one
-// vector along k. With one row of A this streams B once from wherever it lives (usually L3),
-// so the tile keeps enough independent FMA chains for the loop to run at the speed of the
-// read. Lane l of an element's accumulator holds its products at k ≡ l (mod kWidth); the k tail
-// uses masked loads, and every element is reduced by the same tree whatever tile it is in.
-template <class V, int MI, int NJ>
-MLPKIT_UKERNEL_X86_INLINE void direct_tile_nt(int k, float alpha,
-                                              const float* a,  // (MI, k), lda
-                                              int lda,
-                                              const float* b,  // (NJ, k), ldb
-                                              int ldb, float beta,
-                                              float* c,  // (MI, NJ), ldc
-                                              int ldc) {
+// Direct path, NT: C(i, j) = alpha * dot(A row i, B row j) (+ beta * C) along contiguous k (a
+// prediction's few rows against the weights, W stored (n, k)). B is read one of two ways:
+//   kRows   its rows in place, ldb apart;
+//   kTiles  the layout of pack_dot_panels (gemm.h): tiles of NJ = kDotColumns rows whose chunks
+//           of kWidth floats follow each other, the chunk of row j at k step p at
+//           b + (p / kWidth)·NJ·kWidth + j·kWidth, zeros past k.
+// The arithmetic is the same either way, so the bits are: tiles of MI rows of A by NJ rows of
+// B, MI*NJ accumulators, MI + NJ loads per step of one vector along k. With one row of A this
+// streams B once from wherever it lives (usually L3), so the tile keeps enough independent FMA
+// chains for the loop to run at the speed of the read. Lane l of an element's accumulator holds
+// its products at k ≡ l (mod kWidth); the k tail reads A masked (and B masked, or its zeros),
+// and every element is reduced by the same tree whatever tile it is in.
+// Tiles are what one row needs from memory: NJ streams for rows in place, prefetched one tile
+// ahead; one stream, prefetched 4 KB ahead (a Zen 3 core read W2's weights at 0.75 of its read
+// bound the first way, 0.9 the second).
+enum class BRead { kRows, kTiles };
+
+template <class V, int MI, int NJ, BRead kRead>
+MLPKIT_UKERNEL_X86_INLINE void dot_products(int k, float alpha,
+                                            const float* a,  // (MI, k), lda
+                                            int lda,
+                                            const float* b,  // (NJ, k), ldb; or a tile
+                                            int ldb, float beta,
+                                            float* c,  // (MI, cols), ldc
+                                            int ldc, int cols) {
   using Vec = typename V::Vec;
   constexpr int W = V::kWidth;
+  constexpr int kAhead = 1024;  // floats, for kTiles
   Vec acc[MI][NJ];
   for (int i = 0; i < MI; ++i)
     for (int j = 0; j < NJ; ++j) acc[i][j] = V::zero();
+  const float* chunk = b;  // kTiles: the first chunk of the k step
   int p = 0;
-  for (; p + W <= k; p += W) {
+  for (; p + W <= k; p += W, chunk += NJ * W) {
     // Every row is loaded once per step into a register (the empty asm keeps the compiler from
     // folding the loads into the FMAs): folded, a row would be read by each of its FMAs, and
     // an unaligned one (W at any offset of the state) split across two lines every time.
-    Vec av[MI], bv[NJ];
+    Vec av[MI];
     for (int i = 0; i < MI; ++i) {
       av[i] = V::loadu(a + static_cast<long>(i) * lda + p);
       if (NJ > 1) asm("" : "+v"(av[i]));
     }
-    // Each 64-byte line of the next tile's rows is asked for one tile ahead (5–10 % at batch
-    // 1; a prefetch past the last row is harmless, it never faults).
-    if ((p & 15) == 0)
-      for (int j = 0; j < NJ; ++j) _mm_prefetch(reinterpret_cast<const char*>(b + static_cast<long>(j + NJ) * ldb + p), _MM_HINT_T0);
-    for (int j = 0; j < NJ; ++j) {
-      bv[j] = V::loadu(b + static_cast<long>(j) * ldb + p);
-      if (MI > 1) asm("" : "+v"(bv[j]));
+    if (kRead == BRead::kRows) {
+      // Each 64-byte line of the next tile's rows is asked for one tile ahead (5–10 % at batch
+      // 1; a prefetch past the last row is harmless, it never faults).
+      if ((p & 15) == 0)
+        for (int j = 0; j < NJ; ++j) _mm_prefetch(reinterpret_cast<const char*>(b + static_cast<long>(j + NJ) * ldb + p), _MM_HINT_T0);
+    } else {
+      for (int line = 0; line < NJ * W; line += 16) _mm_prefetch(reinterpret_cast<const char*>(chunk + kAhead + line), _MM_HINT_T0);
     }
-    for (int i = 0; i < MI; ++i)
-      for (int j = 0; j < NJ; ++j) acc[i][j] = V::fmadd(av[i], bv[j], acc[i][j]);
+    for (int j = 0; j < NJ; ++j) {
+      Vec bv = kRead == BRead::kRows ? V::loadu(b + static_cast<long>(j) * ldb + p) : V::load(chunk + j * W);
+      if (MI > 1) asm("" : "+v"(bv));
+      for (int i = 0; i < MI; ++i) acc[i][j] = V::fmadd(av[i], bv, acc[i][j]);
+    }
   }
   if (p < k) {
     typename V::Mask lanes, unused;
@@ -331,45 +346,57 @@ MLPKIT_UKERNEL_X86_INLINE void direct_tile_nt(int k, float alpha,
     Vec av[MI];
     for (int i = 0; i < MI; ++i) av[i] = V::maskz_loadu(a + static_cast<long>(i) * lda + p, lanes);
     for (int j = 0; j < NJ; ++j) {
-      const Vec bv = V::maskz_loadu(b + static_cast<long>(j) * ldb + p, lanes);
+      const Vec bv = kRead == BRead::kRows ? V::maskz_loadu(b + static_cast<long>(j) * ldb + p, lanes) : V::load(chunk + j * W);
       for (int i = 0; i < MI; ++i) acc[i][j] = V::fmadd(av[i], bv, acc[i][j]);
     }
   }
   for (int i = 0; i < MI; ++i) {
     float* ci = c + static_cast<long>(i) * ldc;
-    for (int j = 0; j < NJ; ++j) {
+    for (int j = 0; j < cols; ++j) {
       const float sum = V::hsum(acc[i][j]) * alpha;
       ci[j] = beta != 0.0f ? V::fmadd1(ci[j], beta, sum) : sum;
     }
   }
 }
 
-// MI rows of C: tiles of NJ columns, then the last columns one at a time.
+// MI rows of C: against B in place, tiles of NJ columns and then the last columns one at a
+// time; or against the dot layout, tiles of kDotColumns columns, the last one's stores cut to
+// the columns there are.
 template <class V, int MI, int NJ>
 MLPKIT_UKERNEL_X86_INLINE void direct_rows_nt(int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
-                                              float beta, float* c, int ldc) {
+                                              const float* dots, float beta, float* c, int ldc) {
+  if (dots != nullptr) {
+    const long tile_floats = static_cast<long>(kDotColumns) * ((k + V::kWidth - 1) / V::kWidth * V::kWidth);
+    for (int j = 0; j < n; j += kDotColumns, dots += tile_floats)
+      dot_products<V, MI, kDotColumns, BRead::kTiles>(k, alpha, a, lda, dots, 0, beta, c + j, ldc,
+                                                      n - j < kDotColumns ? n - j : kDotColumns);
+    return;
+  }
   int j = 0;
-  for (; j + NJ <= n; j += NJ) direct_tile_nt<V, MI, NJ>(k, alpha, a, lda, b + static_cast<long>(j) * ldb, ldb, beta, c + j, ldc);
-  for (; j < n; ++j) direct_tile_nt<V, MI, 1>(k, alpha, a, lda, b + static_cast<long>(j) * ldb, ldb, beta, c + j, ldc);
+  for (; j + NJ <= n; j += NJ)
+    dot_products<V, MI, NJ, BRead::kRows>(k, alpha, a, lda, b + static_cast<long>(j) * ldb, ldb, beta, c + j, ldc, NJ);
+  for (; j < n; ++j) dot_products<V, MI, 1, BRead::kRows>(k, alpha, a, lda, b + static_cast<long>(j) * ldb, ldb, beta, c + j, ldc, 1);
 }
 
-// The direct path's NT form (DirectFn, gemm.h, with ta = No and tb = Yes):
-// groups of V::kDirectRows rows of C in tiles of 3 columns (4 x 3 = 12 accumulators in zmm,
-// 3 x 3 = 9 in ymm), the last rows in tiles of 4 columns, so that even one row keeps four
-// FMA chains.
+// The direct path's NT form (DirectFn, gemm.h, with ta = No and tb = Yes; and DirectDotsFn, on
+// `dots` when it is not null): groups of V::kDirectRows rows of C in tiles of 3 columns
+// (4 x 3 = 12 accumulators in zmm, 3 x 3 = 9 in ymm), the last rows in tiles of 4 columns, so
+// that even one row keeps four FMA chains. On the dot layout every tile is 4 columns wide
+// (4 x 4 = 16 accumulators in zmm, 3 x 4 = 12 in ymm, with one row of B live at a time).
 template <class V>
 MLPKIT_UKERNEL_X86_INLINE void direct_nt(int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
-                                         float beta, float* c, int ldc) {
+                                         const float* dots, float beta, float* c, int ldc) {
   constexpr int R = V::kDirectRows;
   int i = 0;
-  for (; i + R <= m; i += R) direct_rows_nt<V, R, 3>(n, k, alpha, a + static_cast<long>(i) * lda, lda, b, ldb, beta, c + static_cast<long>(i) * ldc, ldc);
+  for (; i + R <= m; i += R)
+    direct_rows_nt<V, R, 3>(n, k, alpha, a + static_cast<long>(i) * lda, lda, b, ldb, dots, beta, c + static_cast<long>(i) * ldc, ldc);
   const float* ai = a + static_cast<long>(i) * lda;
   float* ci = c + static_cast<long>(i) * ldc;
   if constexpr (R > 3) {
-    if (m - i == 3) direct_rows_nt<V, 3, 3>(n, k, alpha, ai, lda, b, ldb, beta, ci, ldc);
+    if (m - i == 3) direct_rows_nt<V, 3, 3>(n, k, alpha, ai, lda, b, ldb, dots, beta, ci, ldc);
   }
-  if (m - i == 2) direct_rows_nt<V, 2, 4>(n, k, alpha, ai, lda, b, ldb, beta, ci, ldc);
-  if (m - i == 1) direct_rows_nt<V, 1, 4>(n, k, alpha, ai, lda, b, ldb, beta, ci, ldc);
+  if (m - i == 2) direct_rows_nt<V, 2, 4>(n, k, alpha, ai, lda, b, ldb, dots, beta, ci, ldc);
+  if (m - i == 1) direct_rows_nt<V, 1, 4>(n, k, alpha, ai, lda, b, ldb, dots, beta, ci, ldc);
 }
 
 }  // namespace
