@@ -355,6 +355,27 @@ void prefetch_b_source(const Job& J, int pc, int kc, int j, int part, int parts)
   }
 }
 
+// Whether rows `ld` floats apart are a multiple of 4 KB apart: a column of such rows falls in a
+// few sets of each cache (16 of the 1024 sets of a 512 KB 8-way L2), so walking one evicts
+// itself (and prefetches of it evict each other) long before the next column needs its lines.
+inline bool rows_alias(long ld) { return ld * static_cast<long>(sizeof(float)) % 4096 == 0; }
+
+// The B block (kc, nc) of op(B) = B (tb = No) into its micro-panels, row by row: each row is
+// read whole and in order, for rows that alias (rows_alias), where packing a panel at a time
+// reads a column of them. The bytes of cfg.pack_b panel by panel (zeros past nc in the last).
+void pack_b_block_by_rows(const GemmConfig& cfg, int kc, int nc, const float* b, int ldb, float* out) {
+  const int nr = cfg.nr;
+  for (int p = 0; p < kc; ++p) {
+    const float* row = b + static_cast<long>(p) * ldb;
+    for (int j0 = 0; j0 < nc; j0 += nr) {
+      float* dst = out + static_cast<long>(j0) * kc + static_cast<long>(p) * nr;
+      const int count = std::min(nr, nc - j0);
+      std::memcpy(dst, row + j0, sizeof(float) * count);
+      std::fill(dst + count, dst + nr, 0.0f);
+    }
+  }
+}
+
 // ---- Work sharing (GemmShare): one 64-bit word per part, tag | next | end.
 
 inline uint64_t range_word(uint16_t tag, uint32_t next, uint32_t end) {
@@ -626,9 +647,12 @@ void run_task(const Job& J, int t) {
       const int kc = std::min(J.kc, J.k - pc);
       const bool last_k = pc + kc == J.k;
       const float beta = pc == 0 ? J.beta : 1.0f;
+      // B's rows alias: the whole block at once, in row order (its panels at jr·kc, as below).
+      const bool block_by_rows = J.packed_b == nullptr && J.tb == Trans::No && !single_ic && rows_alias(J.ldb);
+      if (block_by_rows) pack_b_block_by_rows(cfg, kc, nc, b_at(J, pc, jc), J.ldb, packed_b);
       for (int ic = m0; ic < m1; ic += mc_blk) {
         const int mc = std::min(mc_blk, m1 - ic);
-        const bool first_ic = ic == m0;
+        const bool first_ic = ic == m0 && !block_by_rows;
         if (!rows_a) cfg.pack_a(J.ta, mc, kc, a_at(J, ic, pc), J.lda, packed_a);
         const int parts = (mc + mr - 1) / mr;
         for (int jr = 0; jr < nc; jr += nr) {
@@ -959,7 +983,12 @@ void pack_b_panels(const GemmConfig& cfg, Trans tb, int k, int n, const float* b
     const int kc = std::min(kc_blk, k - pc);
     const int j0 = panel0 * cfg.nr, j1 = std::min(panel1 * cfg.nr, n);
     const float* source = tb == Trans::No ? b + static_cast<long>(pc) * ldb + j0 : b + static_cast<long>(j0) * ldb + pc;
-    cfg.pack_b(tb, kc, j1 - j0, source, ldb, out + pc * n_pad + static_cast<long>(j0) * kc);
+    float* block = out + pc * n_pad + static_cast<long>(j0) * kc;
+    if (tb == Trans::No && rows_alias(ldb)) {
+      pack_b_block_by_rows(cfg, kc, j1 - j0, source, ldb, block);
+    } else {
+      cfg.pack_b(tb, kc, j1 - j0, source, ldb, block);
+    }
   }
 }
 

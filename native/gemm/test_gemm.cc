@@ -532,6 +532,51 @@ void test_dots(const GemmConfig& cfg) {
       }
 }
 
+// B's rows a multiple of 4 KB apart (op(B) = B): the packed path packs each k block of B whole,
+// row by row, and pack_b_panels does too. The same bits as the same B stored 16 floats wider
+// (packed a micro-panel at a time), for both forms that read B by rows, on 1 to 3 parts, with
+// m past MC (B packed into a block) and k past KC (two blocks); and the same packed bytes.
+void test_aliasing_rows(const GemmConfig& base) {
+  const GemmConfig cfg = forced(base, false);
+  std::mt19937 rng(37);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  const int m = 2 * base.mc + 3, n = 1000, k = base.kc + 7;
+  std::vector<float> aliasing(static_cast<size_t>(k) * 1024), wider(static_cast<size_t>(k) * 1040);
+  for (int p = 0; p < k; ++p)
+    for (int j = 0; j < 1024; ++j) aliasing[static_cast<size_t>(p) * 1024 + j] = wider[static_cast<size_t>(p) * 1040 + j] = dist(rng);
+  for (Trans ta : {Trans::No, Trans::Yes}) {
+    const int lda = ta == Trans::No ? k : m;
+    std::vector<float> a(static_cast<size_t>(ta == Trans::No ? m : k) * lda);
+    for (auto& x : a) x = dist(rng);
+    for (int parts : {1, 2, 3}) {
+      GemmWorkspace ws(gemm_workspace_bytes(cfg, m, n, k, parts));
+      std::vector<float> want(static_cast<size_t>(m) * n), got(want.size());
+      for (const bool alias : {false, true}) {
+        const GemmPlan plan = plan_gemm(ta, Trans::No, m, n, k, 1.0f, a.data(), lda, alias ? aliasing.data() : wider.data(),
+                                        alias ? 1024 : 1040, 0.0f, alias ? got.data() : want.data(), n, nullptr, cfg, parts, &ws);
+        for (int t = 0; t < parts; ++t) run_gemm_part(plan, t);
+      }
+      Case t{&cfg, "rows 4 KB apart", ta, Trans::No, m, n, k, 1.0f, 0.0f};
+      ++g_cases;
+      for (size_t e = 0; e < want.size(); ++e)
+        if (!same_bits(want[e], got[e])) {
+          report(t, "against rows 16 floats wider", static_cast<int>(e / n), static_cast<int>(e % n), want[e], got[e]);
+          break;
+        }
+    }
+  }
+  GemmWorkspace from_aliasing, from_wider;
+  from_aliasing.reserve(packed_b_floats(cfg, k, n) * sizeof(float));
+  from_wider.reserve(packed_b_floats(cfg, k, n) * sizeof(float));
+  const int panels = packed_b_panel_count(cfg, n);
+  pack_b_panels(cfg, Trans::No, k, n, aliasing.data(), 1024, static_cast<float*>(from_aliasing.data()), 0, panels);
+  pack_b_panels(cfg, Trans::No, k, n, wider.data(), 1040, static_cast<float*>(from_wider.data()), 0, panels);
+  Case t{&cfg, "pack_b_panels, rows 4 KB apart", Trans::No, Trans::No, 0, n, k, 1.0f, 0.0f};
+  ++g_cases;
+  if (std::memcmp(from_aliasing.data(), from_wider.data(), packed_b_floats(cfg, k, n) * sizeof(float)) != 0)
+    report(t, "packed bytes", 0, 0, 0, 1);
+}
+
 // Parts that share out their units (share_gemm): run on threads, with one part late so that
 // the others take its units, every product (and a second one with the next tag, with no pause
 // in between, as the gradients of two layers run) gives the bits of the one-part plan, and the
@@ -810,6 +855,7 @@ int main() {
     test_workspace(cfg);
     test_packed_b(cfg);
     test_dots(cfg);
+    test_aliasing_rows(cfg);
     test_shared_parts(cfg);
     if (cfg.transposed_max_m > 0) {
       test_transposed_parts(cfg);
